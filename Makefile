@@ -1,0 +1,108 @@
+# p11signer - GNU make build.  See README.md; `make help` lists the targets.
+#
+# Honours PREFIX, DESTDIR, CC, CFLAGS, LDFLAGS, V=1 and BUILD (output folder).
+# Warnings are errors when WERROR=1, which CI sets (CI=true implies it).
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/p11signer
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/p11signer
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
+
+CFLAGS   ?= -O2 -g
+PKGS      = libsecp256k1 nettle jansson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+WARNINGS  = -Wall -Wextra -Wformat=2 -Wvla -Wstrict-prototypes \
+            -Wmissing-prototypes -Wshadow -Wpointer-arith -Wcast-qual \
+            -Wno-unused-parameter
+HARDENING = -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc $(WARNINGS) $(HARDENING) \
+             $(if $(filter 1,$(WERROR)),-Werror) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
+
+ifneq ($(V),1)
+Q = @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+ETH_SRCS  := $(wildcard src/eth/*.c)
+ETH_OBJS  := $(ETH_SRCS:%.c=$(BUILD)/%.o)
+LIBETH    := $(BUILD)/libeth.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
+TESTLIB   := $(BUILD)/libtest.a
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+
+.SECONDARY:
+.PHONY: all check asan demo install uninstall clean deps help unit tools
+all: $(LIBETH) $(TOOL_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBETH): $(ETH_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(TESTLIB): $(TESTLIB_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+unit: $(UNIT_BINS)
+tools: $(TOOL_BINS)
+
+# Installs what is missing (Debian packages, npm packages for interop tests).
+deps:
+	$(Q)scripts/deps
+
+# Every test; the last line printed is "N passed, N failed".
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)BUILD=$(BUILD) tests/run
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    BUILD=build-asan tests/run
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo
+
+install: all
+	@echo "nothing to install yet: the signer's programs arrive with the token layer"
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@echo "make [all]     build"
+	@echo "make check     install what is missing, build, run every test"
+	@echo "make asan      the same under ASan+UBSan"
+	@echo "make demo      install what is missing, build, show what works"
+	@echo "make install   PREFIX=/usr/local DESTDIR="
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

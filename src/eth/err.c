@@ -1,0 +1,27 @@
+#include "eth/err.h"
+
+const char *
+err_str(int code)
+{
+	switch (code) {
+	case ERR_OK:
+		return "success";
+#define ERR_STR_CASE(name, value, msg) case name: return msg;
+	ERR_TABLE(ERR_STR_CASE)
+#undef ERR_STR_CASE
+	}
+	return "unknown error";
+}
+
+const char *
+err_name(int code)
+{
+	switch (code) {
+	case ERR_OK:
+		return "ERR_OK";
+#define ERR_NAME_CASE(name, value, msg) case name: return #name;
+	ERR_TABLE(ERR_NAME_CASE)
+#undef ERR_NAME_CASE
+	}
+	return "ERR_UNKNOWN";
+}

@@ -1,0 +1,71 @@
+/*
+ * err.h - the one error table of p11signer.
+ *
+ * Every function in this project that can fail returns an int: 0 on success,
+ * or one of the negative ERR_* codes below.  err_str() gives the message for
+ * a code; it never returns NULL.  Codes are stable within a release; add new
+ * ones at the end of their group.  Messages never contain secrets or input.
+ */
+#ifndef P11S_ERR_H
+#define P11S_ERR_H
+
+#define ERR_TABLE(X) \
+	/* general */ \
+	X(ERR_INTERNAL,            -1,  "internal error") \
+	X(ERR_NOMEM,               -2,  "out of memory") \
+	X(ERR_INVALID_ARGUMENT,    -3,  "invalid argument") \
+	X(ERR_TOO_LONG,            -4,  "input longer than its limit") \
+	X(ERR_TOO_DEEP,            -5,  "input nested deeper than its limit") \
+	X(ERR_TOO_MANY,            -6,  "too many items") \
+	X(ERR_IO,                  -7,  "input/output error") \
+	X(ERR_TIMEOUT,             -8,  "timed out") \
+	/* hex and numbers */ \
+	X(ERR_HEX_NO_PREFIX,       -20, "hex string lacks the 0x prefix") \
+	X(ERR_HEX_ODD_LENGTH,      -21, "hex string has an odd number of digits") \
+	X(ERR_HEX_INVALID_CHAR,    -22, "hex string has a character that is not a hex digit") \
+	X(ERR_HEX_WRONG_LENGTH,    -23, "hex string has the wrong length") \
+	X(ERR_QUANTITY_EMPTY,      -24, "quantity has no digits") \
+	X(ERR_QUANTITY_LEADING_ZERO, -25, "quantity has leading zero digits") \
+	X(ERR_UINT256_OVERFLOW,    -26, "number does not fit in 256 bits") \
+	X(ERR_DECIMAL_INVALID,     -27, "not a decimal integer") \
+	X(ERR_NUMBER_RANGE,        -28, "number out of range for its type") \
+	X(ERR_NOT_INTEGER,         -29, "number is not an integer") \
+	/* rlp */ \
+	X(ERR_RLP_TRUNCATED,       -40, "RLP input is truncated") \
+	X(ERR_RLP_NONCANONICAL,    -41, "RLP input is not in canonical form") \
+	X(ERR_RLP_TRAILING,        -42, "RLP input has trailing bytes") \
+	X(ERR_RLP_EXPECTED_LIST,   -43, "RLP item is not a list") \
+	X(ERR_RLP_EXPECTED_STRING, -44, "RLP item is not a string") \
+	X(ERR_RLP_SIZE,            -45, "RLP item has the wrong size") \
+	/* addresses, signatures */ \
+	X(ERR_ADDR_INVALID,        -60, "invalid address") \
+	X(ERR_ADDR_CHECKSUM,       -61, "address checksum (EIP-55) is wrong") \
+	X(ERR_SIG_INVALID,         -62, "invalid signature") \
+	X(ERR_SIG_RECOVERY,        -63, "signature does not recover to the key") \
+	X(ERR_PUBKEY_INVALID,      -64, "invalid public key") \
+	/* transactions */ \
+	X(ERR_TX_INVALID,          -80, "invalid transaction") \
+	X(ERR_TX_MISSING_FIELD,    -81, "transaction lacks a required field") \
+	X(ERR_TX_FIELD_CONFLICT,   -82, "transaction fields conflict") \
+	X(ERR_TX_TYPE,             -83, "unsupported transaction type") \
+	X(ERR_JSON_TYPE,           -84, "JSON value has the wrong type") \
+	X(ERR_JSON_PARSE,          -85, "invalid JSON") \
+	/* signed data */ \
+	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
+	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
+	X(ERR_CONTENT_TYPE,        -102, "unknown content type")
+
+enum err_code {
+	ERR_OK = 0,
+#define ERR_ENUM_ENTRY(name, value, msg) name = (value),
+	ERR_TABLE(ERR_ENUM_ENTRY)
+#undef ERR_ENUM_ENTRY
+};
+
+/* Message for an error code; "unknown error" for a code not in the table. */
+const char *err_str(int code);
+
+/* Symbolic name ("ERR_NOMEM") for an error code, for logs and tests. */
+const char *err_name(int code);
+
+#endif /* P11S_ERR_H */
