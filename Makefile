@@ -48,9 +48,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
+.DEFAULT_GOAL := all
 .SECONDARY:
-.PHONY: all check asan demo install uninstall clean deps help unit tools
-all: $(LIBETH) $(TOOL_BINS)
+.PHONY: all check asan demo install uninstall clean deps help unit tools fixtures
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,7 +68,19 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBETH)
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
+# Add P11_BINS (installed programs) and rules here; `all` builds $(P11_BINS).
+P11_BINS :=
+# ---- end token layer ----
+
+# ---- test fixtures: fault-injecting PKCS#11 module, SoftHSM2 helpers (section owned by the fault-module work) ----
+# Add FIXTURES (built by `make check` before tests run) and rules here.
+FIXTURES :=
+# ---- end test fixtures ----
+
+all: $(LIBETH) $(P11_BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
+fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)
 
 # Installs what is missing (Debian packages, npm packages for interop tests).
@@ -77,14 +89,14 @@ deps:
 
 # Every test; the last line printed is "N passed, N failed".
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit fixtures
 	$(Q)BUILD=$(BUILD) tests/run
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
-	    LDFLAGS="-fsanitize=address,undefined" all unit
+	    LDFLAGS="-fsanitize=address,undefined" all unit fixtures
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    BUILD=build-asan tests/run
 
