@@ -104,8 +104,21 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo
 
+# Programs go to BINDIR, except the token helper, which only the daemon starts.
+UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
 install: all
-	@echo "nothing to install yet: the signer's programs arrive with the token layer"
+	$(Q)for b in $(notdir $(P11_BINS)); do \
+	    case $$b in p11signer-token) d=$(LIBEXECDIR);; *) d=$(BINDIR);; esac; \
+	    install -D -m 0755 $(BUILD)/$$b $(DESTDIR)$$d/$$b; done
+	$(Q)for m in $(wildcard docs/*.1); do install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+	$(Q)for r in $(wildcard udev/*.rules); do install -D -m 0644 $$r $(DESTDIR)$(UDEVDIR)/$$(basename $$r); done
+	$(Q)for d in README.md $(wildcard docs/*.md); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
+
+uninstall:
+	$(Q)for b in $(notdir $(P11_BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b $(DESTDIR)$(LIBEXECDIR)/$$b; done
+	$(Q)for m in $(wildcard docs/*.1); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+	$(Q)for r in $(wildcard udev/*.rules); do rm -f $(DESTDIR)$(UDEVDIR)/$$(basename $$r); done
+	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-asan
