@@ -39,6 +39,9 @@ endif
 ETH_SRCS  := $(wildcard src/eth/*.c)
 ETH_OBJS  := $(ETH_SRCS:%.c=$(BUILD)/%.o)
 LIBETH    := $(BUILD)/libeth.a
+RPC_SRCS  := $(wildcard src/rpc/*.c)
+RPC_OBJS  := $(RPC_SRCS:%.c=$(BUILD)/%.o)
+LIBRPC    := $(BUILD)/librpc.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
@@ -59,10 +62,13 @@ $(BUILD)/%.o: %.c
 $(LIBETH): $(ETH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
+$(LIBRPC): $(RPC_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBETH)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
@@ -78,7 +84,7 @@ P11_BINS :=
 FIXTURES :=
 # ---- end test fixtures ----
 
-all: $(LIBETH) $(P11_BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBRPC) $(P11_BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)
