@@ -18,7 +18,7 @@ WERROR ?= 1
 endif
 
 CFLAGS   ?= -O2 -g
-PKGS      = libsecp256k1 nettle jansson
+PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
