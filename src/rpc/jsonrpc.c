@@ -19,20 +19,20 @@ rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int
-rpc_jsonrpc_precheck(const char *untrusted_body, size_t len)
+/*
+ * Walk buf as JSON text, outside strings counting bracket depth.  Stops at
+ * the end of the first top-level value when stop_at_end is set.  Sets *endp
+ * to the offset just past that value (0 when there is none yet).
+ */
+static int
+json_scan(const char *buf, size_t len, int stop_at_end, size_t *endp)
 {
 	size_t i, depth = 0;
 	int in_string = 0, escaped = 0;
 
-	if (len > LIMIT_JSON_BODY)
-		return ERR_TOO_LONG;
-	/*
-	 * jansson's parser recurses once per level up to a compile-time 2048;
-	 * our limit is far lower and is checked before any allocation.
-	 */
+	*endp = 0;
 	for (i = 0; i < len; i++) {
-		char c = untrusted_body[i];
+		char c = buf[i];
 		if (in_string) {
 			if (escaped)
 				escaped = 0;
@@ -46,9 +46,46 @@ rpc_jsonrpc_precheck(const char *untrusted_body, size_t len)
 			if (++depth > LIMIT_JSON_DEPTH)
 				return ERR_TOO_DEEP;
 		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
+			if (--depth == 0 && stop_at_end) {
+				*endp = i + 1;
+				return 0;
+			}
 		}
 	}
+	return 0;
+}
+
+int
+rpc_jsonrpc_precheck(const char *untrusted_body, size_t len)
+{
+	size_t end;
+
+	if (len > LIMIT_JSON_BODY)
+		return ERR_TOO_LONG;
+	/*
+	 * jansson's parser recurses once per level up to a compile-time 2048;
+	 * our limit is far lower and is checked before any allocation.
+	 */
+	return json_scan(untrusted_body, len, 0, &end);
+}
+
+int
+rpc_jsonrpc_frame(const char *untrusted_buf, size_t len, size_t *framep)
+{
+	size_t skip = 0, end;
+	int r;
+
+	*framep = 0;
+	while (skip < len && (untrusted_buf[skip] == ' ' || untrusted_buf[skip] == '\t' ||
+	    untrusted_buf[skip] == '\r' || untrusted_buf[skip] == '\n'))
+		skip++;
+	if (skip == len)
+		return 0;
+	if (untrusted_buf[skip] != '{' && untrusted_buf[skip] != '[')
+		return ERR_JSON_PARSE;
+	if ((r = json_scan(untrusted_buf + skip, len - skip, 1, &end)) != 0)
+		return r;
+	*framep = end != 0 ? skip + end : 0;
 	return 0;
 }
 

@@ -62,6 +62,14 @@ struct rpc_table {
  */
 int rpc_jsonrpc_precheck(const char *untrusted_body, size_t len);
 
+/*
+ * For stream transports (IPC): the length of the first complete top-level
+ * object or array at the start of buf, after leading white space; 0 when it
+ * is not complete yet.  Returns ERR_TOO_DEEP past LIMIT_JSON_DEPTH and
+ * ERR_JSON_PARSE when the stream does not start with '{' or '['.
+ */
+int rpc_jsonrpc_frame(const char *untrusted_buf, size_t len, size_t *framep);
+
 /* Handle one body.  Returns a new reference, or NULL for nothing to send. */
 json_t *rpc_jsonrpc_handle(const struct rpc_table *table, void *call_ctx,
     const char *untrusted_body, size_t len);

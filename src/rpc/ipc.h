@@ -1,0 +1,35 @@
+/*
+ * ipc.h - the JSON-RPC endpoint on a Unix socket (geth's IPC transport).
+ *
+ * The socket is created with mode 0600 and a connecting process is accepted
+ * only when the kernel (SO_PEERCRED) says it runs as one of the allowed uids
+ * (by default, the daemon's own uid).  A connection carries a stream of
+ * JSON-RPC bodies, each a top-level object or array, framed by
+ * rpc_jsonrpc_frame(); each answer is written followed by a newline.  One
+ * thread per connection.  A message over LIMIT_JSON_BODY, or a stream that
+ * is not JSON, is answered with an error and the connection closed.
+ */
+#ifndef RPC_IPC_H
+#define RPC_IPC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "rpc/jsonrpc.h"
+
+struct rpc_ipc;
+
+/*
+ * Serve table at path.  allowed_uids (borrowed for the server's life) lists
+ * uids that may connect; NULL or n == 0 means the daemon's own uid only.
+ * call_ctx of each method call is a struct rpc_caller * of kind
+ * RPC_CALLER_UNIX.  An existing socket at path is replaced only when no one
+ * listens on it.  Caller frees with rpc_ipc_stop().
+ * Errors: ERR_TOO_LONG (path), ERR_IO (in use, cannot bind), ERR_NOMEM.
+ */
+int rpc_ipc_start(const char *path, const uid_t *allowed_uids, size_t n,
+    const struct rpc_table *table, struct rpc_ipc **outp);
+
+/* Stop serving, close connections, remove the socket; accepts NULL. */
+void rpc_ipc_stop(struct rpc_ipc *s);
+
+#endif /* RPC_IPC_H */

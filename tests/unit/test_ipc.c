@@ -1,0 +1,182 @@
+/* IPC transport (src/rpc/ipc): a real Unix socket in a temporary directory. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "eth/limits.h"
+#include "rpc/caller.h"
+#include "rpc/ipc.h"
+#include "tvec.h"
+
+static int
+m_whoami(void *ctx, void *call_ctx, const json_t *params, json_t **resultp, struct rpc_error *err)
+{
+	const struct rpc_caller *c = call_ctx;
+
+	*resultp = json_pack("{s:s, s:i}", "id", c->id, "uid", (int)c->uid);
+	return 0;
+}
+
+static const struct rpc_method methods[] = { { "test_whoami", m_whoami } };
+static const struct rpc_table table = { methods, 1, NULL };
+static char dir[] = "/tmp/p11s-ipc-XXXXXX";
+static char path[256];
+
+static int
+dial(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	strcpy(sun.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Read until n newlines arrived or 10 s passed; caller frees. */
+static char *
+read_lines(int fd, int n)
+{
+	char *buf = calloc(1, 1 << 16);
+	size_t len = 0;
+	int lines = 0, i;
+
+	for (i = 0; i < 100 && lines < n; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = read(fd, buf + len, (1 << 16) - 1 - len);
+		if (r <= 0)
+			break;
+		for (ssize_t k = 0; k < r; k++)
+			lines += buf[len + (size_t)k] == '\n';
+		len += (size_t)r;
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+static void
+test_mode_0600(void **state)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void
+test_split_and_pipelined(void **state)
+{
+	const char a[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"meth";
+	const char b[] = "od\":\"test_whoami\"}\n  {\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"test_whoami\"}"
+	    "[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"nope\"}]";
+	int fd = dial();
+	char *out, want[64];
+
+	assert_int_equal(write(fd, a, strlen(a)), (ssize_t)strlen(a));
+	usleep(50000);
+	assert_int_equal(write(fd, b, strlen(b)), (ssize_t)strlen(b));
+	out = read_lines(fd, 3);
+	/* The caller is the uid the kernel reports: ours. */
+	snprintf(want, sizeof(want), "\"id\":\"uid:%u\"", (unsigned)getuid());
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "\"id\":2"));
+	assert_non_null(strstr(out, "does not exist/is not available"));
+	free(out);
+	close(fd);
+}
+
+static void
+test_not_json(void **state)
+{
+	int fd = dial();
+	char *out;
+
+	assert_int_equal(write(fd, "hello\n", 6), 6);
+	out = read_lines(fd, 1);
+	assert_non_null(strstr(out, "-32700"));
+	free(out);
+	close(fd);
+}
+
+static void
+test_too_large(void **state)
+{
+	size_t n = LIMIT_JSON_BODY + 16;
+	char *big = malloc(n), *out;
+	int fd = dial();
+	size_t off = 0;
+
+	memset(big, '[', 1);
+	memset(big + 1, ' ', n - 1);
+	while (off < n) {
+		ssize_t w = send(fd, big + off, n - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	out = read_lines(fd, 1);
+	assert_non_null(strstr(out, "longer than its limit"));
+	free(out);
+	free(big);
+	close(fd);
+}
+
+static void
+test_uid_refused(void **state)
+{
+	/* A second server that allows only another uid refuses us. */
+	uid_t other = getuid() + 1;
+	struct rpc_ipc *s2;
+	char p2[300];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+	char *out;
+
+	snprintf(p2, sizeof(p2), "%s/other.ipc", dir);
+	assert_int_equal(rpc_ipc_start(p2, &other, 1, &table, &s2), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sun.sun_path, p2);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	out = read_lines(fd, 1);
+	assert_non_null(strstr(out, "peer uid not allowed"));
+	free(out);
+	close(fd);
+	/* A live socket is not taken over by a second server. */
+	struct rpc_ipc *s3;
+	assert_int_not_equal(rpc_ipc_start(p2, NULL, 0, &table, &s3), 0);
+	rpc_ipc_stop(s2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mode_0600),
+		cmocka_unit_test(test_split_and_pipelined),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_uid_refused),
+	};
+	struct rpc_ipc *s;
+	int failed;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/signer.ipc", dir);
+	if (rpc_ipc_start(path, NULL, 0, &table, &s) != 0) {
+		printf("1..1\nnot ok 1 - cannot listen on %s\n", path);
+		return 1;
+	}
+	failed = cmocka_run_group_tests_name("ipc", tests, NULL, NULL);
+	rpc_ipc_stop(s);
+	rmdir(dir);
+	return failed != 0 || access(path, F_OK) == 0;
+}
