@@ -37,4 +37,9 @@
 #define LIMIT_JSON_PARAMS         16
 #define LIMIT_JSON_BATCH          100
 
+/* qrexec */
+#define LIMIT_QREXEC_DESCRIPTOR   256            /* "service+arg source\0" */
+#define LIMIT_QUBE_NAME           31             /* Qubes' own limit on qube names */
+#define LIMIT_PROFILE_NAME        31             /* service argument = profile */
+
 #endif /* P11S_LIMITS_H */

@@ -27,6 +27,7 @@ struct rpc_caller {
 	enum rpc_caller_kind kind;
 	char id[RPC_CALLER_FIELD];
 	uid_t uid;
+	char profile[RPC_CALLER_FIELD];	/* qrexec service argument; "" when none */
 	/* untrusted: as the request claims, for display only */
 	char untrusted_remote[RPC_CALLER_FIELD];
 	char untrusted_local[RPC_CALLER_FIELD];

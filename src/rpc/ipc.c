@@ -1,12 +1,8 @@
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "eth/buf.h"
@@ -14,86 +10,40 @@
 #include "eth/limits.h"
 #include "rpc/caller.h"
 #include "rpc/ipc.h"
-
-#define IPC_MAX_CONNECTIONS 64
+#include "rpc/unixsrv.h"
 
 struct rpc_ipc {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int listen_fd;
-	int stop_pipe[2];	/* written once to wake every thread */
-	pthread_t accept_thread;
-	int accept_started;
-	const uid_t *allowed_uids;
-	size_t nallowed;
+	struct rpc_unixsrv *srv;
 	const struct rpc_table *table;
-	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	unsigned nconn;
-};
-
-struct ipc_conn {
-	struct rpc_ipc *server;
-	int fd;
-	uid_t uid;
 };
 
 static int
-uid_allowed(const struct rpc_ipc *s, uid_t uid)
-{
-	size_t i;
-
-	if (s->nallowed == 0)
-		return uid == getuid();
-	for (i = 0; i < s->nallowed; i++)
-		if (s->allowed_uids[i] == uid)
-			return 1;
-	return 0;
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return ERR_IO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-send_response(int fd, char *resp)
+send_line(int fd, char *resp_malloced)
 {
 	int r;
 
-	if (resp == NULL)
+	if (resp_malloced == NULL)
 		return 0;
-	r = write_all(fd, resp, strlen(resp));
+	r = rpc_unixsrv_write_all(fd, resp_malloced, strlen(resp_malloced));
 	if (r == 0)
-		r = write_all(fd, "\n", 1);
-	free(resp);
+		r = rpc_unixsrv_write_all(fd, "\n", 1);
+	free(resp_malloced);
 	return r;
 }
 
-static int
+static void
 send_error(int fd, int code, const char *msg)
 {
 	json_t *j = rpc_jsonrpc_error_response(NULL, code, msg);
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 
+	send_line(fd, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
 	json_decref(j);
-	return send_response(fd, s);
 }
 
-static void *
-conn_thread(void *arg)
+static void
+ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 {
-	struct ipc_conn *c = arg;
-	struct rpc_ipc *s = c->server;
+	struct rpc_ipc *s = ctx;
 	struct rpc_caller caller;
 	struct eth_buf in;
 	char chunk[8192], idbuf[32];
@@ -103,46 +53,35 @@ conn_thread(void *arg)
 	eth_buf_init(&in, LIMIT_JSON_BODY + sizeof(chunk));
 	memset(&caller, 0, sizeof(caller));
 	caller.kind = RPC_CALLER_UNIX;
-	caller.uid = c->uid;
-	snprintf(idbuf, sizeof(idbuf), "uid:%u", (unsigned)c->uid);
+	caller.uid = uid;
+	snprintf(idbuf, sizeof(idbuf), "uid:%u", (unsigned)uid);
 	rpc_caller_set(caller.id, idbuf);
-	rpc_caller_set(caller.untrusted_remote, "");
 	rpc_caller_set(caller.untrusted_scheme, "ipc");
-	for (;;) {
-		struct pollfd p[2] = { { c->fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-		ssize_t n;
+	while (rpc_unixsrv_wait(srv, fd, -1) > 0) {
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents != 0)
-			break;
-		n = recv(c->fd, chunk, sizeof(chunk), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		if (eth_buf_put(&in, chunk, (size_t)n) != 0) {
-			send_error(c->fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
+			send_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 			break;
 		}
 		/* Answer every complete body in what has arrived. */
 		for (;;) {
-			r = rpc_jsonrpc_frame((const char *)in.p, in.len, &frame);
-			if (r != 0) {
-				send_error(c->fd, RPC_ERR_PARSE, err_str(r));
+			if ((r = rpc_jsonrpc_frame((const char *)in.p, in.len, &frame)) != 0) {
+				send_error(fd, RPC_ERR_PARSE, err_str(r));
 				goto out;
 			}
 			if (frame == 0) {
 				if (in.len > LIMIT_JSON_BODY) {
-					send_error(c->fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
+					send_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 					goto out;
 				}
 				break;
 			}
-			if (send_response(c->fd, rpc_jsonrpc_handle_str(s->table, &caller,
+			if (send_line(fd, rpc_jsonrpc_handle_str(s->table, &caller,
 			    (const char *)in.p, frame)) != 0)
 				goto out;
 			memmove(in.p, in.p + frame, in.len - frame);
@@ -151,135 +90,25 @@ conn_thread(void *arg)
 	}
  out:
 	eth_buf_free(&in);
-	close(c->fd);
-	free(c);
-	pthread_mutex_lock(&s->lock);
-	if (--s->nconn == 0)
-		pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-static void *
-accept_thread(void *arg)
-{
-	struct rpc_ipc *s = arg;
-
-	for (;;) {
-		struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-		struct ucred cred;
-		socklen_t clen = sizeof(cred);
-		struct ipc_conn *c;
-		pthread_t t;
-		int fd;
-
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents != 0)
-			break;
-		if ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-			continue;
-		/* The kernel's word on who connected; nothing the peer sends counts. */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-		    !uid_allowed(s, cred.uid)) {
-			send_error(fd, RPC_ERR_SERVER, "connection refused: peer uid not allowed");
-			close(fd);
-			continue;
-		}
-		pthread_mutex_lock(&s->lock);
-		if (s->nconn >= IPC_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
-			pthread_mutex_unlock(&s->lock);
-			close(fd);
-			continue;
-		}
-		c->server = s;
-		c->fd = fd;
-		c->uid = cred.uid;
-		s->nconn++;
-		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
-			s->nconn--;
-			pthread_mutex_unlock(&s->lock);
-			close(fd);
-			free(c);
-			continue;
-		}
-		pthread_detach(t);
-		pthread_mutex_unlock(&s->lock);
-	}
-	return NULL;
-}
-
-/* Is someone listening on the socket at path? */
-static int
-socket_in_use(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), used;
-
-	if (fd < 0)
-		return 1;
-	used = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return used;
 }
 
 int
 rpc_ipc_start(const char *path, const uid_t *allowed_uids, size_t n,
     const struct rpc_table *table, struct rpc_ipc **outp)
 {
-	struct rpc_ipc *s = NULL;
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t old_umask;
+	struct rpc_ipc *s;
 	int r;
 
 	*outp = NULL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return ERR_TOO_LONG;
-	strcpy(sun.sun_path, path);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ERR_NOMEM;
-	s->listen_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
-	strcpy(s->path, path);
-	s->allowed_uids = allowed_uids;
-	s->nallowed = allowed_uids != NULL ? n : 0;
 	s->table = table;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->idle, NULL);
-	r = ERR_IO;
-	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
-		goto out;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode) || socket_in_use(&sun))
-			goto out;
-		unlink(path);
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, ipc_serve, s, &s->srv)) != 0) {
+		free(s);
+		return r;
 	}
-	if ((s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		goto out;
-	/* 0600 from the start: no window in which others may connect. */
-	old_umask = umask(0177);
-	r = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old_umask);
-	if (r != 0 || listen(s->listen_fd, 16) != 0) {
-		r = ERR_IO;
-		goto out;
-	}
-	if (pthread_create(&s->accept_thread, NULL, accept_thread, s) != 0) {
-		r = ERR_NOMEM;
-		unlink(path);
-		goto out;
-	}
-	s->accept_started = 1;
 	*outp = s;
-	s = NULL;
-	r = 0;
- out:
-	rpc_ipc_stop(s);
-	return r;
+	return 0;
 }
 
 void
@@ -287,24 +116,6 @@ rpc_ipc_stop(struct rpc_ipc *s)
 {
 	if (s == NULL)
 		return;
-	if (s->stop_pipe[1] >= 0 && write(s->stop_pipe[1], "x", 1) < 0) {
-		/* Nothing to do: the threads then end when their peers hang up. */
-	}
-	if (s->accept_started) {
-		pthread_join(s->accept_thread, NULL);
-		unlink(s->path);
-	}
-	pthread_mutex_lock(&s->lock);
-	while (s->nconn > 0)
-		pthread_cond_wait(&s->idle, &s->lock);
-	pthread_mutex_unlock(&s->lock);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	if (s->stop_pipe[0] >= 0)
-		close(s->stop_pipe[0]);
-	if (s->stop_pipe[1] >= 0)
-		close(s->stop_pipe[1]);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->idle);
+	rpc_unixsrv_stop(s->srv);
 	free(s);
 }

@@ -1,0 +1,241 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "eth/buf.h"
+#include "eth/err.h"
+#include "eth/limits.h"
+#include "rpc/qrexec.h"
+#include "rpc/unixsrv.h"
+
+const char *const rpc_qrexec_services[] = { "p11signer.Sign", "qubes.Clefsign" };
+const size_t rpc_qrexec_nservices = 2;
+
+struct rpc_qrexec {
+	struct rpc_unixsrv *srv;
+	const struct rpc_table *table;
+};
+
+static int
+is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int
+valid_qube_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > LIMIT_QUBE_NAME || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static int
+valid_profile(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > LIMIT_PROFILE_NAME)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static void
+set_profile(struct rpc_caller *c, const char *s, size_t n)
+{
+	memcpy(c->profile, n > 0 ? s : "default", n > 0 ? n : 7);
+	c->profile[n > 0 ? n : 7] = '\0';
+}
+
+int
+rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller *caller)
+{
+	const char *sp, *plus, *src;
+	size_t svc_len, arg_len, src_len, i;
+	int known = 0;
+
+	if (len > LIMIT_QREXEC_DESCRIPTOR)
+		return ERR_TOO_LONG;
+	if (len == 0 || untrusted[len - 1] != '\0' || memchr(untrusted, '\0', len) != untrusted + len - 1)
+		return ERR_INVALID_ARGUMENT;
+	if ((sp = strchr(untrusted, ' ')) == NULL || strchr(sp + 1, ' ') != NULL)
+		return ERR_INVALID_ARGUMENT;
+	plus = memchr(untrusted, '+', (size_t)(sp - untrusted));
+	svc_len = (size_t)((plus != NULL ? plus : sp) - untrusted);
+	arg_len = plus != NULL ? (size_t)(sp - plus - 1) : 0;
+	src = sp + 1;
+	src_len = len - 1 - (size_t)(src - untrusted);
+	for (i = 0; i < rpc_qrexec_nservices; i++)
+		if (strlen(rpc_qrexec_services[i]) == svc_len &&
+		    memcmp(rpc_qrexec_services[i], untrusted, svc_len) == 0)
+			known = 1;
+	if (!known || !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
+	    !valid_qube_name(src, src_len))
+		return ERR_INVALID_ARGUMENT;
+	memset(caller, 0, sizeof(*caller));
+	caller->kind = RPC_CALLER_QUBE;
+	memcpy(caller->id, src, src_len);
+	set_profile(caller, plus != NULL ? plus + 1 : "", arg_len);
+	rpc_caller_set(caller->untrusted_scheme, "qrexec");
+	return 0;
+}
+
+int
+rpc_qrexec_caller_from_env(struct rpc_caller *caller)
+{
+	const char *dom = getenv("QREXEC_REMOTE_DOMAIN");
+	const char *arg = getenv("QREXEC_SERVICE_ARGUMENT");
+
+	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||
+	    (arg != NULL && !valid_profile(arg, strlen(arg))))
+		return ERR_INVALID_ARGUMENT;
+	memset(caller, 0, sizeof(*caller));
+	caller->kind = RPC_CALLER_QUBE;
+	memcpy(caller->id, dom, strlen(dom));
+	set_profile(caller, arg != NULL ? arg : "", arg != NULL ? strlen(arg) : 0);
+	rpc_caller_set(caller->untrusted_scheme, "qrexec");
+	return 0;
+}
+
+static int
+write_response(int fd, char *resp_malloced)
+{
+	int r = 0;
+
+	if (resp_malloced != NULL) {
+		r = rpc_unixsrv_write_all(fd, resp_malloced, strlen(resp_malloced));
+		if (r == 0)
+			r = rpc_unixsrv_write_all(fd, "\n", 1);
+		free(resp_malloced);
+	}
+	return r;
+}
+
+static int
+write_error(int fd, int code, const char *msg)
+{
+	json_t *j = rpc_jsonrpc_error_response(NULL, code, msg);
+	int r = write_response(fd, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
+
+	json_decref(j);
+	return r;
+}
+
+/* Read fd to EOF into b (capped by b's max); 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
+static int
+read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
+{
+	char chunk[8192];
+
+	for (;;) {
+		ssize_t n;
+		if (srv != NULL && rpc_unixsrv_wait(srv, fd, 60000) <= 0)
+			return ERR_TIMEOUT;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ERR_IO;
+		if (n == 0)
+			return 0;
+		if (eth_buf_put(b, chunk, (size_t)n) != 0)
+			return ERR_TOO_LONG;
+	}
+}
+
+static void
+qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
+{
+	struct rpc_qrexec *q = ctx;
+	struct rpc_caller caller;
+	char desc[LIMIT_QREXEC_DESCRIPTOR];
+	struct eth_buf body;
+	size_t n = 0;
+	int r;
+
+	eth_buf_init(&body, LIMIT_JSON_BODY);
+	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
+	while (n < sizeof(desc)) {
+		ssize_t got;
+		if (rpc_unixsrv_wait(srv, fd, 10000) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
+			goto out;
+		if (desc[n++] == '\0')
+			break;
+	}
+	if (n == 0 || desc[n - 1] != '\0' ||
+	    rpc_qrexec_parse_descriptor(desc, n, &caller) != 0) {
+		write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
+		goto out;
+	}
+	if ((r = read_to_eof(srv, fd, &body)) != 0) {
+		write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
+		goto out;
+	}
+	write_response(fd, rpc_jsonrpc_handle_str(q->table, &caller,
+	    (const char *)body.p, body.len));
+ out:
+	eth_buf_free(&body);
+}
+
+int
+rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
+    const struct rpc_table *table, struct rpc_qrexec **outp)
+{
+	static const uid_t root = 0;
+	struct rpc_qrexec *q;
+	int r;
+
+	*outp = NULL;
+	if (allowed_uids == NULL || n == 0) {
+		allowed_uids = &root;
+		n = 1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return ERR_NOMEM;
+	q->table = table;
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, qrexec_serve, q, &q->srv)) != 0) {
+		free(q);
+		return r;
+	}
+	*outp = q;
+	return 0;
+}
+
+void
+rpc_qrexec_stop(struct rpc_qrexec *q)
+{
+	if (q == NULL)
+		return;
+	rpc_unixsrv_stop(q->srv);
+	free(q);
+}
+
+int
+rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
+    struct rpc_caller *caller)
+{
+	struct eth_buf body;
+	int r;
+
+	eth_buf_init(&body, LIMIT_JSON_BODY);
+	if ((r = read_to_eof(NULL, in_fd, &body)) != 0) {
+		write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
+		goto out;
+	}
+	r = write_response(out_fd, rpc_jsonrpc_handle_str(table, caller,
+	    (const char *)body.p, body.len));
+ out:
+	eth_buf_free(&body);
+	return r;
+}

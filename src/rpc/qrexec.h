@@ -1,0 +1,64 @@
+/*
+ * qrexec.h - the JSON-RPC endpoint as a Qubes qrexec service.
+ *
+ * Socket service: qrexec-agent connects to the socket named after the service
+ * under /etc/qubes-rpc/ and first writes the descriptor
+ * "SERVICE+ARGUMENT SOURCE\0"; then comes the calling qube's standard input,
+ * ended by EOF, and what is written back reaches its standard output.  One
+ * request per connection.  The caller is SOURCE, named by dom0 (trusted); the
+ * argument selects the profile.  Only the agent (root, by default) may connect.
+ *
+ * Executable service: qrexec runs the signer with --stdio and names the caller
+ * in QREXEC_REMOTE_DOMAIN and the argument in QREXEC_SERVICE_ARGUMENT;
+ * rpc_qrexec_caller_from_env() reads them.
+ *
+ * Every name is validated: qube names as Qubes allows them (a letter, then
+ * letters, digits, '_', '.', '-'; at most LIMIT_QUBE_NAME), profile names as
+ * letters, digits, '_', '-' (at most LIMIT_PROFILE_NAME; empty means
+ * "default"), the service against the list the daemon serves.
+ */
+#ifndef RPC_QREXEC_H
+#define RPC_QREXEC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "rpc/caller.h"
+#include "rpc/jsonrpc.h"
+
+struct rpc_qrexec;
+
+/* The services p11signer answers: its own, and the old Clef guide's name. */
+extern const char *const rpc_qrexec_services[];
+extern const size_t rpc_qrexec_nservices;
+
+/*
+ * Parse an untrusted descriptor (len bytes, the NUL included).  On success
+ * fills caller (kind RPC_CALLER_QUBE, id = source qube, profile) and returns
+ * 0.  Errors: ERR_TOO_LONG, ERR_INVALID_ARGUMENT (malformed, unknown service,
+ * bad qube or profile name).
+ */
+int rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller *caller);
+
+/* The caller of an executable service, from the environment qrexec sets.
+ * Errors: ERR_INVALID_ARGUMENT when QREXEC_REMOTE_DOMAIN is absent or bad. */
+int rpc_qrexec_caller_from_env(struct rpc_caller *caller);
+
+/*
+ * Serve the socket service at path.  allowed_uids: who may connect (NULL or
+ * n == 0: root only, which is qrexec-agent).  call_ctx of each method call is
+ * the struct rpc_caller parsed from the descriptor.  Caller frees with
+ * rpc_qrexec_stop().  Errors as rpc_unixsrv_start().
+ */
+int rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
+    const struct rpc_table *table, struct rpc_qrexec **outp);
+void rpc_qrexec_stop(struct rpc_qrexec *q);
+
+/*
+ * One request from in_fd (read to EOF, at most LIMIT_JSON_BODY) answered on
+ * out_fd: the --stdio transport.  0, or ERR_IO / ERR_TOO_LONG after writing
+ * an error response.
+ */
+int rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
+    struct rpc_caller *caller);
+
+#endif /* RPC_QREXEC_H */

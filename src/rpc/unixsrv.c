@@ -1,0 +1,246 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "eth/err.h"
+#include "rpc/unixsrv.h"
+
+#define UNIXSRV_MAX_CONNECTIONS 64
+
+struct rpc_unixsrv {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	int stop_pipe[2];	/* written once to wake every thread */
+	pthread_t accept_thread;
+	int accept_started;
+	const uid_t *allowed_uids;
+	size_t nallowed;
+	rpc_unixsrv_serve_fn serve;
+	void *ctx;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	unsigned nconn;
+};
+
+struct unixsrv_conn {
+	struct rpc_unixsrv *srv;
+	int fd;
+	uid_t uid;
+};
+
+static int
+uid_allowed(const struct rpc_unixsrv *s, uid_t uid)
+{
+	size_t i;
+
+	if (s->nallowed == 0)
+		return uid == getuid();
+	for (i = 0; i < s->nallowed; i++)
+		if (s->allowed_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+int
+rpc_unixsrv_write_all(int fd, const void *data, size_t n)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == ENOTSOCK)		/* a pipe: --stdio */
+			w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return ERR_IO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+rpc_unixsrv_wait(struct rpc_unixsrv *s, int fd, int timeout_ms)
+{
+	for (;;) {
+		struct pollfd p[2] = { { fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
+		int n = poll(p, 2, timeout_ms);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || p[1].revents != 0)
+			return -1;
+		return n > 0 ? 1 : 0;
+	}
+}
+
+static void *
+conn_thread(void *arg)
+{
+	struct unixsrv_conn *c = arg;
+	struct rpc_unixsrv *s = c->srv;
+
+	s->serve(s, s->ctx, c->fd, c->uid);
+	close(c->fd);
+	free(c);
+	pthread_mutex_lock(&s->lock);
+	if (--s->nconn == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void *
+accept_thread(void *arg)
+{
+	struct rpc_unixsrv *s = arg;
+	static const char refused[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+	    "\"message\":\"connection refused: peer uid not allowed\"}}\n";
+
+	for (;;) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct unixsrv_conn *c;
+		pthread_t t;
+		int fd;
+
+		if (rpc_unixsrv_wait(s, s->listen_fd, -1) < 0)
+			break;
+		if ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		/* The kernel's word on who connected; nothing the peer sends counts. */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+		    !uid_allowed(s, cred.uid)) {
+			rpc_unixsrv_write_all(fd, refused, sizeof(refused) - 1);
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+		if (s->nconn >= UNIXSRV_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
+			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		c->uid = cred.uid;
+		s->nconn++;
+		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+			s->nconn--;
+			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_detach(t);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+/* Is someone listening on the socket at path? */
+static int
+socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), used;
+
+	if (fd < 0)
+		return 1;
+	used = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return used;
+}
+
+int
+rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
+    rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
+{
+	struct rpc_unixsrv *s = NULL;
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old_umask;
+	int r;
+
+	*outp = NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ERR_TOO_LONG;
+	strcpy(sun.sun_path, path);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return ERR_NOMEM;
+	s->listen_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	strcpy(s->path, path);
+	s->allowed_uids = allowed_uids;
+	s->nallowed = allowed_uids != NULL ? n : 0;
+	s->serve = serve;
+	s->ctx = ctx;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	r = ERR_IO;
+	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
+		goto out;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode) || socket_in_use(&sun))
+			goto out;
+		unlink(path);
+	}
+	if ((s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		goto out;
+	/* 0600 from the start: no window in which others may connect. */
+	old_umask = umask(0177);
+	r = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (r != 0 || listen(s->listen_fd, 16) != 0) {
+		r = ERR_IO;
+		goto out;
+	}
+	if (pthread_create(&s->accept_thread, NULL, accept_thread, s) != 0) {
+		r = ERR_NOMEM;
+		unlink(path);
+		goto out;
+	}
+	s->accept_started = 1;
+	*outp = s;
+	s = NULL;
+	r = 0;
+ out:
+	rpc_unixsrv_stop(s);
+	return r;
+}
+
+void
+rpc_unixsrv_stop(struct rpc_unixsrv *s)
+{
+	if (s == NULL)
+		return;
+	if (s->stop_pipe[1] >= 0 && write(s->stop_pipe[1], "x", 1) < 0) {
+		/* Nothing to do: the threads then end when their peers hang up. */
+	}
+	if (s->accept_started) {
+		pthread_join(s->accept_thread, NULL);
+		unlink(s->path);
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->nconn > 0)
+		pthread_cond_wait(&s->idle, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->stop_pipe[0] >= 0)
+		close(s->stop_pipe[0]);
+	if (s->stop_pipe[1] >= 0)
+		close(s->stop_pipe[1]);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->idle);
+	free(s);
+}

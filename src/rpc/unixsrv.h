@@ -1,0 +1,43 @@
+/*
+ * unixsrv.h - a Unix stream socket server: the part the IPC and qrexec
+ * transports share.
+ *
+ * The socket is created with mode 0600 (umask set around bind), an existing
+ * socket at the path is replaced only when no one listens on it, and a
+ * connecting process is accepted only when the kernel (SO_PEERCRED) says it
+ * runs as an allowed uid.  Each accepted connection gets its own thread,
+ * which calls serve(); serve owns nothing and must return when it reads EOF
+ * or when rpc_unixsrv_stopping() says so.
+ */
+#ifndef RPC_UNIXSRV_H
+#define RPC_UNIXSRV_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct rpc_unixsrv;
+
+/* Handle one connection.  fd is closed by the server after serve returns. */
+typedef void (*rpc_unixsrv_serve_fn)(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t peer_uid);
+
+/*
+ * Listen at path.  allowed_uids (borrowed for the server's life; NULL or
+ * n == 0: the daemon's own uid only).  Caller frees with rpc_unixsrv_stop().
+ * Errors: ERR_TOO_LONG (path), ERR_IO (in use, cannot bind), ERR_NOMEM.
+ */
+int rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
+    rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp);
+
+/*
+ * Wait until fd is readable or the server stops; timeout_ms < 0 waits for
+ * ever.  Returns 1 readable, 0 timed out, -1 stopping or error.
+ */
+int rpc_unixsrv_wait(struct rpc_unixsrv *srv, int fd, int timeout_ms);
+
+/* Write all of p to fd (a socket, without SIGPIPE; or a pipe).  0 or ERR_IO. */
+int rpc_unixsrv_write_all(int fd, const void *p, size_t n);
+
+/* Stop accepting, wake and wait for connection threads, remove the socket; accepts NULL. */
+void rpc_unixsrv_stop(struct rpc_unixsrv *srv);
+
+#endif /* RPC_UNIXSRV_H */
