@@ -42,6 +42,9 @@ LIBETH    := $(BUILD)/libeth.a
 RPC_SRCS  := $(wildcard src/rpc/*.c)
 RPC_OBJS  := $(RPC_SRCS:%.c=$(BUILD)/%.o)
 LIBRPC    := $(BUILD)/librpc.a
+SIGNER_SRCS := $(wildcard src/signer/*.c)
+SIGNER_OBJS := $(SIGNER_SRCS:%.c=$(BUILD)/%.o)
+LIBSIGNER := $(BUILD)/libsigner.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
@@ -62,13 +65,16 @@ $(BUILD)/%.o: %.c
 $(LIBETH): $(ETH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
+$(LIBSIGNER): $(SIGNER_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
 $(LIBRPC): $(RPC_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRPC) $(LIBETH)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
@@ -84,7 +90,7 @@ P11_BINS :=
 FIXTURES :=
 # ---- end test fixtures ----
 
-all: $(LIBETH) $(LIBRPC) $(P11_BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(P11_BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)

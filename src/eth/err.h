@@ -53,7 +53,10 @@
 	/* signed data */ \
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
-	X(ERR_CONTENT_TYPE,        -102, "unknown content type")
+	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
+	/* audit log */ \
+	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
+	X(ERR_AUDIT_IO,            -141, "cannot write the audit log")
 
 enum err_code {
 	ERR_OK = 0,
