@@ -56,7 +56,10 @@
 	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
-	X(ERR_AUDIT_IO,            -141, "cannot write the audit log")
+	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
+	/* policy */ \
+	X(ERR_POLICY_INVALID,      -150, "invalid policy file") \
+	X(ERR_POLICY_STATE,        -151, "cannot read or write the policy state file")
 
 enum err_code {
 	ERR_OK = 0,

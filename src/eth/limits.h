@@ -37,6 +37,12 @@
 #define LIMIT_JSON_PARAMS         16
 #define LIMIT_JSON_BATCH          100
 
+/* policy file */
+#define LIMIT_POLICY_BYTES        (1024 * 1024)
+#define LIMIT_POLICY_RULES        256
+#define LIMIT_POLICY_LIST         1024           /* entries in one match or allow list */
+#define LIMIT_POLICY_WINDOW_EVENTS 100000        /* remembered signings per rule */
+
 /* qrexec */
 #define LIMIT_QREXEC_DESCRIPTOR   256            /* "service+arg source\0" */
 #define LIMIT_QUBE_NAME           31             /* Qubes' own limit on qube names */
