@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eth/buf.h"
+#include "eth/err.h"
+#include "eth/limits.h"
+#include "rpc/jsonrpc.h"
+#include "signer/ui_stdio.h"
+
+struct ui_waiter {
+	json_int_t id;
+	json_t *answer;		/* the whole response object once it came */
+	struct ui_waiter *next;
+};
+
+struct signer_ui_stdio {
+	int in_fd, out_fd;
+	int stop_pipe[2];
+	pthread_t reader;
+	int reader_started;
+	pthread_mutex_t lock;	/* guards everything below and writes to out_fd */
+	pthread_cond_t answered;
+	json_int_t next_id;
+	struct ui_waiter *waiters;
+	int gone;		/* the UI closed its end or broke the protocol */
+};
+
+static int
+ui_write(struct signer_ui_stdio *ui, json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t n, off = 0;
+	int r = 0;
+
+	if (s == NULL)
+		return ERR_NOMEM;
+	n = strlen(s);
+	while (off < n) {
+		ssize_t w = write(ui->out_fd, s + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = ERR_IO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (r == 0 && write(ui->out_fd, "\n", 1) != 1)
+		r = ERR_IO;
+	free(s);
+	return r;
+}
+
+static void
+ui_deliver(struct signer_ui_stdio *ui, json_t *msg)
+{
+	json_t *id = json_object_get(msg, "id");
+	struct ui_waiter *w;
+
+	pthread_mutex_lock(&ui->lock);
+	for (w = ui->waiters; w != NULL; w = w->next)
+		if (json_is_integer(id) && json_integer_value(id) == w->id && w->answer == NULL) {
+			w->answer = json_incref(msg);
+			pthread_cond_broadcast(&ui->answered);
+			break;
+		}
+	/* No waiter: a late answer to a call that timed out, or noise.  Dropped. */
+	pthread_mutex_unlock(&ui->lock);
+}
+
+static void *
+ui_reader(void *arg)
+{
+	struct signer_ui_stdio *ui = arg;
+	struct eth_buf in;
+	char chunk[8192];
+	size_t frame;
+
+	eth_buf_init(&in, LIMIT_JSON_BODY + sizeof(chunk));
+	for (;;) {
+		struct pollfd p[2] = { { ui->in_fd, POLLIN, 0 }, { ui->stop_pipe[0], POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents != 0)
+			break;
+		n = read(ui->in_fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || eth_buf_put(&in, chunk, (size_t)n) != 0)
+			break;
+		for (;;) {
+			json_t *msg;
+			if (rpc_jsonrpc_frame((const char *)in.p, in.len, &frame) != 0)
+				goto out;
+			if (frame == 0)
+				break;
+			msg = json_loadb((const char *)in.p, frame, JSON_REJECT_DUPLICATES, NULL);
+			if (msg != NULL)
+				ui_deliver(ui, msg);
+			json_decref(msg);
+			memmove(in.p, in.p + frame, in.len - frame);
+			in.len -= frame;
+		}
+	}
+ out:
+	eth_buf_free(&in);
+	pthread_mutex_lock(&ui->lock);
+	ui->gone = 1;
+	pthread_cond_broadcast(&ui->answered);
+	pthread_mutex_unlock(&ui->lock);
+	return NULL;
+}
+
+int
+signer_ui_stdio_open(int in_fd, int out_fd, struct signer_ui_stdio **outp)
+{
+	struct signer_ui_stdio *ui;
+
+	*outp = NULL;
+	if ((ui = calloc(1, sizeof(*ui))) == NULL)
+		return ERR_NOMEM;
+	ui->in_fd = in_fd;
+	ui->out_fd = out_fd;
+	ui->next_id = 1;
+	pthread_mutex_init(&ui->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ui->answered, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pipe2(ui->stop_pipe, O_CLOEXEC) != 0 ||
+	    pthread_create(&ui->reader, NULL, ui_reader, ui) != 0) {
+		signer_ui_stdio_close(ui);
+		return ERR_IO;
+	}
+	ui->reader_started = 1;
+	*outp = ui;
+	return 0;
+}
+
+int
+signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t *params,
+    int timeout_ms, json_t **resultp)
+{
+	struct ui_waiter w = { 0, NULL, NULL }, **pp;
+	struct timespec deadline;
+	json_t *req = NULL;
+	int r;
+
+	*resultp = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&ui->lock);
+	if (ui->gone) {
+		pthread_mutex_unlock(&ui->lock);
+		json_decref(params);
+		return ERR_IO;
+	}
+	w.id = ui->next_id++;
+	w.next = ui->waiters;
+	ui->waiters = &w;
+	req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", w.id, "method", method,
+	    "params", params);
+	r = req != NULL ? ui_write(ui, req) : ERR_NOMEM;
+	while (r == 0 && w.answer == NULL && !ui->gone)
+		if (pthread_cond_timedwait(&ui->answered, &ui->lock, &deadline) == ETIMEDOUT)
+			r = ERR_TIMEOUT;
+	if (r == 0 && w.answer == NULL)
+		r = ERR_IO;
+	/* Unlink: from here on a late answer finds no waiter and is dropped. */
+	for (pp = &ui->waiters; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&ui->lock);
+	if (r == 0) {
+		json_t *res = json_object_get(w.answer, "result");
+		if (res == NULL)
+			r = ERR_JSON_TYPE;
+		else
+			*resultp = json_incref(res);
+	}
+	json_decref(w.answer);
+	json_decref(req);
+	return r;
+}
+
+int
+signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_t *params)
+{
+	json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params);
+	int r;
+
+	if (msg == NULL)
+		return ERR_NOMEM;
+	pthread_mutex_lock(&ui->lock);
+	r = ui->gone ? ERR_IO : ui_write(ui, msg);
+	pthread_mutex_unlock(&ui->lock);
+	json_decref(msg);
+	return r;
+}
+
+void
+signer_ui_stdio_close(struct signer_ui_stdio *ui)
+{
+	if (ui == NULL)
+		return;
+	if (ui->reader_started) {
+		if (write(ui->stop_pipe[1], "x", 1) < 0) {
+			/* the reader also stops when the UI hangs up */
+		}
+		pthread_join(ui->reader, NULL);
+	}
+	if (ui->stop_pipe[0] > 0)
+		close(ui->stop_pipe[0]);
+	if (ui->stop_pipe[1] > 0)
+		close(ui->stop_pipe[1]);
+	pthread_mutex_destroy(&ui->lock);
+	pthread_cond_destroy(&ui->answered);
+	free(ui);
+}
