@@ -1,6 +1,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,7 +18,8 @@
 struct rpc_http {
 	struct MHD_Daemon *daemon;
 	struct rpc_http_config cfg;
-	const struct rpc_table *table;
+	rpc_http_body_fn fn;
+	void *fn_ctx;
 	unsigned port;
 };
 
@@ -168,6 +170,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_request *req = *req_cls;
 	const char *clen;
 	struct rpc_caller caller;
+	unsigned status;
 	char *resp;
 
 	if (req == NULL) {
@@ -213,11 +216,12 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (req->too_large)
 		return respond_text(conn, h, MHD_HTTP_CONTENT_TOO_LARGE, "content length too large\n");
 	fill_caller(conn, &caller);
-	resp = rpc_jsonrpc_handle_str(h->table, &caller,
-	    (const char *)req->untrusted_body.p, req->untrusted_body.len);
+	status = MHD_HTTP_OK;
+	resp = h->fn(h->fn_ctx, &caller, (const char *)req->untrusted_body.p,
+	    req->untrusted_body.len, &status);
 	if (resp == NULL)	/* notifications only */
-		return respond(conn, h, MHD_HTTP_OK, "application/json", NULL, 0);
-	return respond(conn, h, MHD_HTTP_OK, "application/json", resp, strlen(resp));
+		return respond(conn, h, status, "application/json", NULL, 0);
+	return respond(conn, h, status, "application/json", resp, strlen(resp));
 }
 
 static void
@@ -233,8 +237,23 @@ request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* The signer's body handler: JSON-RPC against a method table. */
+static char *
+jsonrpc_body(void *ctx, const struct rpc_caller *caller, const char *untrusted_body,
+    size_t len, unsigned *statusp)
+{
+	return rpc_jsonrpc_handle_str(ctx, (void *)(uintptr_t)caller, untrusted_body, len);
+}
+
 int
 rpc_http_start(const struct rpc_http_config *cfg, const struct rpc_table *table,
+    struct rpc_http **outp)
+{
+	return rpc_http_start_fn(cfg, jsonrpc_body, (void *)(uintptr_t)table, outp);
+}
+
+int
+rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *fn_ctx,
     struct rpc_http **outp)
 {
 	struct rpc_http *h = NULL;
@@ -262,7 +281,8 @@ rpc_http_start(const struct rpc_http_config *cfg, const struct rpc_table *table,
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return ERR_NOMEM;
 	h->cfg = *cfg;
-	h->table = table;
+	h->fn = fn;
+	h->fn_ctx = fn_ctx;
 	h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL,
 	    access_handler, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

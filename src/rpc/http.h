@@ -33,6 +33,15 @@ struct rpc_http_config {
 };
 
 struct rpc_http;
+struct rpc_caller;
+
+/*
+ * What to do with one accepted POST body (its size, content type and host
+ * already checked).  Returns the response body (malloc'ed; the server frees
+ * it) and sets *statusp (200 unless set); NULL for an empty 200 response.
+ */
+typedef char *(*rpc_http_body_fn)(void *ctx, const struct rpc_caller *caller,
+    const char *untrusted_body, size_t len, unsigned *statusp);
 
 /*
  * Start serving table on cfg's address.  call_ctx of each method call is a
@@ -41,6 +50,10 @@ struct rpc_http;
  * ERR_IO (cannot bind), ERR_NOMEM.
  */
 int rpc_http_start(const struct rpc_http_config *cfg, const struct rpc_table *table,
+    struct rpc_http **outp);
+
+/* The same, with each body handed to fn (the relay forwards bodies as they are). */
+int rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *ctx,
     struct rpc_http **outp);
 
 /* The port actually bound. */
