@@ -42,6 +42,9 @@ LIBETH    := $(BUILD)/libeth.a
 RPC_SRCS  := $(wildcard src/rpc/*.c)
 RPC_OBJS  := $(RPC_SRCS:%.c=$(BUILD)/%.o)
 LIBRPC    := $(BUILD)/librpc.a
+RELAY_SRCS := $(wildcard src/relay/*.c)
+RELAY_OBJS := $(RELAY_SRCS:%.c=$(BUILD)/%.o)
+LIBRELAY  := $(BUILD)/librelay.a
 SIGNER_SRCS := $(wildcard src/signer/*.c)
 SIGNER_OBJS := $(SIGNER_SRCS:%.c=$(BUILD)/%.o)
 LIBSIGNER := $(BUILD)/libsigner.a
@@ -65,6 +68,9 @@ $(BUILD)/%.o: %.c
 $(LIBETH): $(ETH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
+$(LIBRELAY): $(RELAY_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
 $(LIBSIGNER): $(SIGNER_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
@@ -74,7 +80,7 @@ $(LIBRPC): $(RPC_OBJS)
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
@@ -90,7 +96,7 @@ P11_BINS :=
 FIXTURES :=
 # ---- end test fixtures ----
 
-all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(P11_BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(LIBRELAY) $(P11_BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)

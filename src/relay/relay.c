@@ -1,0 +1,291 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "eth/buf.h"
+#include "eth/err.h"
+#include "eth/limits.h"
+#include "relay/relay.h"
+#include "rpc/jsonrpc.h"
+
+extern char **environ;
+
+static char *
+error_answer(const json_t *id, int code, const char *msg)
+{
+	json_t *j = rpc_jsonrpc_error_response(id, code, msg);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
+static int
+valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+int
+relay_config_check(const struct relay_config *cfg, char *why, size_t whylen)
+{
+	if ((cfg->vault == NULL) == (cfg->upstream == NULL)) {
+		snprintf(why, whylen, "give either --vault (qrexec) or --upstream-signer (HTTP), not both");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->vault != NULL && (!valid_name(cfg->vault, LIMIT_QUBE_NAME) || cfg->vault[0] == '-')) {
+		snprintf(why, whylen, "--vault: not a qube name");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->profile != NULL && (!valid_name(cfg->profile, LIMIT_PROFILE_NAME) ||
+	    strchr(cfg->profile, '.') != NULL)) {
+		snprintf(why, whylen, "--profile: letters, digits, '_' and '-' only");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->upstream != NULL && strncmp(cfg->upstream, "http://", 7) != 0 &&
+	    strncmp(cfg->upstream, "https://", 8) != 0) {
+		snprintf(why, whylen, "--upstream-signer: want an http:// or https:// URL");
+		return ERR_INVALID_ARGUMENT;
+	}
+	return 0;
+}
+
+static unsigned
+timeout_of(const struct relay_config *cfg)
+{
+	return cfg->timeout_s ? cfg->timeout_s : 300;
+}
+
+/* Run qrexec-client-vm with input on stdin; collect stdout.  *exitp is its exit status. */
+static int
+run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *out, int *exitp)
+{
+	char service[96];
+	const char *client = cfg->qrexec_client ? cfg->qrexec_client : "/usr/bin/qrexec-client-vm";
+	char *argv[4];
+	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, status = 0, r = ERR_IO;
+	size_t off = 0, inlen = strlen(input);
+	posix_spawn_file_actions_t fa;
+	time_t deadline = time(NULL) + timeout_of(cfg);
+	pid_t pid = -1;
+
+	snprintf(service, sizeof(service), "p11signer.Sign+%s", cfg->profile ? cfg->profile : "default");
+	argv[0] = (char *)(uintptr_t)client;
+	argv[1] = (char *)(uintptr_t)cfg->vault;
+	argv[2] = service;
+	argv[3] = NULL;
+	if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0)
+		goto out;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	if (posix_spawn(&pid, client, &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	in_pipe[0] = out_pipe[1] = -1;
+	if (pid < 0)
+		goto out;
+	fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+	/* Write the envelope and read the answer at once: neither side may block the other. */
+	while (out_pipe[0] >= 0) {
+		struct pollfd p[2] = { { out_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 } };
+		int left = (int)(deadline - time(NULL));
+		char chunk[8192];
+		ssize_t n;
+
+		if (left <= 0) {
+			r = ERR_TIMEOUT;
+			goto out;
+		}
+		if (poll(p, in_pipe[1] >= 0 ? 2 : 1, left * 1000) < 0 && errno != EINTR)
+			goto out;
+		if (in_pipe[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = write(in_pipe[1], input + off, inlen - off);
+			if (n > 0)
+				off += (size_t)n;
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				off = inlen;	/* the far end is gone; its exit status says why */
+			if (off == inlen) {
+				close(in_pipe[1]);
+				in_pipe[1] = -1;
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(out_pipe[0], chunk, sizeof(chunk));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(out_pipe[0]);
+				out_pipe[0] = -1;
+			} else if (eth_buf_put(out, chunk, (size_t)n) != 0) {
+				r = ERR_TOO_LONG;
+				goto out;
+			}
+		}
+	}
+	if (waitpid(pid, &status, 0) == pid) {
+		pid = -1;
+		*exitp = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		r = 0;
+	}
+ out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (in_pipe[i] >= 0)
+			close(in_pipe[i]);
+		if (out_pipe[i] >= 0)
+			close(out_pipe[i]);
+	}
+	return r;
+}
+
+static size_t
+curl_collect(char *data, size_t size, size_t nmemb, void *cls)
+{
+	return eth_buf_put(cls, data, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+static int
+run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
+    const char *body, size_t len, struct eth_buf *out, long *statusp)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char hdr[RPC_CALLER_FIELD + 32];
+	CURLcode rc;
+
+	if (c == NULL)
+		return ERR_NOMEM;
+	h = curl_slist_append(h, "Content-Type: application/json");
+	/* The dapp's claims travel as claims; the signer shows them as untrusted. */
+	if (caller->untrusted_origin[0] != '\0') {
+		snprintf(hdr, sizeof(hdr), "Origin: %s", caller->untrusted_origin);
+		h = curl_slist_append(h, hdr);
+	}
+	if (caller->untrusted_user_agent[0] != '\0') {
+		snprintf(hdr, sizeof(hdr), "User-Agent: %s", caller->untrusted_user_agent);
+		h = curl_slist_append(h, hdr);
+	}
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, cfg->upstream);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_of(cfg));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, statusp);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return ERR_TIMEOUT;
+	if (rc == CURLE_WRITE_ERROR)
+		return ERR_TOO_LONG;
+	return rc == CURLE_OK ? 0 : ERR_IO;
+}
+
+/* The far side's answer, if it is a JSON-RPC response object or batch. */
+static json_t *
+parse_reply(const struct eth_buf *out)
+{
+	json_t *j;
+
+	if (rpc_jsonrpc_precheck((const char *)out->p, out->len) != 0)
+		return NULL;
+	j = json_loadb((const char *)out->p, out->len, JSON_REJECT_DUPLICATES, NULL);
+	if (j != NULL && !json_is_object(j) && !json_is_array(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+char *
+relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_body,
+    size_t len, unsigned *statusp)
+{
+	const struct relay_config *cfg = ctx;
+	json_t *req = NULL, *env = NULL, *reply = NULL;
+	const json_t *id = NULL;
+	struct eth_buf out;
+	char *answer = NULL, *input = NULL, msg[160];
+	int r, exit_code = -1;
+	long http_status = 0;
+
+	eth_buf_init(&out, LIMIT_JSON_BODY);
+	if (rpc_jsonrpc_precheck(untrusted_body, len) != 0 ||
+	    (req = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+		answer = error_answer(NULL, RPC_ERR_PARSE, "parse error");
+		goto out;
+	}
+	id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+	if (cfg->upstream != NULL) {
+		r = run_upstream(cfg, caller, untrusted_body, len, &out, &http_status);
+	} else {
+		env = json_pack("{s:i, s:{s:s, s:s, s:s, s:s}, s:O}", "p11signer_envelope", 1,
+		    "metadata", "origin", caller->untrusted_origin, "host", caller->untrusted_local,
+		    "user_agent", caller->untrusted_user_agent, "remote", caller->untrusted_remote,
+		    "request", req);
+		if (env == NULL || (input = json_dumps(env, JSON_COMPACT)) == NULL) {
+			answer = error_answer(id, RPC_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		r = run_qrexec(cfg, input, &out, &exit_code);
+	}
+	if (r == ERR_TIMEOUT) {
+		snprintf(msg, sizeof(msg), "the vault did not answer within %u s", timeout_of(cfg));
+		answer = error_answer(id, RELAY_ERR_TIMEOUT, msg);
+	} else if (r != 0) {
+		answer = error_answer(id, RELAY_ERR_QREXEC, cfg->upstream ?
+		    "cannot reach the upstream signer" : "cannot run qrexec-client-vm");
+	} else if (exit_code == 126) {
+		answer = error_answer(id, RELAY_ERR_POLICY_DENIED,
+		    "request refused by the Qubes qrexec policy (dom0 denied the call)");
+	} else if (exit_code == 127) {
+		answer = error_answer(id, RELAY_ERR_NO_SERVICE,
+		    "the vault has no p11signer.Sign service (is p11signer installed there?)");
+	} else if (exit_code > 0) {
+		snprintf(msg, sizeof(msg), "qrexec call to the vault failed (exit status %d)", exit_code);
+		answer = error_answer(id, RELAY_ERR_QREXEC, msg);
+	} else if (out.len == 0 && cfg->upstream == NULL && !json_is_array(req) && id == NULL) {
+		answer = NULL;		/* a notification: nothing to say */
+	} else if ((reply = parse_reply(&out)) == NULL) {
+		snprintf(msg, sizeof(msg), "the %s answered something that is not JSON-RPC%s",
+		    cfg->upstream ? "upstream signer" : "vault",
+		    http_status >= 400 ? " (HTTP error)" : "");
+		answer = error_answer(id, RELAY_ERR_BAD_ANSWER, msg);
+	} else {
+		answer = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	}
+ out:
+	*statusp = 200;
+	json_decref(req);
+	json_decref(env);
+	json_decref(reply);
+	free(input);
+	eth_buf_free(&out);
+	return answer;
+}

@@ -1,0 +1,55 @@
+/*
+ * relay.h - p11signer-relay, the bridge in the networked qube (or on the host
+ * of a USB armory): HTTP in, the vault's signer out.
+ *
+ * Each POST body is checked (size, nesting, JSON) here first, so the vault
+ * never sees what is not JSON-RPC, then forwarded:
+ *
+ *   qrexec mode   `qrexec-client-vm VAULT p11signer.Sign+PROFILE` with the
+ *                 envelope below on its stdin; its stdout is the answer.
+ *   upstream mode an HTTP(S) POST with libcurl to a network-integrated vault
+ *                 or an armory (--upstream-signer URL).
+ *
+ * The envelope carries what the dapp's HTTP request claimed, for the vault to
+ * show as untrusted metadata; the vault takes the caller's identity from
+ * qrexec, never from here:
+ *   {"p11signer_envelope":1,
+ *    "metadata":{"origin":..,"host":..,"user_agent":..,"remote":..},
+ *    "request":<the JSON-RPC body>}
+ *
+ * Failures become JSON-RPC errors with the request's id: qrexec's exit 126
+ * (refused by policy) -32001, 127 (no such service in the vault) -32002,
+ * 125 and other failures -32003, no answer in time -32004, an answer that is
+ * not JSON -32005.
+ */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <stddef.h>
+#include "rpc/caller.h"
+
+#define RELAY_ERR_POLICY_DENIED   (-32001)
+#define RELAY_ERR_NO_SERVICE      (-32002)
+#define RELAY_ERR_QREXEC          (-32003)
+#define RELAY_ERR_TIMEOUT         (-32004)
+#define RELAY_ERR_BAD_ANSWER      (-32005)
+
+struct relay_config {
+	const char *vault;		/* qrexec mode: the vault qube */
+	const char *profile;		/* qrexec service argument; "default" when NULL */
+	const char *qrexec_client;	/* default /usr/bin/qrexec-client-vm */
+	const char *upstream;		/* upstream mode: URL; vault must then be NULL */
+	unsigned timeout_s;		/* per request, approvals included; 0: 300 */
+};
+
+/*
+ * Forward one body; the signature fits rpc_http_body_fn with ctx a
+ * struct relay_config *.  Returns the answer to send (malloc'ed).
+ */
+char *relay_forward(void *ctx, const struct rpc_caller *caller,
+    const char *untrusted_body, size_t len, unsigned *statusp);
+
+/* Check a configuration; 0, or ERR_INVALID_ARGUMENT with why filled in. */
+int relay_config_check(const struct relay_config *cfg, char *why, size_t whylen);
+
+#endif /* RELAY_RELAY_H */
