@@ -93,7 +93,41 @@ P11_BINS :=
 
 # ---- test fixtures: fault-injecting PKCS#11 module, SoftHSM2 helpers (section owned by the fault-module work) ----
 # Add FIXTURES (built by `make check` before tests run) and rules here.
-FIXTURES :=
+#
+# The fault-injecting PKCS#11 module (tests/fault/README.md) is a shared
+# object: its objects are built -fPIC (after the project's -fPIE, so PIC
+# wins) with only C_GetFunctionList exported.  p11drive is the small PKCS#11
+# consumer the fixtures test drives it with.  udev-check fails when
+# udev/60-p11signer.rules or tokens/devices.md is not what scripts/gen-udev
+# makes of tokens/devices.tsv; `make udev` rewrites both.
+P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+FAULT_OBJS := $(BUILD)/tests/fault/p11fault.pic.o $(BUILD)/tests/fault/fault_ctl.pic.o \
+              $(BUILD)/tests/fault/fault_sig.pic.o
+FAULT_SO   := $(BUILD)/tests/fault/libp11fault.so
+P11DRIVE   := $(BUILD)/tests/fault/p11drive
+UDEV_TABLE := tokens/devices.tsv
+UDEV_RULES := udev/60-p11signer.rules
+UDEV_DOC   := tokens/devices.md
+FIXTURES := $(FAULT_SO) $(P11DRIVE) udev-check
+.PHONY: udev udev-check
+
+$(BUILD)/tests/fault/%.pic.o: tests/fault/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(FAULT_SO): $(FAULT_OBJS)
+	$(call quiet,LD,$@)$(CC) -shared -Wl,-z,relro,-z,now -Wl,--no-undefined $(LDFLAGS) \
+	    -o $@ $^ -lsecp256k1 -lpthread -ldl
+
+$(P11DRIVE): $(BUILD)/tests/fault/p11drive.pic.o $(BUILD)/tests/fault/fault_ctl.pic.o
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpthread -ldl
+
+udev:
+	$(call quiet,GEN,$(UDEV_RULES))scripts/gen-udev $(UDEV_TABLE) $(UDEV_RULES) $(UDEV_DOC)
+
+udev-check:
+	$(Q)scripts/gen-udev --check $(UDEV_TABLE) $(UDEV_RULES) $(UDEV_DOC)
+
 # ---- end test fixtures ----
 
 all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(LIBRELAY) $(P11_BINS) $(TOOL_BINS)
