@@ -130,7 +130,13 @@ udev-check:
 
 # ---- end test fixtures ----
 
-all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(LIBRELAY) $(P11_BINS) $(TOOL_BINS)
+# Programs outside the token layer's section.
+RELAY_BIN := $(BUILD)/p11signer-relay
+$(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+BINS := $(P11_BINS) $(RELAY_BIN)
+
+all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)
@@ -159,7 +165,7 @@ demo: deps
 # Programs go to BINDIR, except the token helper, which only the daemon starts.
 UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
 install: all
-	$(Q)for b in $(notdir $(P11_BINS)); do \
+	$(Q)for b in $(notdir $(BINS)); do \
 	    case $$b in p11signer-token) d=$(LIBEXECDIR);; *) d=$(BINDIR);; esac; \
 	    install -D -m 0755 $(BUILD)/$$b $(DESTDIR)$$d/$$b; done
 	$(Q)for m in $(wildcard docs/*.1); do install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
@@ -167,7 +173,7 @@ install: all
 	$(Q)for d in README.md $(wildcard docs/*.md); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
 
 uninstall:
-	$(Q)for b in $(notdir $(P11_BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b $(DESTDIR)$(LIBEXECDIR)/$$b; done
+	$(Q)for b in $(notdir $(BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b $(DESTDIR)$(LIBEXECDIR)/$$b; done
 	$(Q)for m in $(wildcard docs/*.1); do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
 	$(Q)for r in $(wildcard udev/*.rules); do rm -f $(DESTDIR)$(UDEVDIR)/$$(basename $$r); done
 	$(Q)rm -rf $(DESTDIR)$(DOCDIR)

@@ -1,0 +1,136 @@
+/*
+ * p11signer-relay - the networked-side bridge: HTTP on 127.0.0.1:8550 to the
+ * vault's signer through qrexec (--vault) or HTTP(S) (--upstream-signer).
+ * See docs/qubes.md and src/relay/relay.h.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "eth/err.h"
+#include "relay/relay.h"
+#include "rpc/http.h"
+
+#define RELAY_MAX_HOSTS 16
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: p11signer-relay --vault QUBE [--profile NAME] [--qrexec-client PATH]\n"
+	    "       p11signer-relay --upstream-signer URL\n"
+	    "  --http.addr ADDR        listen address (default 127.0.0.1)\n"
+	    "  --http.port PORT        listen port (default 8550)\n"
+	    "  --http.vhosts LIST      comma-separated Host names accepted (default localhost)\n"
+	    "  --http.corsdomain LIST  comma-separated origins sent CORS headers (default none)\n"
+	    "  --timeout SECONDS       per request, approval included (default 300)\n");
+}
+
+/* Split a comma-separated list in place into at most max entries. */
+static size_t
+split_list(char *s, const char **out, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(s, ",", &save); tok != NULL && n < max; tok = strtok_r(NULL, ",", &save))
+		out[n++] = tok;
+	return n;
+}
+
+static int
+parse_uint(const char *s, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_VAULT = 256, O_PROFILE, O_UPSTREAM, O_QREXEC, O_ADDR, O_PORT, O_VHOSTS, O_CORS, O_TIMEOUT };
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, O_VAULT },
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "upstream-signer", required_argument, NULL, O_UPSTREAM },
+		{ "qrexec-client", required_argument, NULL, O_QREXEC },
+		{ "http.addr", required_argument, NULL, O_ADDR },
+		{ "http.port", required_argument, NULL, O_PORT },
+		{ "http.vhosts", required_argument, NULL, O_VHOSTS },
+		{ "http.corsdomain", required_argument, NULL, O_CORS },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0 };
+	const char *vhosts[RELAY_MAX_HOSTS] = { "localhost" }, *cors[RELAY_MAX_HOSTS];
+	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64 };
+	struct rpc_http *h = NULL;
+	char why[160];
+	sigset_t sigs;
+	int c, sig, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_VAULT: cfg.vault = optarg; break;
+		case O_PROFILE: cfg.profile = optarg; break;
+		case O_UPSTREAM: cfg.upstream = optarg; break;
+		case O_QREXEC: cfg.qrexec_client = optarg; break;
+		case O_ADDR: hc.addr = optarg; break;
+		case O_PORT:
+			if (parse_uint(optarg, 65535, &hc.port) != 0) {
+				fprintf(stderr, "p11signer-relay: --http.port wants 0 to 65535\n");
+				return 2;
+			}
+			break;
+		case O_VHOSTS: hc.nvhosts = split_list(optarg, vhosts, RELAY_MAX_HOSTS); break;
+		case O_CORS: hc.ncors = split_list(optarg, cors, RELAY_MAX_HOSTS); break;
+		case O_TIMEOUT:
+			if (parse_uint(optarg, 86400, &cfg.timeout_s) != 0 || cfg.timeout_s == 0) {
+				fprintf(stderr, "p11signer-relay: --timeout wants 1 to 86400 seconds\n");
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (relay_config_check(&cfg, why, sizeof(why)) != 0) {
+		fprintf(stderr, "p11signer-relay: %s\n", why);
+		return 2;
+	}
+	/* Signals are taken synchronously below; every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((r = rpc_http_start_fn(&hc, relay_forward, &cfg, &h)) != 0) {
+		fprintf(stderr, "p11signer-relay: cannot listen on %s port %u: %s\n", hc.addr, hc.port, err_str(r));
+		return 1;
+	}
+	fprintf(stderr, "p11signer-relay: listening on %s:%u, forwarding to %s%s%s\n", hc.addr,
+	    rpc_http_port(h), cfg.vault ? "qube " : "", cfg.vault ? cfg.vault : cfg.upstream,
+	    cfg.vault ? " over qrexec" : "");
+	sigwait(&sigs, &sig);
+	rpc_http_stop(h);
+	curl_global_cleanup();
+	return 0;
+}
