@@ -59,7 +59,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .DEFAULT_GOAL := all
 .SECONDARY:
-.PHONY: all check asan demo install uninstall clean deps help unit tools fixtures
+.PHONY: all check asan demo install uninstall clean deps help unit tools fixtures replay fuzz fuzzers
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -130,6 +130,31 @@ udev-check:
 
 # ---- end test fixtures ----
 
+# Fuzzing: tests/fuzz/fuzz_<t>.c are libFuzzer targets.  `make fuzz` builds them
+# with clang under ASan+UBSan in build-fuzz/ and runs each for FUZZ_SECONDS;
+# `make check` replays tests/fuzz/corpus/<t>/ through each with a plain driver.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 60
+FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
+
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIBS)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+replay: $(REPLAY_BINS)
+fuzzers: $(FUZZ_BINS)
+
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" \
+	    LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzzers
+	$(Q)BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_TARGETS)
+
 # Programs outside the token layer's section.
 RELAY_BIN := $(BUILD)/p11signer-relay
 $(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
@@ -147,14 +172,14 @@ deps:
 
 # Every test; the last line printed is "N passed, N failed".
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit fixtures
+	$(Q)$(MAKE) --no-print-directory all unit fixtures replay
 	$(Q)BUILD=$(BUILD) tests/run
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
-	    LDFLAGS="-fsanitize=address,undefined" all unit fixtures
+	    LDFLAGS="-fsanitize=address,undefined" all unit fixtures replay
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    BUILD=build-asan tests/run
 
@@ -179,12 +204,13 @@ uninstall:
 	$(Q)rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 help:
 	@echo "make [all]     build"
 	@echo "make check     install what is missing, build, run every test"
 	@echo "make asan      the same under ASan+UBSan"
+	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 
