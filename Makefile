@@ -83,8 +83,8 @@ $(TESTLIB): $(TESTLIB_OBJS)
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBETH)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
 # Add P11_BINS (installed programs) and rules here; `all` builds $(P11_BINS).

@@ -47,7 +47,9 @@ relay_config_check(const struct relay_config *cfg, char *why, size_t whylen)
 		snprintf(why, whylen, "give either --vault (qrexec) or --upstream-signer (HTTP), not both");
 		return ERR_INVALID_ARGUMENT;
 	}
-	if (cfg->vault != NULL && (!valid_name(cfg->vault, LIMIT_QUBE_NAME) || cfg->vault[0] == '-')) {
+	/* "@default" lets dom0's policy pick the vault (default_target=). */
+	if (cfg->vault != NULL && strcmp(cfg->vault, "@default") != 0 &&
+	    (!valid_name(cfg->vault, LIMIT_QUBE_NAME) || cfg->vault[0] == '-')) {
 		snprintf(why, whylen, "--vault: not a qube name");
 		return ERR_INVALID_ARGUMENT;
 	}

@@ -35,7 +35,7 @@
 #define RELAY_ERR_BAD_ANSWER      (-32005)
 
 struct relay_config {
-	const char *vault;		/* qrexec mode: the vault qube */
+	const char *vault;		/* qrexec mode: the vault qube, or "@default" */
 	const char *profile;		/* qrexec service argument; "default" when NULL */
 	const char *qrexec_client;	/* default /usr/bin/qrexec-client-vm */
 	const char *upstream;		/* upstream mode: URL; vault must then be NULL */

@@ -170,36 +170,17 @@ handle_one(const struct rpc_table *t, void *call_ctx, const json_t *untrusted_re
 }
 
 json_t *
-rpc_jsonrpc_handle(const struct rpc_table *t, void *call_ctx,
-    const char *untrusted_body, size_t len)
+rpc_jsonrpc_dispatch(const struct rpc_table *t, void *call_ctx, const json_t *req)
 {
-	json_t *req = NULL, *resp = NULL, *one;
-	json_error_t jerr;
+	json_t *resp, *one;
 	size_t i;
-	int r;
 
-	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0) {
-		resp = rpc_jsonrpc_error_response(NULL, r == ERR_TOO_LONG ?
-		    RPC_ERR_INVALID_REQUEST : RPC_ERR_PARSE, err_str(r));
-		goto out;
-	}
-	req = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (req == NULL) {
-		resp = rpc_jsonrpc_error_response(NULL, RPC_ERR_PARSE, "parse error");
-		goto out;
-	}
-	if (!json_is_array(req)) {
-		resp = handle_one(t, call_ctx, req);
-		goto out;
-	}
-	if (json_array_size(req) == 0) {
-		resp = rpc_jsonrpc_error_response(NULL, RPC_ERR_INVALID_REQUEST, "empty batch");
-		goto out;
-	}
-	if (json_array_size(req) > LIMIT_JSON_BATCH) {
-		resp = rpc_jsonrpc_error_response(NULL, RPC_ERR_INVALID_REQUEST, "batch too large");
-		goto out;
-	}
+	if (!json_is_array(req))
+		return handle_one(t, call_ctx, req);
+	if (json_array_size(req) == 0)
+		return rpc_jsonrpc_error_response(NULL, RPC_ERR_INVALID_REQUEST, "empty batch");
+	if (json_array_size(req) > LIMIT_JSON_BATCH)
+		return rpc_jsonrpc_error_response(NULL, RPC_ERR_INVALID_REQUEST, "batch too large");
 	resp = json_array();
 	for (i = 0; i < json_array_size(req); i++)
 		if ((one = handle_one(t, call_ctx, json_array_get(req, i))) != NULL)
@@ -208,7 +189,24 @@ rpc_jsonrpc_handle(const struct rpc_table *t, void *call_ctx,
 		json_decref(resp);
 		resp = NULL;
 	}
- out:
+	return resp;
+}
+
+json_t *
+rpc_jsonrpc_handle(const struct rpc_table *t, void *call_ctx,
+    const char *untrusted_body, size_t len)
+{
+	json_t *req, *resp;
+	json_error_t jerr;
+	int r;
+
+	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0)
+		return rpc_jsonrpc_error_response(NULL, r == ERR_TOO_LONG ?
+		    RPC_ERR_INVALID_REQUEST : RPC_ERR_PARSE, err_str(r));
+	req = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (req == NULL)
+		return rpc_jsonrpc_error_response(NULL, RPC_ERR_PARSE, "parse error");
+	resp = rpc_jsonrpc_dispatch(t, call_ctx, req);
 	json_decref(req);
 	return resp;
 }

@@ -74,6 +74,10 @@ int rpc_jsonrpc_frame(const char *untrusted_buf, size_t len, size_t *framep);
 json_t *rpc_jsonrpc_handle(const struct rpc_table *table, void *call_ctx,
     const char *untrusted_body, size_t len);
 
+/* Dispatch an already parsed request or batch (borrowed); as rpc_jsonrpc_handle. */
+json_t *rpc_jsonrpc_dispatch(const struct rpc_table *table, void *call_ctx,
+    const json_t *untrusted_req);
+
 /* The same, serialised compactly; NULL for nothing to send.  Caller frees with free(). */
 char *rpc_jsonrpc_handle_str(const struct rpc_table *table, void *call_ctx,
     const char *untrusted_body, size_t len);

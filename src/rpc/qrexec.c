@@ -154,6 +154,45 @@ read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
 	}
 }
 
+/*
+ * Answer one body from a qube: unwrap the relay's envelope if there is one,
+ * then dispatch.  Returns the serialised answer (NULL: nothing to send).
+ */
+static char *
+answer_body(const struct rpc_table *table, struct rpc_caller *caller,
+    const char *untrusted_body, size_t len)
+{
+	json_t *body = NULL, *meta, *resp;
+	char *s = NULL;
+	int r;
+
+	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0 ||
+	    (body = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+	    !json_is_object(body) || json_object_get(body, "p11signer_envelope") == NULL) {
+		if (r == 0)
+			json_decref(body);
+		return rpc_jsonrpc_handle_str(table, caller, untrusted_body, len);
+	}
+	if (json_integer_value(json_object_get(body, "p11signer_envelope")) != 1 ||
+	    json_object_get(body, "request") == NULL) {
+		resp = rpc_jsonrpc_error_response(NULL, RPC_ERR_INVALID_REQUEST,
+		    "unsupported p11signer envelope");
+	} else {
+		/* Claims only: none of these names the caller. */
+		meta = json_object_get(body, "metadata");
+		rpc_caller_set(caller->untrusted_origin, json_string_value(json_object_get(meta, "origin")));
+		rpc_caller_set(caller->untrusted_local, json_string_value(json_object_get(meta, "host")));
+		rpc_caller_set(caller->untrusted_user_agent, json_string_value(json_object_get(meta, "user_agent")));
+		rpc_caller_set(caller->untrusted_remote, json_string_value(json_object_get(meta, "remote")));
+		resp = rpc_jsonrpc_dispatch(table, caller, json_object_get(body, "request"));
+	}
+	if (resp != NULL)
+		s = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(resp);
+	json_decref(body);
+	return s;
+}
+
 static void
 qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 {
@@ -182,8 +221,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	write_response(fd, rpc_jsonrpc_handle_str(q->table, &caller,
-	    (const char *)body.p, body.len));
+	write_response(fd, answer_body(q->table, &caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 }
@@ -233,8 +271,7 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 		write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	r = write_response(out_fd, rpc_jsonrpc_handle_str(table, caller,
-	    (const char *)body.p, body.len));
+	r = write_response(out_fd, answer_body(table, caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 	return r;

@@ -12,6 +12,11 @@
  * in QREXEC_REMOTE_DOMAIN and the argument in QREXEC_SERVICE_ARGUMENT;
  * rpc_qrexec_caller_from_env() reads them.
  *
+ * A body may come wrapped by p11signer-relay in an envelope,
+ *   {"p11signer_envelope":1,"metadata":{...},"request":<JSON-RPC>},
+ * whose metadata (origin, host, user_agent, remote) is copied into the
+ * caller's untrusted_* fields only: the envelope cannot name the caller.
+ *
  * Every name is validated: qube names as Qubes allows them (a letter, then
  * letters, digits, '_', '.', '-'; at most LIMIT_QUBE_NAME), profile names as
  * letters, digits, '_', '-' (at most LIMIT_PROFILE_NAME; empty means

@@ -14,7 +14,8 @@ m_whoami(void *ctx, void *call_ctx, const json_t *params, json_t **resultp, stru
 {
 	const struct rpc_caller *c = call_ctx;
 
-	*resultp = json_pack("{s:s, s:s, s:i}", "caller", c->id, "profile", c->profile, "kind", c->kind);
+	*resultp = json_pack("{s:s, s:s, s:i, s:s}", "caller", c->id, "profile", c->profile,
+	    "kind", c->kind, "origin", c->untrusted_origin);
 	return 0;
 }
 
@@ -95,6 +96,18 @@ test_socket_service(void **state)
 	    "\"method\":\"test_whoami\",\"source\":\"vault\"}", 0);
 	out = exchange(path, msg, n);
 	assert_non_null(strstr(out, "\"caller\":\"work\""));
+	free(out);
+	/* The relay's envelope: its claims become untrusted metadata, never the caller. */
+	n = (size_t)snprintf(msg, sizeof(msg), "p11signer.Sign+x work%c{\"p11signer_envelope\":1,"
+	    "\"metadata\":{\"origin\":\"https://dapp.example\",\"caller\":\"vault\",\"source\":\"dom0\"},"
+	    "\"caller\":\"vault\",\"request\":%s}", 0, call);
+	out = exchange(path, msg, n);
+	assert_non_null(strstr(out, "\"caller\":\"work\""));
+	assert_non_null(strstr(out, "\"origin\":\"https://dapp.example\""));
+	free(out);
+	n = (size_t)snprintf(msg, sizeof(msg), "p11signer.Sign+x work%c{\"p11signer_envelope\":2,\"request\":%s}", 0, call);
+	out = exchange(path, msg, n);
+	assert_non_null(strstr(out, "unsupported p11signer envelope"));
 	free(out);
 	/* A bad descriptor is refused before any request is read. */
 	n = (size_t)snprintf(msg, sizeof(msg), "p11signer.Sign+x ../vault%c%s", 0, call);

@@ -177,6 +177,11 @@ test_config_refused(void **state)
 	struct relay_config badvault = { "-oProxyCommand", NULL, NULL, NULL, 0 };
 	struct relay_config badprofile = { "vault", "../x", NULL, NULL, 0 };
 	struct relay_config badurl = { NULL, NULL, NULL, "file:///etc/passwd", 0 };
+	struct relay_config dflt = { "@default", NULL, NULL, NULL, 0 };
+	struct relay_config special = { "@dispvm", NULL, NULL, NULL, 0 };
+
+	assert_int_equal(relay_config_check(&dflt, why, sizeof(why)), 0);
+	assert_int_not_equal(relay_config_check(&special, why, sizeof(why)), 0);
 
 	assert_int_not_equal(relay_config_check(&both, why, sizeof(why)), 0);
 	assert_int_not_equal(relay_config_check(&none, why, sizeof(why)), 0);
