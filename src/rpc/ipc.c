@@ -17,29 +17,6 @@ struct rpc_ipc {
 	const struct rpc_table *table;
 };
 
-static int
-send_line(int fd, char *resp_malloced)
-{
-	int r;
-
-	if (resp_malloced == NULL)
-		return 0;
-	r = rpc_unixsrv_write_all(fd, resp_malloced, strlen(resp_malloced));
-	if (r == 0)
-		r = rpc_unixsrv_write_all(fd, "\n", 1);
-	free(resp_malloced);
-	return r;
-}
-
-static void
-send_error(int fd, int code, const char *msg)
-{
-	json_t *j = rpc_jsonrpc_error_response(NULL, code, msg);
-
-	send_line(fd, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-	json_decref(j);
-}
-
 static void
 ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 {
@@ -65,23 +42,23 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		if (n <= 0)
 			break;
 		if (eth_buf_put(&in, chunk, (size_t)n) != 0) {
-			send_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
+			rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 			break;
 		}
 		/* Answer every complete body in what has arrived. */
 		for (;;) {
 			if ((r = rpc_jsonrpc_frame((const char *)in.p, in.len, &frame)) != 0) {
-				send_error(fd, RPC_ERR_PARSE, err_str(r));
+				rpc_unixsrv_write_error(fd, RPC_ERR_PARSE, err_str(r));
 				goto out;
 			}
 			if (frame == 0) {
 				if (in.len > LIMIT_JSON_BODY) {
-					send_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
+					rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 					goto out;
 				}
 				break;
 			}
-			if (send_line(fd, rpc_jsonrpc_handle_str(s->table, &caller,
+			if (rpc_unixsrv_write_line(fd, rpc_jsonrpc_handle_str(s->table, &caller,
 			    (const char *)in.p, frame)) != 0)
 				goto out;
 			memmove(in.p, in.p + frame, in.len - frame);

@@ -108,30 +108,6 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 	return 0;
 }
 
-static int
-write_response(int fd, char *resp_malloced)
-{
-	int r = 0;
-
-	if (resp_malloced != NULL) {
-		r = rpc_unixsrv_write_all(fd, resp_malloced, strlen(resp_malloced));
-		if (r == 0)
-			r = rpc_unixsrv_write_all(fd, "\n", 1);
-		free(resp_malloced);
-	}
-	return r;
-}
-
-static int
-write_error(int fd, int code, const char *msg)
-{
-	json_t *j = rpc_jsonrpc_error_response(NULL, code, msg);
-	int r = write_response(fd, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
-
-	json_decref(j);
-	return r;
-}
-
 /* Read fd to EOF into b (capped by b's max); 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
 static int
 read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
@@ -214,14 +190,14 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	}
 	if (n == 0 || desc[n - 1] != '\0' ||
 	    rpc_qrexec_parse_descriptor(desc, n, &caller) != 0) {
-		write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
+		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
 		goto out;
 	}
 	if ((r = read_to_eof(srv, fd, &body)) != 0) {
-		write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
+		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	write_response(fd, answer_body(q->table, &caller, (const char *)body.p, body.len));
+	rpc_unixsrv_write_line(fd, answer_body(q->table, &caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 }
@@ -268,10 +244,10 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
 	if ((r = read_to_eof(NULL, in_fd, &body)) != 0) {
-		write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
+		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	r = write_response(out_fd, answer_body(table, caller, (const char *)body.p, body.len));
+	r = rpc_unixsrv_write_line(out_fd, answer_body(table, caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 	return r;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "eth/err.h"
+#include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
 #define UNIXSRV_MAX_CONNECTIONS 64
@@ -65,6 +66,30 @@ rpc_unixsrv_write_all(int fd, const void *data, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int
+rpc_unixsrv_write_line(int fd, char *answer_malloced)
+{
+	int r = 0;
+
+	if (answer_malloced != NULL) {
+		r = rpc_unixsrv_write_all(fd, answer_malloced, strlen(answer_malloced));
+		if (r == 0)
+			r = rpc_unixsrv_write_all(fd, "\n", 1);
+		free(answer_malloced);
+	}
+	return r;
+}
+
+int
+rpc_unixsrv_write_error(int fd, int code, const char *message)
+{
+	json_t *j = rpc_jsonrpc_error_response(NULL, code, message);
+	int r = rpc_unixsrv_write_line(fd, j != NULL ? json_dumps(j, JSON_COMPACT) : NULL);
+
+	json_decref(j);
+	return r;
 }
 
 int

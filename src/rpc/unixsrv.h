@@ -37,6 +37,12 @@ int rpc_unixsrv_wait(struct rpc_unixsrv *srv, int fd, int timeout_ms);
 /* Write all of p to fd (a socket, without SIGPIPE; or a pipe).  0 or ERR_IO. */
 int rpc_unixsrv_write_all(int fd, const void *p, size_t n);
 
+/* Write a serialised answer (malloc'ed, freed here; NULL writes nothing) and a newline. */
+int rpc_unixsrv_write_line(int fd, char *answer_malloced);
+
+/* Write a JSON-RPC error response with a null id, and a newline. */
+int rpc_unixsrv_write_error(int fd, int code, const char *message);
+
 /* Stop accepting, wake and wait for connection threads, remove the socket; accepts NULL. */
 void rpc_unixsrv_stop(struct rpc_unixsrv *srv);
 
