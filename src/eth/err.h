@@ -50,6 +50,8 @@
 	X(ERR_TX_TYPE,             -83, "unsupported transaction type") \
 	X(ERR_JSON_TYPE,           -84, "JSON value has the wrong type") \
 	X(ERR_JSON_PARSE,          -85, "invalid JSON") \
+	X(ERR_TX_UNKNOWN_FIELD,    -86, "transaction has a field this signer does not know") \
+	X(ERR_TX_BLOB_SIDECAR,     -87, "blob sidecars are not supported; send blobVersionedHashes only") \
 	/* signed data */ \
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \

@@ -21,6 +21,7 @@
 #define LIMIT_TX_STORAGE_KEYS     4096           /* storage keys over all entries */
 #define LIMIT_TX_BLOB_HASHES      64             /* blobVersionedHashes */
 #define LIMIT_TX_AUTHORIZATIONS   256            /* authorizationList entries */
+#define LIMIT_TX_RAW_BYTES        (2 * 1024 * 1024) /* a signed transaction to decode */
 
 /* EIP-712 */
 #define LIMIT_EIP712_TYPES        256            /* declared struct types */
