@@ -22,6 +22,9 @@ PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+# p11-kit only for src/p11 (the token helper side) and what tests it.
+P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+P11KIT_LIBS := $(shell $(PKG_CONFIG) --libs p11-kit-1 2>/dev/null)
 
 WARNINGS  = -Wall -Wextra -Wformat=2 -Wvla -Wstrict-prototypes \
             -Wmissing-prototypes -Wshadow -Wpointer-arith -Wcast-qual \
@@ -45,6 +48,9 @@ LIBRPC    := $(BUILD)/librpc.a
 RELAY_SRCS := $(wildcard src/relay/*.c)
 RELAY_OBJS := $(RELAY_SRCS:%.c=$(BUILD)/%.o)
 LIBRELAY  := $(BUILD)/librelay.a
+P11_SRCS  := $(wildcard src/p11/*.c)
+P11_OBJS  := $(P11_SRCS:%.c=$(BUILD)/%.o)
+LIBP11    := $(BUILD)/libp11.a
 SIGNER_SRCS := $(wildcard src/signer/*.c)
 SIGNER_OBJS := $(SIGNER_SRCS:%.c=$(BUILD)/%.o)
 LIBSIGNER := $(BUILD)/libsigner.a
@@ -71,6 +77,13 @@ $(LIBETH): $(ETH_OBJS)
 $(LIBRELAY): $(RELAY_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
+$(BUILD)/src/p11/%.o: src/p11/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) -c -o $@ $<
+
+$(LIBP11): $(P11_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
 $(LIBSIGNER): $(SIGNER_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
@@ -80,11 +93,11 @@ $(LIBRPC): $(RPC_OBJS)
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBRPC) $(LIBETH)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 # ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
 # Add P11_BINS (installed programs) and rules here; `all` builds $(P11_BINS).
@@ -100,7 +113,6 @@ P11_BINS :=
 # consumer the fixtures test drives it with.  udev-check fails when
 # udev/60-p11signer.rules or tokens/devices.md is not what scripts/gen-udev
 # makes of tokens/devices.tsv; `make udev` rewrites both.
-P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 FAULT_OBJS := $(BUILD)/tests/fault/p11fault.pic.o $(BUILD)/tests/fault/fault_ctl.pic.o \
               $(BUILD)/tests/fault/fault_sig.pic.o
 FAULT_SO   := $(BUILD)/tests/fault/libp11fault.so
@@ -137,14 +149,14 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
-FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBRPC) $(LIBETH)
+FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIBS)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 	@mkdir -p $(dir $@)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 replay: $(REPLAY_BINS)
 fuzzers: $(FUZZ_BINS)
@@ -161,7 +173,7 @@ $(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 BINS := $(P11_BINS) $(RELAY_BIN)
 
-all: $(LIBETH) $(LIBRPC) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)
