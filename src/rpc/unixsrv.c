@@ -200,11 +200,11 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return ERR_TOO_LONG;
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);	/* length checked above */
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ERR_NOMEM;
 	s->listen_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
-	strcpy(s->path, path);
+	memcpy(s->path, path, strlen(path) + 1);
 	s->allowed_uids = allowed_uids;
 	s->nallowed = allowed_uids != NULL ? n : 0;
 	s->serve = serve;

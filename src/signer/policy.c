@@ -230,7 +230,7 @@ parse_rule(json_t *j, size_t idx, struct policy_rule *r, char *why, size_t whyle
 	if (name == NULL || *name == '\0' || strlen(name) >= sizeof(r->name) ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(name))
 		return fail(why, whylen, "%s.name: want 1-63 letters, digits, '_', '.', '-'", where);
-	strcpy(r->name, name);
+	snprintf(r->name, sizeof(r->name), "%s", name);	/* length checked above */
 	snprintf(where, sizeof(where), "rule \"%s\"", name);
 	m = json_object_get(j, "match");
 	if (m != NULL && !json_is_object(m))
@@ -607,14 +607,14 @@ signer_policy_decide(struct signer_policy *p, const struct signer_policy_request
 		struct policy_rule *r = &p->rules[i];
 		if (!rule_matches(r, q))
 			continue;
-		strcpy(d->rule, r->name);
+		snprintf(d->rule, sizeof(d->rule), "%s", r->name);
 		d->action = r->action;
 		snprintf(d->why, sizeof(d->why), "rule \"%s\": %s", r->name, signer_action_name(r->action));
 		if (r->action == SIGNER_APPROVE) {
 			char why[200] = "";
 			if (!constraints_hold(r, q, now, why, sizeof(why))) {
 				d->action = r->otherwise;
-				snprintf(d->why, sizeof(d->why), "rule \"%s\": %s, so %s", r->name, why,
+				snprintf(d->why, sizeof(d->why), "rule \"%s\": %.160s, so %s", r->name, why,
 				    signer_action_name(r->otherwise));
 			} else if (r->window_seconds > 0) {
 				struct window_event *ne = realloc(r->events, (r->nevents + 1) * sizeof(*ne));
