@@ -61,7 +61,51 @@
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
 	/* policy */ \
 	X(ERR_POLICY_INVALID,      -150, "invalid policy file") \
-	X(ERR_POLICY_STATE,        -151, "cannot read or write the policy state file")
+	X(ERR_POLICY_STATE,        -151, "cannot read or write the policy state file") \
+	/* token protocol (daemon <-> token helper, docs/token-protocol.md) */ \
+	X(ERR_PROTO_FRAME_SIZE,    -160, "token protocol frame length out of range") \
+	X(ERR_PROTO_TRUNCATED,     -161, "token protocol message is truncated") \
+	X(ERR_PROTO_TRAILING,      -162, "token protocol message has trailing bytes") \
+	X(ERR_PROTO_UNKNOWN_TYPE,  -163, "unknown token protocol message type") \
+	X(ERR_PROTO_DIRECTION,     -164, "token protocol message sent by the wrong side") \
+	X(ERR_PROTO_FIELD_COUNT,   -165, "token protocol message has the wrong number of fields") \
+	X(ERR_PROTO_FIELD_SIZE,    -166, "token protocol field has the wrong size") \
+	X(ERR_PROTO_FIELD_VALUE,   -167, "token protocol field has an invalid value") \
+	X(ERR_PROTO_VERSION,       -168, "token protocol version mismatch") \
+	X(ERR_PROTO_CLOSED,        -169, "token protocol peer closed the connection") \
+	X(ERR_PROTO_UNEXPECTED,    -170, "token protocol message not expected now") \
+	/* PKCS#11 token access (src/p11/token.h) */ \
+	X(ERR_P11_MODULE_PATH,     -200, "PKCS#11 module path cannot be resolved to a regular file") \
+	X(ERR_P11_MODULE_NOT_ALLOWED, -201, "PKCS#11 module is outside the allowed directories") \
+	X(ERR_P11_MODULE_NOT_PKCS11, -202, "file is not a PKCS#11 module (no C_GetFunctionList)") \
+	X(ERR_P11_MODULE_LOAD,     -203, "p11-kit cannot load the PKCS#11 module") \
+	X(ERR_P11_MODULE_NOT_REGISTERED, -204, "no PKCS#11 module is registered with p11-kit under that name") \
+	X(ERR_P11_MODULE_INIT,     -205, "the PKCS#11 module failed to initialise") \
+	X(ERR_P11_MODULE,          -206, "the PKCS#11 module reported an error") \
+	X(ERR_P11_URI_INVALID,     -207, "invalid PKCS#11 URI") \
+	X(ERR_P11_URI_UNRECOGNIZED, -208, "PKCS#11 URI has an attribute this signer does not know") \
+	X(ERR_P11_URI_MODULE,      -209, "PKCS#11 URI names another module") \
+	X(ERR_P11_PIN_SOURCE,      -210, "cannot read the PIN from the URI's pin-source") \
+	X(ERR_P11_TOKEN_UNKNOWN,   -211, "no such token") \
+	X(ERR_P11_TOKEN_REMOVED,   -212, "the token was removed; rescan when it is back") \
+	X(ERR_P11_KEY_NOT_FOUND,   -213, "no such secp256k1 key on a present token") \
+	X(ERR_P11_KEY_AMBIGUOUS,   -214, "more than one key matches") \
+	X(ERR_P11_KEY_EXISTS,      -215, "a key with that label or id is already on the token") \
+	X(ERR_P11_NOT_LOGGED_IN,   -216, "not logged in to the token: a PIN is needed") \
+	X(ERR_P11_PIN_INCORRECT,   -217, "the token rejected the PIN") \
+	X(ERR_P11_PIN_INVALID,     -218, "the token refuses the PIN's length or characters") \
+	X(ERR_P11_PIN_LOCKED,      -219, "the token's user PIN is locked") \
+	X(ERR_P11_PIN_COUNT_LOW,   -220, "the token reports failed PIN tries: no PIN is tried automatically") \
+	X(ERR_P11_PIN_FINAL_TRY,   -221, "the token reports that one PIN try is left: no PIN is tried automatically") \
+	X(ERR_P11_PIN_AUTO_REJECTED, -222, "the token rejected the configured PIN before: it is not tried again") \
+	X(ERR_P11_NO_PIN_PAD,      -223, "the token has no PIN pad (protected authentication path)") \
+	X(ERR_P11_CANCELED,        -224, "canceled on the token or its PIN pad") \
+	X(ERR_P11_BAD_SIGNATURE,   -225, "the token returned a signature that is neither raw r||s nor DER") \
+	X(ERR_P11_SIG_MISMATCH,    -226, "the token's signature does not verify against the key") \
+	X(ERR_P11_EC_POINT,        -227, "the key's CKA_EC_POINT is not an uncompressed or compressed secp256k1 point") \
+	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
+	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
+	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed")
 
 enum err_code {
 	ERR_OK = 0,

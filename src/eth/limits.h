@@ -49,4 +49,29 @@
 #define LIMIT_QUBE_NAME           31             /* Qubes' own limit on qube names */
 #define LIMIT_PROFILE_NAME        31             /* service argument = profile */
 
+/* token protocol (src/p11/proto.h, docs/token-protocol.md); both sides check
+ * them when decoding and when encoding.  The frame cap is set so that a key
+ * list at every other cap still fits in one frame. */
+#define LIMIT_PROTO_FRAME         (2 * 1024 * 1024) /* bytes after the length prefix */
+#define LIMIT_PROTO_URI           1024           /* one RFC 7512 URI */
+#define LIMIT_PROTO_TEXT          256            /* a label, manufacturer, model, serial, message */
+#define LIMIT_PROTO_KEY_ID        256            /* CKA_ID bytes */
+#define LIMIT_PROTO_PIN           128            /* PIN bytes in a login request */
+#define LIMIT_PROTO_TOKENS        64             /* slots/tokens in one key list */
+#define LIMIT_PROTO_KEYS          1024           /* keys in one key list, over all its tokens */
+
+/* PKCS#11 token access (src/p11/token.h): what a module or a pin-source may
+ * hand us.  A value over its limit is refused (a key over it is not offered). */
+#define LIMIT_P11_SLOTS           64             /* slots of one module */
+#define LIMIT_P11_OBJECTS         256            /* key objects of each class on one token */
+#define LIMIT_P11_ATTR_BYTES      1024           /* one attribute value read from a token */
+#define LIMIT_P11_LABEL           256            /* CKA_LABEL bytes */
+#define LIMIT_P11_KEY_ID          256            /* CKA_ID bytes */
+#define LIMIT_P11_URI             1024           /* a pkcs11: URI, given or made */
+#define LIMIT_P11_URIS            64             /* URIs selecting keys in one module */
+#define LIMIT_P11_PIN             128            /* PIN bytes, from any source */
+#define LIMIT_P11_SIG_BYTES       512            /* a signature as the token returns it */
+#define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
+#define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
+
 #endif /* P11S_LIMITS_H */
