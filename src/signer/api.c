@@ -1,0 +1,1213 @@
+/*
+ * api.c - the account_* methods (see api.h).  Clef's behaviour is from
+ * go-ethereum signer/core/api.go, signed_data.go and fourbyte/validation.go
+ * (commit eb429a062a40); where we differ, docs/api.md says so.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eth/eip191.h"
+#include "eth/eip712.h"
+#include "eth/err.h"
+#include "eth/hex.h"
+#include "eth/keccak.h"
+#include "eth/limits.h"
+#include "eth/sig.h"
+#include "eth/tx.h"
+#include "rpc/caller.h"
+#include "signer/api.h"
+
+struct signer_api {
+	struct signer_api_config cfg;
+	struct rpc_table table;
+};
+
+#define DENIED "request denied"
+
+/* ---- four-byte selectors the approver is shown by name ---- */
+
+static const char *const known_signatures[] = {
+	"transfer(address,uint256)",
+	"transferFrom(address,address,uint256)",
+	"approve(address,uint256)",
+	"increaseAllowance(address,uint256)",
+	"decreaseAllowance(address,uint256)",
+	"permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
+	"safeTransferFrom(address,address,uint256)",
+	"safeTransferFrom(address,address,uint256,bytes)",
+	"safeTransferFrom(address,address,uint256,uint256,bytes)",
+	"safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+	"setApprovalForAll(address,bool)",
+	"deposit()",
+	"withdraw(uint256)",
+	"mint(address,uint256)",
+	"burn(uint256)",
+	"delegate(address)",
+	"multicall(bytes[])",
+	"multicall(uint256,bytes[])",
+	"execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)",
+	"swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
+	"swapExactETHForTokens(uint256,address[],address,uint256)",
+	"swapExactTokensForETH(uint256,uint256,address[],address,uint256)",
+	"transferOwnership(address)",
+	"renounceOwnership()",
+	"upgradeTo(address)",
+	"upgradeToAndCall(address,bytes)",
+	"safeSend(address)",
+};
+#define NKNOWN (sizeof(known_signatures) / sizeof(known_signatures[0]))
+static uint8_t known_selectors[NKNOWN][4];
+static pthread_once_t selectors_once = PTHREAD_ONCE_INIT;
+
+static void
+compute_selectors(void)
+{
+	uint8_t h[32];
+	size_t i;
+
+	for (i = 0; i < NKNOWN; i++) {
+		eth_keccak256(known_signatures[i], strlen(known_signatures[i]), h);
+		memcpy(known_selectors[i], h, 4);
+	}
+}
+
+const char *
+signer_api_selector_name(const uint8_t selector[4])
+{
+	size_t i;
+
+	pthread_once(&selectors_once, compute_selectors);
+	for (i = 0; i < NKNOWN; i++)
+		if (memcmp(known_selectors[i], selector, 4) == 0)
+			return known_signatures[i];
+	return NULL;
+}
+
+/* ---- small helpers ---- */
+
+static int
+add_msg(json_t *call_info, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+add_msg(json_t *call_info, const char *type, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_array_append_new(call_info,
+	    json_pack("{s:s,s:s}", "type", type, "message", msg)) == 0 ? 0 : ERR_NOMEM;
+}
+
+static json_t *
+hex_json(const uint8_t *p, size_t n)
+{
+	char *s = eth_hex_encode(p, n);
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	free(s);
+	return j;
+}
+
+static json_t *
+address_json(const uint8_t a[ETH_ADDR_LEN])
+{
+	char s[ETH_ADDR_STR];
+
+	eth_addr_to_checksum(a, s);
+	return json_string(s);
+}
+
+/* common.Address as Go marshals it: 0x and lower-case hex. */
+static json_t *
+address_lower_json(const uint8_t a[ETH_ADDR_LEN])
+{
+	return hex_json(a, ETH_ADDR_LEN);
+}
+
+/* Clef's request metadata, plus the caller identity it cannot forge. */
+static json_t *
+meta_json(const struct rpc_caller *c)
+{
+	static const char *const kinds[] = { "tcp", "unix", "qube", "stdio" };
+
+	if (c == NULL)
+		return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "remote", "NA", "local", "NA",
+		    "scheme", "NA", "User-Agent", "", "Origin", "", "caller", "internal");
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
+	    "remote", c->untrusted_remote, "local", c->untrusted_local,
+	    "scheme", c->untrusted_scheme, "User-Agent", c->untrusted_user_agent,
+	    "Origin", c->untrusted_origin,
+	    "X-Forwarded-For", c->untrusted_forwarded_for,
+	    "caller", c->id,
+	    "caller_kind", (unsigned)c->kind < 4 ? kinds[c->kind] : "?");
+}
+
+static void
+audit(struct signer_api *api, const struct rpc_caller *c, const char *method,
+    const char *outcome, const char *detail, const uint8_t *key,
+    const uint8_t *hash)
+{
+	json_t *ev;
+
+	if (api->cfg.audit == NULL)
+		return;
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:s}", "method", method,
+	    "caller", c != NULL ? c->id : "internal",
+	    "profile", c != NULL ? c->profile : "",
+	    "outcome", outcome, "detail", detail != NULL ? detail : "");
+	if (ev == NULL)
+		return;
+	if (c != NULL && c->untrusted_origin[0] != '\0')
+		json_object_set_new(ev, "untrusted_origin", json_string(c->untrusted_origin));
+	if (key != NULL)
+		json_object_set_new(ev, "key", address_json(key));
+	if (hash != NULL)
+		json_object_set_new(ev, "hash", hex_json(hash, 32));
+	(void)signer_audit_append(api->cfg.audit, ev);
+	json_decref(ev);
+}
+
+/*
+ * The audit record of a signature must be on disk before the signature is
+ * released: a failed append fails the request.
+ */
+static int
+audit_signed(struct signer_api *api, const struct rpc_caller *c, const char *method,
+    const uint8_t key[ETH_ADDR_LEN], const uint8_t hash[32], const char *rule,
+    struct rpc_error *err)
+{
+	json_t *ev;
+	int r;
+
+	if (api->cfg.audit == NULL)
+		return 0;
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s}", "method", method,
+	    "caller", c != NULL ? c->id : "internal",
+	    "profile", c != NULL ? c->profile : "", "outcome", "signed",
+	    "key", address_json(key), "hash", hex_json(hash, 32),
+	    "approved_by", rule);
+	if (ev == NULL)
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	if (c != NULL && c->untrusted_origin[0] != '\0')
+		json_object_set_new(ev, "untrusted_origin", json_string(c->untrusted_origin));
+	r = signer_audit_append(api->cfg.audit, ev);
+	json_decref(ev);
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER,
+		    "cannot write the audit log; nothing was signed: %s", err_str(r));
+	return 0;
+}
+
+static int
+parse_address_param(const json_t *v, uint8_t out[ETH_ADDR_LEN], const char *what,
+    struct rpc_error *err)
+{
+	if (!json_is_string(v) ||
+	    eth_addr_parse(json_string_value(v), json_string_length(v), out, NULL) != 0)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "invalid argument %s: not an address (0x and 40 hex digits)", what);
+	return 0;
+}
+
+static int
+check_params(const json_t *params, size_t min, size_t max, struct rpc_error *err)
+{
+	size_t n = json_array_size(params);
+
+	if (n < min)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "missing value for required argument %zu", n);
+	if (n > max)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "too many arguments, want at most %zu", max);
+	return 0;
+}
+
+/*
+ * Approval: policy first, then the approver for "ask".  On approval returns
+ * 0 with *resultp the approver's answer (or NULL when policy approved) and
+ * the decision in *d (its reservation held until commit or release).
+ */
+struct approval_req {
+	const struct rpc_caller *caller;
+	const char *method;		/* account_* */
+	const char *content_type;
+	const uint8_t *key;
+	int is_tx;
+	const struct eth_tx *tx;
+	const char *ui_method;		/* ui_approve* */
+	const json_t *ui_request;
+};
+
+static int
+approve(struct signer_api *api, const struct approval_req *q,
+    struct signer_policy_decision *d, json_t **resultp, struct rpc_error *err)
+{
+	struct signer_policy_request pr;
+	struct signer_policy *pol = api->cfg.policy;
+	json_t *result = NULL;
+	int r;
+
+	*resultp = NULL;
+	memset(d, 0, sizeof(*d));
+	d->reservation = -1;
+	d->action = SIGNER_ASK;
+	memset(&pr, 0, sizeof(pr));
+	pr.caller = q->caller != NULL ? q->caller->id : "internal";
+	pr.profile = q->caller != NULL && q->caller->profile[0] != '\0' ?
+	    q->caller->profile : NULL;
+	pr.method = q->method;
+	pr.content_type = q->content_type;
+	pr.key = q->key;
+	if (q->is_tx && q->tx != NULL) {
+		pr.is_tx = 1;
+		pr.chain_id = q->tx->chain_id;
+		pr.to = q->tx->has_to ? q->tx->to : NULL;
+		pr.value = q->tx->value;
+	}
+	if (pol != NULL)
+		signer_policy_decide(pol, &pr, time(NULL), d);
+	else
+		snprintf(d->why, sizeof(d->why), "no policy file: ask");
+	if (d->action == SIGNER_APPROVE)
+		return 0;
+	if (d->action == SIGNER_DENY) {
+		audit(api, q->caller, q->method, "denied by policy", d->why, q->key, NULL);
+		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+	}
+	/* ask */
+	if (api->cfg.approver.ask == NULL) {
+		audit(api, q->caller, q->method, "denied: no approver (--ui none)", d->why,
+		    q->key, NULL);
+		if (pol != NULL)
+			signer_policy_release(pol, d);
+		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+	}
+	r = api->cfg.approver.ask(api->cfg.approver.ctx, q->ui_method, q->ui_request,
+	    api->cfg.approval_timeout_ms, &result);
+	if (r == 0 && !json_is_object(result))
+		r = ERR_JSON_TYPE;
+	if (r != 0) {
+		json_decref(result);
+		if (pol != NULL)
+			signer_policy_release(pol, d);
+		if (r == ERR_TIMEOUT) {
+			audit(api, q->caller, q->method, "approval timed out", NULL, q->key, NULL);
+			return rpc_error_set(err, RPC_ERR_SERVER,
+			    "request denied: no approval within %d s",
+			    api->cfg.approval_timeout_ms / 1000);
+		}
+		audit(api, q->caller, q->method, "approver failed", err_str(r), q->key, NULL);
+		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+	}
+	snprintf(d->rule, sizeof(d->rule), "approver");
+	*resultp = result;
+	return 0;
+}
+
+static int
+approved_flag(const json_t *result)
+{
+	return result == NULL || json_is_true(json_object_get(result, "approved"));
+}
+
+/*
+ * Sign digest with the key at addr through the backend, and check that the
+ * signature recovers to addr before anyone sees it.  sig65 gets r || s || v
+ * with v = recid + v_offset (27 for Ethereum V, 0 for clique).
+ */
+static int
+sign_digest(struct signer_api *api, const uint8_t addr[ETH_ADDR_LEN],
+    const uint8_t digest[32], int v_offset, uint8_t sig65[65], struct rpc_error *err)
+{
+	char why[SIGNER_WHY_MAX] = "";
+	uint8_t sig64[64], back[ETH_ADDR_LEN], chk[65];
+	int recid = -1, r;
+
+	r = api->cfg.keys.sign(api->cfg.keys.ctx, addr, digest, sig64, &recid, why);
+	if (r == ERR_P11_KEY_NOT_FOUND)
+		return rpc_error_set(err, RPC_ERR_SERVER, "unknown account");
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "signing failed: %s",
+		    why[0] != '\0' ? why : err_str(r));
+	memcpy(chk, sig64, 64);
+	chk[64] = (uint8_t)recid;
+	if ((recid != 0 && recid != 1) || !eth_sig_is_low_s(sig64) ||
+	    eth_sig_recover_address(digest, chk, back) != 0 ||
+	    memcmp(back, addr, ETH_ADDR_LEN) != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER,
+		    "signing failed: the token's signature does not verify");
+	memcpy(sig65, sig64, 64);
+	sig65[64] = (uint8_t)(recid + v_offset);
+	return 0;
+}
+
+static int
+commit(struct signer_api *api, const struct signer_policy_decision *d)
+{
+	if (api->cfg.policy != NULL && signer_policy_commit(api->cfg.policy, d) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+release(struct signer_api *api, const struct signer_policy_decision *d)
+{
+	if (api->cfg.policy != NULL)
+		signer_policy_release(api->cfg.policy, d);
+}
+
+static void
+notify(struct signer_api *api, const char *method, json_t *params)
+{
+	if (params != NULL && api->cfg.approver.notify != NULL)
+		api->cfg.approver.notify(api->cfg.approver.ctx, method, params);
+	json_decref(params);
+}
+
+/* ---- validation (fourbyte/validation.go) ---- */
+
+int
+signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req,
+    const char *selector, json_t *call_info, char why[SIGNER_WHY_MAX])
+{
+	static const uint8_t zero[ETH_ADDR_LEN];
+	const char *name;
+	int r = 0;
+
+	why[0] = '\0';
+	if (!tx->has_to) {
+		if (tx->data_len == 0) {
+			if (!eth_u256_is_zero(&tx->value)) {
+				snprintf(why, SIGNER_WHY_MAX,
+				    "transaction will create a contract with value but empty code");
+				return ERR_TX_INVALID;
+			}
+			r = add_msg(call_info, "CRITICAL",
+			    "Transaction will create a contract with empty code");
+		} else if (tx->data_len < 40)
+			r = add_msg(call_info, "WARNING", "Transaction will create a contract, "
+			    "but the payload is suspiciously small (%zu bytes)", tx->data_len);
+		if (r == 0 && selector != NULL)
+			r = add_msg(call_info, "WARNING", "Transaction will create a contract, "
+			    "but method selector supplied, indicating an intent to call a method");
+		return r;
+	}
+	if (!req->to_checksummed)
+		r |= add_msg(call_info, "WARNING", "Invalid checksum on recipient address");
+	if (memcmp(tx->to, zero, ETH_ADDR_LEN) == 0)
+		r |= add_msg(call_info, "CRITICAL", "Transaction recipient is the zero address");
+	if (!(req->present & ETH_TX_ARG_GAS_PRICE) && !(req->present & ETH_TX_ARG_MAX_FEE))
+		r |= add_msg(call_info, "CRITICAL", "Neither 'gasPrice' nor 'maxFeePerGas' specified.");
+	else if (!(req->present & ETH_TX_ARG_GAS_PRICE) &&
+	    !(req->present & ETH_TX_ARG_MAX_PRIORITY_FEE))
+		r |= add_msg(call_info, "CRITICAL",
+		    "Neither 'gasPrice' nor 'maxPriorityFeePerGas' specified.");
+	else if ((req->present & ETH_TX_ARG_GAS_PRICE) && (req->present & ETH_TX_ARG_MAX_FEE))
+		r |= add_msg(call_info, "CRITICAL", "Both 'gasPrice' and 'maxFeePerGas' specified.");
+	else if ((req->present & ETH_TX_ARG_GAS_PRICE) &&
+	    (req->present & ETH_TX_ARG_MAX_PRIORITY_FEE))
+		r |= add_msg(call_info, "CRITICAL",
+		    "Both 'gasPrice' and 'maxPriorityFeePerGas' specified.");
+	if (tx->data_len == 0)
+		return r != 0 ? ERR_NOMEM : 0;
+	if (tx->data_len < 4)
+		return add_msg(call_info, "WARNING",
+		    "Transaction data is not valid ABI (missing the 4 byte call prefix)") |
+		    (r != 0 ? ERR_NOMEM : 0);
+	if ((tx->data_len - 4) % 32 != 0)
+		r |= add_msg(call_info, "WARNING", "Transaction data is not valid ABI "
+		    "(length should be a multiple of 32 (was %zu))", tx->data_len - 4);
+	if (selector != NULL) {
+		uint8_t h[32];
+
+		eth_keccak256(selector, strlen(selector), h);
+		if (memcmp(h, tx->data, 4) == 0)
+			r |= add_msg(call_info, "Info",
+			    "Transaction invokes the following method: \"%.200s\"", selector);
+		else
+			r |= add_msg(call_info, "WARNING", "Transaction contains data, but "
+			    "provided ABI signature could not be matched: %.200s", selector);
+	} else if ((name = signer_api_selector_name(tx->data)) != NULL)
+		r |= add_msg(call_info, "Info",
+		    "Transaction invokes the following method: \"%s\"", name);
+	else
+		/* Clef warns here, from a 4 MiB selector database we do not ship. */
+		r |= add_msg(call_info, "Info", "Transaction calls method 0x%02x%02x%02x%02x, "
+		    "which is not in p11signer's list of known methods",
+		    tx->data[0], tx->data[1], tx->data[2], tx->data[3]);
+	return r != 0 ? ERR_NOMEM : 0;
+}
+
+/* "validation failed: m1,m2" of the WARNING and CRITICAL messages, or 0. */
+static int
+validation_refusal(const json_t *call_info, struct rpc_error *err)
+{
+	char msg[sizeof(err->message)] = "validation failed: ";
+	size_t i, n = 0, len = strlen(msg);
+	json_t *m;
+
+	json_array_foreach(call_info, i, m) {
+		const char *type = json_string_value(json_object_get(m, "type"));
+		const char *text = json_string_value(json_object_get(m, "message"));
+
+		if (type == NULL || text == NULL || strcmp(type, "Info") == 0)
+			continue;
+		len += (size_t)snprintf(msg + len, len < sizeof(msg) ? sizeof(msg) - len : 0,
+		    "%s%s", n++ > 0 ? "," : "", text);
+		if (len >= sizeof(msg))
+			len = sizeof(msg) - 1;
+	}
+	if (n == 0)
+		return 0;
+	return rpc_error_set(err, RPC_ERR_SERVER, "%s", msg);
+}
+
+/* ---- methods ---- */
+
+static int
+m_version(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	if (check_params(params, 0, 0, err) != 0)
+		return err->code;
+	*resultp = json_string(SIGNER_API_VERSION);
+	return 0;
+}
+
+static int
+m_rpc_modules(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	if (check_params(params, 0, 0, err) != 0)
+		return err->code;
+	*resultp = json_pack("{s:s,s:s}", "account", "1.0", "rpc", "1.0");
+	return 0;
+}
+
+static int
+m_list(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	const struct rpc_caller *caller = call_ctx;
+	struct signer_policy_decision d;
+	struct approval_req q = { 0 };
+	json_t *accounts = NULL, *request = NULL, *result = NULL, *chosen, *out = NULL;
+	char why[SIGNER_WHY_MAX] = "";
+	size_t i, j;
+	int r;
+
+	if (check_params(params, 0, 0, err) != 0)
+		return err->code;
+	if ((r = api->cfg.keys.list(api->cfg.keys.ctx, &accounts, why)) != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "cannot list accounts: %s",
+		    why[0] != '\0' ? why : err_str(r));
+	request = json_pack("{s:O,s:o}", "accounts", accounts, "meta", meta_json(caller));
+	q.caller = caller;
+	q.method = "account_list";
+	q.ui_method = "ui_approveListing";
+	q.ui_request = request;
+	if (request == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((r = approve(api, &q, &d, &result, err)) != 0)
+		goto out;
+	release(api, &d);
+	/* The UI answers with the accounts it lets through: only ours count. */
+	chosen = result != NULL ? json_object_get(result, "accounts") : accounts;
+	if ((out = json_array()) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(chosen); i++) {
+		const char *a = json_string_value(json_object_get(json_array_get(chosen, i),
+		    "address"));
+		uint8_t want[ETH_ADDR_LEN], have[ETH_ADDR_LEN];
+
+		if (a == NULL || eth_addr_parse(a, strlen(a), want, NULL) != 0)
+			continue;
+		for (j = 0; j < json_array_size(accounts); j++) {
+			const char *b = json_string_value(json_object_get(
+			    json_array_get(accounts, j), "address"));
+
+			if (b != NULL && eth_addr_parse(b, strlen(b), have, NULL) == 0 &&
+			    memcmp(want, have, ETH_ADDR_LEN) == 0) {
+				json_array_append_new(out, address_lower_json(have));
+				break;
+			}
+		}
+	}
+	audit(api, caller, "account_list", "listed", d.rule, NULL, NULL);
+	*resultp = out;
+	out = NULL;
+	r = 0;
+ out:
+	json_decref(out);
+	json_decref(result);
+	json_decref(request);
+	json_decref(accounts);
+	return r;
+}
+
+static int
+m_new(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	const struct rpc_caller *caller = call_ctx;
+	struct signer_policy_decision d;
+	struct approval_req q = { 0 };
+	json_t *request, *result = NULL;
+	char why[SIGNER_WHY_MAX] = "";
+	uint8_t addr[ETH_ADDR_LEN];
+	int r;
+
+	if (check_params(params, 0, 0, err) != 0)
+		return err->code;
+	if (api->cfg.keys.generate == NULL)
+		return rpc_error_set(err, RPC_ERR_SERVER,
+		    "this signer cannot make keys (no token that can)");
+	if ((request = json_pack("{s:o}", "meta", meta_json(caller))) == NULL)
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	q.caller = caller;
+	q.method = "account_new";
+	q.ui_method = "ui_approveNewAccount";
+	q.ui_request = request;
+	r = approve(api, &q, &d, &result, err);
+	json_decref(request);
+	if (r != 0)
+		return r;
+	release(api, &d);
+	if (!approved_flag(result)) {
+		json_decref(result);
+		audit(api, caller, "account_new", "denied by approver", NULL, NULL, NULL);
+		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+	}
+	json_decref(result);
+	if ((r = api->cfg.keys.generate(api->cfg.keys.ctx, addr, why)) != 0) {
+		audit(api, caller, "account_new", "failed", why, NULL, NULL);
+		return rpc_error_set(err, RPC_ERR_SERVER, "cannot make a key: %s",
+		    why[0] != '\0' ? why : err_str(r));
+	}
+	audit(api, caller, "account_new", "created", d.rule, addr, NULL);
+	*resultp = address_lower_json(addr);
+	return 0;
+}
+
+static int
+m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	const struct rpc_caller *caller = call_ctx;
+	struct signer_policy_decision d;
+	struct approval_req q = { 0 };
+	struct eth_tx *tx = NULL;
+	struct eth_tx_request req;
+	json_t *args, *sel, *call_info = NULL, *request = NULL, *result = NULL;
+	json_t *txjson = NULL, *out = NULL;
+	const char *selector = NULL;
+	char msg[ETH_TX_ERRMSG_MAX] = "", why[SIGNER_WHY_MAX];
+	uint8_t hash[32], sig65[65], *raw = NULL;
+	size_t rawlen;
+	int r, held = 0;
+
+	if (check_params(params, 1, 2, err) != 0)
+		return err->code;
+	args = json_array_get(params, 0);
+	sel = json_array_get(params, 1);
+	if (sel != NULL && !json_is_null(sel)) {
+		if (!json_is_string(sel) || json_string_length(sel) > 1024)
+			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+			    "invalid argument 1: method selector is not a string");
+		selector = json_string_value(sel);
+	}
+	if ((r = eth_tx_from_send_args(args, &api->cfg.chain_id, &tx, &req, msg)) != 0)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument 0: %s",
+		    msg[0] != '\0' ? msg : err_str(r));
+	if ((call_info = json_array()) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((r = signer_api_validate_tx(tx, &req, selector, call_info, why)) != 0) {
+		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", why[0] != '\0' ? why : err_str(r));
+		goto out;
+	}
+	if (!api->cfg.advanced && (r = validation_refusal(call_info, err)) != 0) {
+		audit(api, caller, "account_signTransaction", "refused by validation",
+		    err->message, req.from, NULL);
+		goto out;
+	}
+	if ((req.present & ETH_TX_ARG_CHAIN_ID) &&
+	    eth_u256_cmp(&tx->chain_id, &api->cfg.chain_id) != 0) {
+		char dec[ETH_U256_DECIMAL_MAX];
+
+		eth_u256_to_decimal(&tx->chain_id, dec);
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "requested chainid %s does not match the configuration of the signer", dec);
+		audit(api, caller, "account_signTransaction", "refused: chain id",
+		    err->message, req.from, NULL);
+		goto out;
+	}
+	request = json_pack("{s:O,s:O,s:o}", "transaction", args, "call_info", call_info,
+	    "meta", meta_json(caller));
+	if (request == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	q.caller = caller;
+	q.method = "account_signTransaction";
+	q.key = req.from;
+	q.is_tx = 1;
+	q.tx = tx;
+	q.ui_method = "ui_approveTx";
+	q.ui_request = request;
+	if ((r = approve(api, &q, &d, &result, err)) != 0)
+		goto out;
+	held = 1;
+	if (!approved_flag(result)) {
+		audit(api, caller, q.method, "denied by approver", NULL, req.from, NULL);
+		r = rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		goto out;
+	}
+	/* Clef lets a UI edit the transaction; we sign only what was asked. */
+	if (result != NULL && json_object_get(result, "transaction") != NULL &&
+	    !json_equal(json_object_get(result, "transaction"), args)) {
+		audit(api, caller, q.method, "denied: the UI changed the transaction", NULL,
+		    req.from, NULL);
+		r = rpc_error_set(err, RPC_ERR_SERVER, "request denied: the approver changed "
+		    "the transaction; p11signer signs only what the caller sent");
+		goto out;
+	}
+	if ((r = eth_tx_signing_hash(tx, hash)) != 0 ||
+	    (r = sign_digest(api, req.from, hash, 0, sig65, err)) != 0) {
+		if (r != err->code)
+			r = rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
+		audit(api, caller, q.method, "signing failed", err->message, req.from, hash);
+		goto out;
+	}
+	if ((r = eth_tx_encode_signed(tx, sig65, sig65[64], &raw, &rawlen)) != 0 ||
+	    (r = eth_tx_to_json(tx, sig65, sig65[64], &txjson)) != 0) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "%s", err_str(r));
+		goto out;
+	}
+	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule, err)) != 0)
+		goto out;
+	if (commit(api, &d) != 0) {
+		held = 0;
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "cannot record the signing in the policy state file; not released");
+		goto out;
+	}
+	held = 0;
+	if ((out = json_pack("{s:o,s:O}", "raw", hex_json(raw, rawlen), "tx", txjson)) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	notify(api, "ui_onApprovedTx", json_incref(out));
+	*resultp = out;
+	r = 0;
+ out:
+	if (held)
+		release(api, &d);
+	free(raw);
+	json_decref(txjson);
+	json_decref(result);
+	json_decref(request);
+	json_decref(call_info);
+	eth_tx_free(tx);
+	return r;
+}
+
+/*
+ * What account_signData signs: the hash, the preimage shown as raw_data, the
+ * messages shown, and whether V gets 27 added (all but clique).
+ */
+struct signed_data {
+	uint8_t hash[32];
+	uint8_t *raw;
+	size_t rawlen;
+	json_t *messages;
+	int v_offset;
+};
+
+static void
+signed_data_clear(struct signed_data *sd)
+{
+	free(sd->raw);
+	json_decref(sd->messages);
+	memset(sd, 0, sizeof(*sd));
+}
+
+static int
+hex_param(const json_t *v, size_t max, uint8_t **outp, size_t *lenp, const char *what,
+    struct rpc_error *err)
+{
+	int r;
+
+	if (!json_is_string(v))
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "invalid argument %s: not a hex string", what);
+	if ((r = eth_hex_decode(json_string_value(v), json_string_length(v), max,
+	    outp, lenp)) != 0)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument %s: %s",
+		    what, err_str(r));
+	return 0;
+}
+
+static int
+name_value(json_t *messages, const char *name, const char *type, json_t *value)
+{
+	return json_array_append_new(messages, json_pack("{s:s,s:s,s:o}", "name", name,
+	    "type", type, "value", value)) == 0 ? 0 : -1;
+}
+
+static int
+data_text(const json_t *data, struct signed_data *sd, struct rpc_error *err)
+{
+	uint8_t *msg = NULL;
+	size_t len;
+	int r;
+
+	if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &msg, &len, "2", err)) != 0)
+		return r;
+	if ((r = eth_eip191_personal_hash(msg, len, sd->hash)) != 0 ||
+	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0 ||
+	    (sd->messages = json_array()) == NULL ||
+	    name_value(sd->messages, "message", "text/plain", json_stringn(
+	    (const char *)msg, len)) != 0) {
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r != 0 ? r : ERR_NOMEM));
+	}
+	free(msg);
+	sd->v_offset = 27;
+	return 0;
+}
+
+static int
+data_validator(const json_t *data, struct signed_data *sd, struct rpc_error *err)
+{
+	uint8_t validator[ETH_ADDR_LEN], *msg = NULL;
+	size_t len;
+	char *hexfull;
+	int r;
+
+	if (!json_is_object(data) || json_object_size(data) != 2)
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument 2: "
+		    "data/validator wants {\"address\": validator, \"message\": hex}");
+	if ((r = parse_address_param(json_object_get(data, "address"), validator,
+	    "2.address", err)) != 0 ||
+	    (r = hex_param(json_object_get(data, "message"), LIMIT_SIGN_DATA_BYTES, &msg,
+	    &len, "2.message", err)) != 0)
+		return r;
+	if (len == 0) {
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "message is undefined");
+	}
+	if ((r = eth_eip191_validator_hash(validator, msg, len, sd->hash)) != 0 ||
+	    (r = eth_eip191_validator_message(validator, msg, len, &sd->raw,
+	    &sd->rawlen)) != 0) {
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
+	}
+	hexfull = eth_hex_encode(sd->raw, sd->rawlen);
+	if ((sd->messages = json_array()) == NULL || hexfull == NULL ||
+	    name_value(sd->messages, "This is a request to sign data intended for a "
+	    "particular validator (see EIP 191 version 0)", "description", json_string("")) ||
+	    name_value(sd->messages, "Intended validator", "address", address_json(validator)) ||
+	    name_value(sd->messages, "Application-specific data", "hexdata", hex_json(msg, len)) ||
+	    name_value(sd->messages, "Full message for signing", "hexdata", json_string(hexfull))) {
+		free(hexfull);
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	}
+	free(hexfull);
+	free(msg);
+	sd->v_offset = 27;
+	return 0;
+}
+
+static int
+data_clique(const json_t *data, struct signed_data *sd, struct rpc_error *err)
+{
+	struct eth_eip191_clique *c = NULL;
+	char msg[ETH_EIP191_ERRMSG_MAX] = "", summary[ETH_EIP191_CLIQUE_SUMMARY_MAX];
+	uint8_t *rlp = NULL;
+	size_t len;
+	int r;
+
+	if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &rlp, &len, "2", err)) != 0)
+		return r;
+	r = eth_eip191_clique_parse(rlp, len, &c, msg);
+	free(rlp);
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s",
+		    msg[0] != '\0' ? msg : err_str(r));
+	memcpy(sd->hash, c->seal_hash, 32);
+	eth_eip191_clique_summary(c, summary);
+	if ((sd->raw = malloc(c->seal_rlp_len + 1)) == NULL ||
+	    (sd->messages = json_array()) == NULL ||
+	    name_value(sd->messages, "Clique header", "clique", json_string(summary)) != 0) {
+		eth_eip191_clique_free(c);
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	}
+	memcpy(sd->raw, c->seal_rlp, c->seal_rlp_len);
+	sd->rawlen = c->seal_rlp_len;
+	eth_eip191_clique_free(c);
+	sd->v_offset = 0;	/* clique keeps V 0 or 1 */
+	return 0;
+}
+
+/* Typed data as an object, or (as Clef also takes it) hex of its JSON text. */
+static int
+data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
+{
+	struct eth_eip712_result res;
+	char msg[ETH_EIP712_ERRMSG_MAX] = "";
+	json_t *parsed = NULL;
+	uint8_t *text = NULL;
+	size_t len;
+	int r;
+
+	if (json_is_string(data)) {
+		if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &text, &len, "2", err)) != 0)
+			return r;
+		parsed = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, NULL);
+		free(text);
+		if (parsed == NULL)
+			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+			    "invalid argument 2: not typed data (JSON)");
+		data = parsed;
+	}
+	r = eth_eip712_hash(data, &res, 1, msg);
+	json_decref(parsed);
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", msg[0] != '\0' ? msg : err_str(r));
+	memcpy(sd->hash, res.digest, 32);
+	if ((sd->raw = malloc(66)) == NULL) {
+		eth_eip712_result_clear(&res);
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	}
+	sd->raw[0] = 0x19;
+	sd->raw[1] = 0x01;
+	memcpy(sd->raw + 2, res.domain_separator, 32);
+	memcpy(sd->raw + 34, res.message_hash, 32);
+	sd->rawlen = 66;
+	sd->messages = res.messages;
+	res.messages = NULL;
+	eth_eip712_result_clear(&res);
+	sd->v_offset = 27;
+	return 0;
+}
+
+/* base64 of raw_data, as Go marshals []byte. */
+static json_t *
+base64_json(const uint8_t *p, size_t n)
+{
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *s = malloc((n + 2) / 3 * 4 + 1);
+	size_t i, o = 0;
+	json_t *j;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i + 2 < n; i += 3) {
+		s[o++] = tbl[p[i] >> 2];
+		s[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		s[o++] = tbl[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		s[o++] = tbl[p[i + 2] & 63];
+	}
+	if (i < n) {
+		s[o++] = tbl[p[i] >> 2];
+		if (i + 1 < n) {
+			s[o++] = tbl[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			s[o++] = tbl[(p[i + 1] & 15) << 2];
+		} else {
+			s[o++] = tbl[(p[i] & 3) << 4];
+			s[o++] = '=';
+		}
+		s[o++] = '=';
+	}
+	s[o] = '\0';
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+/* Approve and sign prepared data; *resultp the 65-byte signature as hex. */
+static int
+sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
+    const char *method, const char *content_type, const uint8_t addr[ETH_ADDR_LEN],
+    struct signed_data *sd, json_t **resultp, struct rpc_error *err)
+{
+	struct signer_policy_decision d;
+	struct approval_req q = { 0 };
+	json_t *request, *result = NULL;
+	uint8_t sig65[65];
+	int r;
+
+	request = json_pack("{s:s,s:o,s:o,s:O,s:o,s:o}", "content_type", content_type,
+	    "address", address_json(addr), "raw_data", base64_json(sd->raw, sd->rawlen),
+	    "messages", sd->messages, "hash", hex_json(sd->hash, 32),
+	    "meta", meta_json(caller));
+	if (request == NULL)
+		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	q.caller = caller;
+	q.method = method;
+	q.content_type = content_type;
+	q.key = addr;
+	q.ui_method = "ui_approveSignData";
+	q.ui_request = request;
+	r = approve(api, &q, &d, &result, err);
+	json_decref(request);
+	if (r != 0)
+		return r;
+	if (!approved_flag(result)) {
+		json_decref(result);
+		release(api, &d);
+		audit(api, caller, method, "denied by approver", content_type, addr, sd->hash);
+		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+	}
+	json_decref(result);
+	if ((r = sign_digest(api, addr, sd->hash, sd->v_offset, sig65, err)) != 0) {
+		release(api, &d);
+		audit(api, caller, method, "signing failed", err->message, addr, sd->hash);
+		return r;
+	}
+	if ((r = audit_signed(api, caller, method, addr, sd->hash, d.rule, err)) != 0) {
+		release(api, &d);
+		return r;
+	}
+	if (commit(api, &d) != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER,
+		    "cannot record the signing in the policy state file; not released");
+	*resultp = hex_json(sig65, 65);
+	return 0;
+}
+
+static int
+m_sign_data(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	struct signed_data sd = { 0 };
+	const json_t *ct = json_array_get(params, 0);
+	const char *type;
+	uint8_t addr[ETH_ADDR_LEN];
+	int r;
+
+	if (check_params(params, 3, 3, err) != 0)
+		return err->code;
+	if (!json_is_string(ct))
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "invalid argument 0: content type is not a string");
+	if ((r = parse_address_param(json_array_get(params, 1), addr, "1", err)) != 0)
+		return r;
+	type = json_string_value(ct);
+	if (strcmp(type, "text/plain") == 0)
+		r = data_text(json_array_get(params, 2), &sd, err);
+	else if (strcmp(type, "data/validator") == 0)
+		r = data_validator(json_array_get(params, 2), &sd, err);
+	else if (strcmp(type, "application/x-clique-header") == 0)
+		r = data_clique(json_array_get(params, 2), &sd, err);
+	else if (strcmp(type, "data/typed") == 0)
+		r = data_typed(json_array_get(params, 2), &sd, err);
+	else
+		return rpc_error_set(err, RPC_ERR_SERVER, "unknown content type \"%.64s\": "
+		    "want text/plain, data/validator, data/typed or "
+		    "application/x-clique-header", type);
+	if (r == 0)
+		r = sign_data_common(api, call_ctx, "account_signData", type, addr, &sd,
+		    resultp, err);
+	signed_data_clear(&sd);
+	return r;
+}
+
+static int
+m_sign_typed(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	struct signed_data sd = { 0 };
+	uint8_t addr[ETH_ADDR_LEN];
+	int r;
+
+	if (check_params(params, 2, 2, err) != 0)
+		return err->code;
+	if ((r = parse_address_param(json_array_get(params, 0), addr, "0", err)) != 0)
+		return r;
+	if (!json_is_object(json_array_get(params, 1)))
+		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+		    "invalid argument 1: typed data is not an object");
+	if ((r = data_typed(json_array_get(params, 1), &sd, err)) == 0)
+		r = sign_data_common(api, call_ctx, "account_signTypedData", "data/typed",
+		    addr, &sd, resultp, err);
+	signed_data_clear(&sd);
+	return r;
+}
+
+static int
+m_ec_recover(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	uint8_t *data = NULL, *sig = NULL, hash[32], addr[ETH_ADDR_LEN];
+	size_t dlen, slen;
+	int r;
+
+	if (check_params(params, 2, 2, err) != 0)
+		return err->code;
+	if ((r = hex_param(json_array_get(params, 0), LIMIT_SIGN_DATA_BYTES, &data, &dlen,
+	    "0", err)) != 0)
+		return r;
+	if ((r = hex_param(json_array_get(params, 1), 65, &sig, &slen, "1", err)) != 0)
+		goto out;
+	if (slen != 65) {
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "signature must be 65 bytes long");
+		goto out;
+	}
+	if (sig[64] != 27 && sig[64] != 28) {
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "invalid Ethereum signature (V is not 27 or 28)");
+		goto out;
+	}
+	if ((r = eth_eip191_personal_hash(data, dlen, hash)) != 0 ||
+	    (r = eth_sig_recover_address(hash, sig, addr)) != 0) {
+		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
+		goto out;
+	}
+	*resultp = address_lower_json(addr);
+	r = 0;
+ out:
+	free(data);
+	free(sig);
+	return r;
+}
+
+static int
+m_sign_gnosis(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
+    struct rpc_error *err)
+{
+	struct signer_api *api = ctx;
+	const struct rpc_caller *caller = call_ctx;
+	struct eth_eip712_result res;
+	struct signed_data sd = { 0 };
+	const json_t *safe_tx = json_array_get(params, 1);
+	json_t *typed = NULL, *out = NULL, *sigj = NULL;
+	char msg[ETH_EIP712_ERRMSG_MAX] = "";
+	uint8_t addr[ETH_ADDR_LEN];
+	static const char *const keep[] = {
+		"safe", "to", "value", "gasPrice", "data", "operation", "gasToken",
+		"refundReceiver", "baseGas", "safeTxGas", "nonce", "safeTxHash", "chainId",
+	};
+	size_t i;
+	int r;
+
+	if (check_params(params, 2, 3, err) != 0)
+		return err->code;
+	if ((r = parse_address_param(json_array_get(params, 0), addr, "0", err)) != 0)
+		return r;
+	if ((r = eth_eip712_from_gnosis_safe_tx(safe_tx, &api->cfg.chain_id, &typed, &res,
+	    msg)) != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", msg[0] != '\0' ? msg : err_str(r));
+	memcpy(sd.hash, res.digest, 32);
+	sd.messages = res.messages;
+	res.messages = NULL;
+	if ((sd.raw = malloc(66)) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	sd.raw[0] = 0x19;
+	sd.raw[1] = 0x01;
+	memcpy(sd.raw + 2, res.domain_separator, 32);
+	memcpy(sd.raw + 34, res.message_hash, 32);
+	sd.rawlen = 66;
+	sd.v_offset = 27;
+	if ((r = sign_data_common(api, caller, "account_signGnosisSafeTx", "data/typed",
+	    addr, &sd, &sigj, err)) != 0)
+		goto out;
+	/* Clef's answer: the Safe transaction with signature, its hash and sender. */
+	if ((out = json_object()) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		json_t *v = json_object_get(safe_tx, keep[i]);
+
+		if (v != NULL)
+			json_object_set(out, keep[i], v);
+	}
+	json_object_set_new(out, "chainId", json_incref(json_object_get(json_object_get(
+	    typed, "domain"), "chainId")));
+	if (json_object_get(out, "chainId") == NULL)
+		json_object_del(out, "chainId");
+	json_object_set_new(out, "signature", sigj);
+	sigj = NULL;
+	json_object_set_new(out, "contractTransactionHash", hex_json(res.message_hash, 32));
+	json_object_set_new(out, "sender", address_json(addr));
+	*resultp = out;
+	out = NULL;
+	r = 0;
+ out:
+	json_decref(out);
+	json_decref(sigj);
+	json_decref(typed);
+	eth_eip712_result_clear(&res);
+	signed_data_clear(&sd);
+	return r;
+}
+
+static const struct rpc_method methods[] = {
+	{ "account_version", m_version },
+	{ "account_list", m_list },
+	{ "account_new", m_new },
+	{ "account_signTransaction", m_sign_tx },
+	{ "account_signData", m_sign_data },
+	{ "account_signTypedData", m_sign_typed },
+	{ "account_ecRecover", m_ec_recover },
+	{ "account_signGnosisSafeTx", m_sign_gnosis },
+	{ "rpc_modules", m_rpc_modules },
+};
+
+int
+signer_api_new(const struct signer_api_config *cfg, struct signer_api **outp)
+{
+	struct signer_api *api;
+
+	*outp = NULL;
+	if (cfg == NULL || cfg->keys.list == NULL || cfg->keys.sign == NULL)
+		return ERR_INVALID_ARGUMENT;
+	if ((api = calloc(1, sizeof(*api))) == NULL)
+		return ERR_NOMEM;
+	api->cfg = *cfg;
+	if (api->cfg.approval_timeout_ms <= 0)
+		api->cfg.approval_timeout_ms = 120000;
+	api->table.methods = methods;
+	api->table.n = sizeof(methods) / sizeof(methods[0]);
+	api->table.ctx = api;
+	*outp = api;
+	return 0;
+}
+
+const struct rpc_table *
+signer_api_table(struct signer_api *api)
+{
+	return &api->table;
+}
+
+void
+signer_api_free(struct signer_api *api)
+{
+	free(api);
+}

@@ -1,0 +1,434 @@
+/*
+ * The account_* API over JSON-RPC, with a software key standing in for the
+ * token (TEST ONLY: p11signer itself never holds a key) and a scripted
+ * approver.  Results are checked by decoding and recovering, not by
+ * comparing bytes: what matters is that the right key signed the right hash.
+ * Cases in tests/vectors/api/cases.json; Clef's signtx requests from the
+ * shared vectors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <secp256k1.h>
+
+#include "eth/addr.h"
+#include "eth/eip191.h"
+#include "eth/eip712.h"
+#include "eth/err.h"
+#include "eth/hex.h"
+#include "eth/keccak.h"
+#include "eth/sig.h"
+#include "eth/tx.h"
+#include "rpc/caller.h"
+#include "signer/api.h"
+#include "signer/audit.h"
+#include "tvec.h"
+
+static secp256k1_context *ctx;
+static uint8_t seckey[32];
+static uint8_t pubkey[65];
+static uint8_t key_addr[20];
+static char key_hex[ETH_ADDR_STR];	/* EIP-55 */
+static int signs;
+
+static int
+soft_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
+{
+	*accountsp = json_pack("[{s:s,s:s}]", "address", key_hex, "url", "test://software-key");
+	return 0;
+}
+
+static int
+soft_sign(void *c, const uint8_t addr[20], const uint8_t digest[32], uint8_t sig64[64],
+    int *recidp, char why[SIGNER_WHY_MAX])
+{
+	secp256k1_ecdsa_signature sig;
+
+	if (memcmp(addr, key_addr, 20) != 0)
+		return ERR_P11_KEY_NOT_FOUND;
+	if (!secp256k1_ecdsa_sign(ctx, &sig, digest, seckey, NULL, NULL))
+		return ERR_INTERNAL;
+	secp256k1_ecdsa_signature_serialize_compact(ctx, sig64, &sig);
+	signs++;
+	if (eth_sig_normalize(sig64, NULL) != 0)
+		return ERR_INTERNAL;
+	return eth_sig_find_recid(digest, sig64, pubkey, recidp);
+}
+
+static int
+soft_generate(void *c, uint8_t addr[20], char why[SIGNER_WHY_MAX])
+{
+	memcpy(addr, key_addr, 20);
+	return 0;
+}
+
+/* The scripted approver: what it answers, and what it was asked. */
+static struct {
+	const char *mode;	/* "approve", "deny", "timeout", "change", "none-listed" */
+	char asked[64];
+	int calls;
+	int notified;
+} ui;
+
+static int
+fake_ask(void *c, const char *method, const json_t *request, int timeout_ms,
+    json_t **resultp)
+{
+	ui.calls++;
+	snprintf(ui.asked, sizeof(ui.asked), "%s", method);
+	/* Every request shows the trusted caller next to the claims. */
+	assert_non_null(json_object_get(json_object_get(request, "meta"), "caller"));
+	if (strcmp(ui.mode, "timeout") == 0)
+		return ERR_TIMEOUT;
+	if (strcmp(method, "ui_approveListing") == 0) {
+		*resultp = strcmp(ui.mode, "none-listed") == 0 ?
+		    json_pack("{s:[]}", "accounts") :
+		    json_pack("{s:O}", "accounts", json_object_get(request, "accounts"));
+		return 0;
+	}
+	if (strcmp(ui.mode, "change") == 0) {
+		json_t *tx = json_deep_copy(json_object_get(request, "transaction"));
+
+		json_object_set_new(tx, "to", json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		*resultp = json_pack("{s:b,s:o}", "approved", 1, "transaction", tx);
+		return 0;
+	}
+	*resultp = json_pack("{s:b,s:O?}", "approved", strcmp(ui.mode, "approve") == 0,
+	    "transaction", json_object_get(request, "transaction"));
+	return 0;
+}
+
+static void
+fake_notify(void *c, const char *method, const json_t *params)
+{
+	ui.notified++;
+}
+
+static char tmpdir[64];
+
+/* Run one JSON-RPC request through a new API built as the case says. */
+static json_t *
+call(const json_t *req, const char *mode, int advanced, const char *policy_text,
+    const char *audit_path)
+{
+	struct signer_api_config cfg;
+	struct signer_api *api;
+	struct signer_policy *pol = NULL;
+	struct signer_audit *aud = NULL;
+	struct rpc_caller caller;
+	char *body, why[256], path[128], state[128];
+	json_t *resp;
+
+	memset(&cfg, 0, sizeof(cfg));
+	eth_u256_from_u64(&cfg.chain_id, 1);
+	cfg.advanced = advanced;
+	cfg.approval_timeout_ms = 1000;
+	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	ui.mode = mode;
+	ui.calls = ui.notified = 0;
+	ui.asked[0] = '\0';
+	if (strcmp(mode, "none") != 0)
+		cfg.approver = (struct signer_approver){ NULL, fake_ask, fake_notify };
+	if (policy_text != NULL) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/policy.json", tmpdir);
+		assert_non_null(f = fopen(path, "w"));
+		fputs(policy_text, f);
+		fclose(f);
+		snprintf(state, sizeof(state), "%s/policy.state", tmpdir);
+		unlink(state);
+		if (signer_policy_load(path, state, &pol, why, sizeof(why)) != 0)
+			fail_msg("policy: %s", why);
+		cfg.policy = pol;
+	}
+	if (audit_path != NULL) {
+		assert_int_equal(signer_audit_open(audit_path, &aud), 0);
+		cfg.audit = aud;
+	}
+	assert_int_equal(signer_api_new(&cfg, &api), 0);
+	memset(&caller, 0, sizeof(caller));
+	caller.kind = RPC_CALLER_QUBE;
+	rpc_caller_set(caller.id, "work");
+	rpc_caller_set(caller.untrusted_origin, "https://dapp.example");
+	body = json_dumps(req, JSON_COMPACT);
+	resp = rpc_jsonrpc_dispatch(signer_api_table(api), &caller, req);
+	free(body);
+	signer_api_free(api);
+	signer_policy_free(pol);
+	signer_audit_close(aud);
+	return resp;
+}
+
+/* Replace "$KEY" anywhere in a request with the test key's address. */
+static void
+put_key(json_t *j)
+{
+	size_t i;
+	const char *k;
+	json_t *v;
+
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v) {
+			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
+				json_array_set_new(j, i, json_string(key_hex));
+			else
+				put_key(v);
+		}
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, k, v) {
+			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
+				json_object_set_new(j, k, json_string(key_hex));
+			else
+				put_key(v);
+		}
+	}
+}
+
+/* The signature in a result (hex, 65 bytes) recovers to the key over digest. */
+static void
+assert_signed_by_key(const char *sighex, const uint8_t digest[32], int v_offset)
+{
+	size_t n;
+	uint8_t *sig = tvec_hex(sighex, &n), addr[20];
+
+	assert_int_equal(n, 65);
+	assert_true(sig[64] == v_offset || sig[64] == v_offset + 1);
+	assert_true(eth_sig_is_low_s(sig));
+	assert_int_equal(eth_sig_recover_address(digest, sig, addr), 0);
+	assert_memory_equal(addr, key_addr, 20);
+	free(sig);
+}
+
+/*
+ * cases.json: {name, request, approver, advanced?, policy?, error?: {code,
+ * message}, check?: "tx"|"personal"|"typed"|"clique"|"validator"|"list"|
+ * "string", result?: value, asked?: ui method, signs?: count}.
+ */
+static void
+test_case(void **state)
+{
+	const json_t *c = *state;
+	json_t *req = json_deep_copy(json_object_get(c, "request"));
+	const json_t *want_err = json_object_get(c, "error");
+	const json_t *pol = json_object_get(c, "policy");
+	const char *check = json_string_value(json_object_get(c, "check"));
+	const json_t *asked = json_object_get(c, "asked");
+	json_t *resp, *result, *params;
+	char *pol_text = pol != NULL ? json_dumps(pol, 0) : NULL;
+	uint8_t digest[32];
+
+	put_key(req);
+	signs = 0;
+	resp = call(req, json_string_value(json_object_get(c, "approver")),
+	    json_is_true(json_object_get(c, "advanced")), pol_text, NULL);
+	free(pol_text);
+	assert_non_null(resp);
+	params = json_object_get(req, "params");
+	if (want_err != NULL) {
+		const json_t *e = json_object_get(resp, "error");
+
+		if (e == NULL)
+			print_error("no error: %s\n", json_dumps(resp, 0));
+		assert_non_null(e);
+		assert_int_equal(json_integer_value(json_object_get(e, "code")),
+		    json_integer_value(json_object_get(want_err, "code")));
+		if (json_object_get(want_err, "message") != NULL)
+			assert_string_equal(json_string_value(json_object_get(e, "message")),
+			    json_string_value(json_object_get(want_err, "message")));
+		assert_int_equal(signs, 0);
+	} else {
+		result = json_object_get(resp, "result");
+		if (result == NULL)
+			print_error("error: %s\n", json_dumps(resp, 0));
+		assert_non_null(result);
+		if (check == NULL || strcmp(check, "value") == 0) {
+			assert_true(json_equal(result, json_object_get(c, "result")));
+		} else if (strcmp(check, "tx") == 0) {
+			const char *raw = json_string_value(json_object_get(result, "raw"));
+			struct eth_tx *tx = NULL;
+			uint8_t sig64[64], addr[20], *bytes;
+			int recid;
+			size_t n;
+
+			bytes = tvec_hex(raw, &n);
+			assert_int_equal(eth_tx_decode_signed(bytes, n, &tx, sig64, &recid), 0);
+			assert_int_equal(eth_tx_recover_sender(tx, sig64, recid, addr), 0);
+			assert_memory_equal(addr, key_addr, 20);
+			assert_int_equal(tx->chain_id.w[0], 1);
+			assert_int_equal(json_integer_value(json_object_get(c, "type")), tx->type);
+			assert_non_null(json_object_get(json_object_get(result, "tx"), "hash"));
+			eth_tx_free(tx);
+			free(bytes);
+			assert_int_equal(ui.notified, ui.calls > 0 ? 1 : 0);
+		} else if (strcmp(check, "personal") == 0) {
+			size_t n;
+			uint8_t *m = tvec_hex(json_string_value(json_array_get(params, 2)), &n);
+
+			assert_int_equal(eth_eip191_personal_hash(m, n, digest), 0);
+			assert_signed_by_key(json_string_value(result), digest, 27);
+			free(m);
+		} else if (strcmp(check, "typed") == 0) {
+			const json_t *td = json_array_get(params,
+			    strcmp(json_string_value(json_object_get(req, "method")),
+			    "account_signData") == 0 ? 2 : 1);
+
+			assert_int_equal(eth_eip712_digest(td, digest, NULL), 0);
+			assert_signed_by_key(json_string_value(result), digest, 27);
+		} else if (strcmp(check, "digest") == 0) {
+			size_t n;
+			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
+
+			assert_signed_by_key(json_string_value(result), d,
+			    (int)json_integer_value(json_object_get(c, "v_offset")));
+			free(d);
+		} else if (strcmp(check, "gnosis") == 0) {
+			size_t n;
+			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
+
+			assert_signed_by_key(json_string_value(json_object_get(result,
+			    "signature")), d, 27);
+			assert_string_equal(json_string_value(json_object_get(result, "sender")),
+			    key_hex);
+			free(d);
+		} else if (strcmp(check, "list") == 0) {
+			char lower[ETH_ADDR_STR];
+
+			eth_hex_encode_to(key_addr, 20, lower);
+			assert_int_equal(json_array_size(result),
+			    json_integer_value(json_object_get(c, "count")));
+			if (json_array_size(result) > 0)
+				assert_string_equal(json_string_value(json_array_get(result, 0)), lower);
+		} else
+			fail_msg("unknown check %s", check);
+	}
+	if (asked != NULL)
+		assert_string_equal(ui.asked, json_string_value(asked));
+	json_decref(resp);
+	json_decref(req);
+}
+
+/* Clef's signtx request files: the outcome EXPECTED.md states for each. */
+static void
+test_clef_signtx(void **state)
+{
+	static const struct {
+		const char *file;
+		int advanced;
+		const char *error;	/* NULL: signed */
+	} cases[] = {
+		{ "sign_normal_exp_ok.json", 0, NULL },
+		{ "sign_1559_tx.json", 0, NULL },
+		{ "sign_bad_checksum_exp_fail.json", 0,
+		  "validation failed: Invalid checksum on recipient address" },
+		{ "sign_1559_missing_field_exp_fail.json", 0,
+		  "validation failed: Neither 'gasPrice' nor 'maxPriorityFeePerGas' specified." },
+		{ "sign_1559_missing_maxfeepergas_exp_fail.json", 0,
+		  "validation failed: Neither 'gasPrice' nor 'maxFeePerGas' specified." },
+		{ "sign_1559_missing_field_exp_fail.json", 1, NULL },
+		{ "sign_1559_missing_maxfeepergas_exp_fail.json", 1, NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[1024];
+		json_t *req, *resp, *e;
+
+		snprintf(path, sizeof(path), "%s/signtx-requests/%s", tvec_shared_dir(),
+		    cases[i].file);
+		req = json_load_file(path, 0, NULL);
+		assert_non_null(req);
+		json_object_set_new(json_array_get(json_object_get(req, "params"), 0), "from",
+		    json_string(key_hex));
+		signs = 0;
+		resp = call(req, "approve", cases[i].advanced, NULL, NULL);
+		e = json_object_get(resp, "error");
+		if (cases[i].error == NULL) {
+			if (e != NULL)
+				print_error("%s: %s\n", cases[i].file, json_dumps(e, 0));
+			assert_null(e);
+			assert_int_equal(signs, 1);
+		} else {
+			assert_non_null(e);
+			assert_int_equal(json_integer_value(json_object_get(e, "code")), -32000);
+			assert_string_equal(json_string_value(json_object_get(e, "message")),
+			    cases[i].error);
+			assert_int_equal(signs, 0);
+		}
+		json_decref(resp);
+		json_decref(req);
+	}
+}
+
+/* Every signature leaves a record in the audit log, whose chain holds. */
+static void
+test_audit_trail(void **state)
+{
+	char path[128], head[SIGNER_AUDIT_HASH_HEX], why[256];
+	unsigned long nlines = 0, bad = 0;
+	json_t *req, *resp;
+	FILE *f;
+	char line[4096];
+	int signed_lines = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit.log", tmpdir);
+	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
+	    "account_signData", "params", "text/plain", key_hex, "0x68656c6c6f");
+	resp = call(req, "approve", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "result"));
+	json_decref(resp);
+	resp = call(req, "deny", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "error"));
+	json_decref(resp);
+	json_decref(req);
+	assert_int_equal(signer_audit_verify(path, head, &nlines, &bad, why, sizeof(why)), 0);
+	assert_int_equal(nlines, 2);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "\"outcome\":\"signed\"") != NULL &&
+		    strstr(line, "\"caller\":\"work\"") != NULL)
+			signed_lines++;
+	fclose(f);
+	assert_int_equal(signed_lines, 1);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_clef_signtx),
+		cmocka_unit_test(test_audit_trail),
+	};
+	json_t *cases = tvec_load("tests/vectors/api/cases.json");
+	secp256k1_pubkey pk;
+	size_t n = 65;
+	int failed = 0;
+
+	ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+	eth_keccak256("p11signer api test key", 22, seckey);
+	if (!secp256k1_ec_pubkey_create(ctx, &pk, seckey))
+		return 1;
+	secp256k1_ec_pubkey_serialize(ctx, pubkey, &n, &pk, SECP256K1_EC_UNCOMPRESSED);
+	eth_addr_from_pubkey(pubkey, key_addr);
+	eth_addr_to_checksum(key_addr, key_hex);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/p11s-api.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	failed += tvec_run("api", cases, test_case);
+	failed += cmocka_run_group_tests_name("api-fixed", fixed, NULL, NULL);
+	json_decref(cases);
+	secp256k1_context_destroy(ctx);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			failed++;
+	}
+	return failed != 0;
+}
