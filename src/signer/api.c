@@ -373,6 +373,103 @@ notify(struct signer_api *api, const char *method, json_t *params)
 	json_decref(params);
 }
 
+
+/* wei as ETH in decimal, trailing zeros dropped: "1.5", "0.000000000000000001". */
+static void
+format_eth(const struct eth_u256 *wei, char out[ETH_U256_DECIMAL_MAX + 8])
+{
+	char dec[ETH_U256_DECIMAL_MAX];
+	size_t n, o = 0, i;
+
+	eth_u256_to_decimal(wei, dec);
+	n = strlen(dec);
+	if (n <= 18) {
+		memcpy(out, "0.", 2);
+		o = 2;
+		for (i = n; i < 18; i++)
+			out[o++] = '0';
+		memcpy(out + o, dec, n);
+		o += n;
+	} else {
+		memcpy(out, dec, n - 18);
+		o = n - 18;
+		out[o++] = '.';
+		memcpy(out + o, dec + n - 18, 18);
+		o += 18;
+	}
+	while (out[o - 1] == '0')
+		o--;
+	if (out[o - 1] == '.')
+		o--;
+	out[o] = '\0';
+}
+
+static json_t *
+dec_json(const struct eth_u256 *v)
+{
+	char dec[ETH_U256_DECIMAL_MAX];
+
+	eth_u256_to_decimal(v, dec);
+	return json_string(dec);
+}
+
+/*
+ * The transaction as it will be signed, for approvers (a member Clef's UIs
+ * ignore): numbers in decimal, value also in ETH, the method by name.
+ */
+static json_t *
+tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN])
+{
+	char eth[ETH_U256_DECIMAL_MAX + 8];
+	struct eth_u256 u;
+	const char *method = NULL;
+	json_t *d, *auths;
+	size_t i;
+
+	format_eth(&tx->value, eth);
+	d = json_pack("{s:i,s:o,s:o,s:o,s:o,s:s,s:I,s:I,s:I}",
+	    "type", (int)tx->type, "chainId", dec_json(&tx->chain_id),
+	    "from", address_json(from),
+	    "to", tx->has_to ? address_json(tx->to) : json_null(),
+	    "value_wei", dec_json(&tx->value), "value_eth", eth,
+	    "gas", (json_int_t)tx->gas, "nonce", (json_int_t)tx->nonce,
+	    "data_bytes", (json_int_t)tx->data_len);
+	if (d == NULL)
+		return NULL;
+	if (tx->type <= ETH_TX_ACCESS_LIST)
+		json_object_set_new(d, "gasPrice_wei", dec_json(&tx->gas_price));
+	else {
+		json_object_set_new(d, "maxFeePerGas_wei", dec_json(&tx->max_fee_per_gas));
+		json_object_set_new(d, "maxPriorityFeePerGas_wei",
+		    dec_json(&tx->max_priority_fee_per_gas));
+	}
+	if (tx->type == ETH_TX_BLOB) {
+		json_object_set_new(d, "maxFeePerBlobGas_wei", dec_json(&tx->max_fee_per_blob_gas));
+		json_object_set_new(d, "blob_hashes", json_integer((json_int_t)tx->blob_hashes_len));
+	}
+	if (tx->access_list_len > 0)
+		json_object_set_new(d, "access_list_entries",
+		    json_integer((json_int_t)tx->access_list_len));
+	if (tx->data_len >= 4) {
+		char sel[11];
+
+		method = signer_api_selector_name(tx->data);
+		snprintf(sel, sizeof(sel), "0x%02x%02x%02x%02x", tx->data[0], tx->data[1],
+		    tx->data[2], tx->data[3]);
+		json_object_set_new(d, "method", json_string(method != NULL ? method : sel));
+	}
+	if (tx->auths_len > 0 && (auths = json_array()) != NULL) {
+		for (i = 0; i < tx->auths_len; i++) {
+			eth_u256_from_u64(&u, tx->auths[i].nonce);
+			json_array_append_new(auths, json_pack("{s:o,s:o,s:o}",
+			    "delegate_to", address_json(tx->auths[i].address),
+			    "chainId", dec_json(&tx->auths[i].chain_id), "nonce", dec_json(&u)));
+		}
+		json_object_set_new(d, "authorizations", auths);
+	}
+	return d;
+}
+
 /* ---- validation (fourbyte/validation.go) ---- */
 
 int
@@ -659,8 +756,8 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		    err->message, req.from, NULL);
 		goto out;
 	}
-	request = json_pack("{s:O,s:O,s:o}", "transaction", args, "call_info", call_info,
-	    "meta", meta_json(caller));
+	request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", args, "call_info", call_info,
+	    "meta", meta_json(caller), "decoded", tx_decoded_json(tx, req.from));
 	if (request == NULL) {
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 		goto out;

@@ -236,3 +236,24 @@ signer_ui_stdio_close(struct signer_ui_stdio *ui)
 	pthread_cond_destroy(&ui->answered);
 	free(ui);
 }
+
+int
+signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, json_t **resultp)
+{
+	json_t *params = json_pack("[O]", request);
+
+	*resultp = NULL;
+	if (params == NULL)
+		return ERR_NOMEM;
+	return signer_ui_stdio_call(ctx, method, params, timeout_ms, resultp);
+}
+
+void
+signer_ui_stdio_notify_approver(void *ctx, const char *method, const json_t *params)
+{
+	json_t *p = json_pack("[O]", params);
+
+	if (p != NULL)
+		(void)signer_ui_stdio_notify(ctx, method, p);
+}

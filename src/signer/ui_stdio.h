@@ -34,6 +34,15 @@ int signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t 
 /* Send a notification (params stolen).  ERR_IO when the UI is gone. */
 int signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_t *params);
 
+/*
+ * The same as a struct signer_approver (api.h), ctx a struct
+ * signer_ui_stdio *: the request goes as the single positional parameter,
+ * as Clef sends it.
+ */
+int signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, json_t **resultp);
+void signer_ui_stdio_notify_approver(void *ctx, const char *method, const json_t *params);
+
 /* Stops the reader; accepts NULL. */
 void signer_ui_stdio_close(struct signer_ui_stdio *ui);
 

@@ -1,0 +1,394 @@
+/*
+ * ui_tty.c - the built-in terminal approver (see ui_tty.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eth/buf.h"
+#include "eth/err.h"
+#include "signer/ui_tty.h"
+
+struct signer_ui_tty {
+	int in_fd, out_fd;
+	pthread_mutex_t lock;	/* one prompt at a time */
+};
+
+/* Text being built for the terminal; errors are sticky and checked at the end. */
+struct text {
+	struct eth_buf b;
+	int err;
+};
+
+static void
+put(struct text *t, const char *s, size_t n)
+{
+	if (t->err == 0)
+		t->err = eth_buf_put(&t->b, s, n);
+}
+
+static void
+putf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+putf(struct text *t, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(t, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* An untrusted string: printable ASCII as is, every other byte as \xNN. */
+static void
+put_untrusted(struct text *t, const char *s, size_t n, size_t max)
+{
+	char esc[5];
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			put(t, (const char *)&c, 1);
+		else {
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+			put(t, esc, 4);
+		}
+	}
+	if (n > max)
+		putf(t, "... (%zu bytes more)", n - max);
+}
+
+static void
+put_json_str(struct text *t, const json_t *v, size_t max)
+{
+	if (json_is_string(v))
+		put_untrusted(t, json_string_value(v), json_string_length(v), max);
+	else if (v == NULL || json_is_null(v))
+		put(t, "-", 1);
+	else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		if (s != NULL)
+			put_untrusted(t, s, strlen(s), max);
+		free(s);
+	}
+}
+
+static void
+field(struct text *t, const char *label, const json_t *v)
+{
+	putf(t, "  %-22s ", label);
+	put_json_str(t, v, 300);
+	put(t, "\n", 1);
+}
+
+static void
+caller_lines(struct text *t, const json_t *meta)
+{
+	static const char *const claims[] = { "Origin", "User-Agent", "remote", "X-Forwarded-For" };
+	size_t i;
+
+	putf(t, "  %-22s ", "caller (trusted)");
+	put_json_str(t, json_object_get(meta, "caller_kind"), 16);
+	put(t, " ", 1);
+	put_json_str(t, json_object_get(meta, "caller"), 256);
+	put(t, "\n", 1);
+	for (i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+		const json_t *v = json_object_get(meta, claims[i]);
+		char label[48];
+
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			continue;
+		snprintf(label, sizeof(label), "%s (claimed)", claims[i]);
+		field(t, label, v);
+	}
+}
+
+/* A Clef NameValueType tree: {name, type, value} where value may be a list. */
+static void
+tree(struct text *t, const json_t *nodes, int depth)
+{
+	size_t i;
+	const json_t *n;
+
+	if (depth > 40)
+		return;
+	json_array_foreach(nodes, i, n) {
+		const json_t *v = json_object_get(n, "value");
+
+		putf(t, "  %*s", depth * 2, "");
+		put_json_str(t, json_object_get(n, "name"), 80);
+		put(t, " (", 2);
+		put_json_str(t, json_object_get(n, "type"), 80);
+		put(t, ")", 1);
+		if (json_is_array(v)) {
+			put(t, ":\n", 2);
+			tree(t, v, depth + 1);
+		} else {
+			put(t, ": ", 2);
+			put_json_str(t, v, 600);
+			put(t, "\n", 1);
+		}
+	}
+}
+
+static void
+render_tx(struct text *t, const json_t *req)
+{
+	const json_t *d = json_object_get(req, "decoded"), *m;
+	size_t i;
+
+	put(t, "Sign a transaction\n", 19);
+	if (d == NULL) {
+		field(t, "transaction", json_object_get(req, "transaction"));
+	} else {
+		field(t, "type", json_object_get(d, "type"));
+		field(t, "chain id", json_object_get(d, "chainId"));
+		field(t, "from", json_object_get(d, "from"));
+		if (json_is_null(json_object_get(d, "to")))
+			field(t, "to", json_string("(creates a contract)"));
+		else
+			field(t, "to", json_object_get(d, "to"));
+		putf(t, "  %-22s ", "value");
+		put_json_str(t, json_object_get(d, "value_eth"), 100);
+		put(t, " ETH\n", 5);
+		field(t, "gas limit", json_object_get(d, "gas"));
+		if (json_object_get(d, "gasPrice_wei") != NULL)
+			field(t, "gas price (wei)", json_object_get(d, "gasPrice_wei"));
+		else {
+			field(t, "max fee (wei/gas)", json_object_get(d, "maxFeePerGas_wei"));
+			field(t, "max tip (wei/gas)", json_object_get(d, "maxPriorityFeePerGas_wei"));
+		}
+		if (json_object_get(d, "maxFeePerBlobGas_wei") != NULL)
+			field(t, "max blob fee (wei)", json_object_get(d, "maxFeePerBlobGas_wei"));
+		field(t, "nonce", json_object_get(d, "nonce"));
+		field(t, "data (bytes)", json_object_get(d, "data_bytes"));
+		if (json_object_get(d, "method") != NULL)
+			field(t, "calls", json_object_get(d, "method"));
+		if (json_object_get(d, "authorizations") != NULL) {
+			put(t, "  EIP-7702: this account's code is delegated to:\n", 49);
+			json_array_foreach(json_object_get(d, "authorizations"), i, m) {
+				put(t, "    ", 4);
+				put_json_str(t, json_object_get(m, "delegate_to"), 64);
+				put(t, " on chain ", 10);
+				put_json_str(t, json_object_get(m, "chainId"), 80);
+				put(t, "\n", 1);
+			}
+		}
+	}
+	json_array_foreach(json_object_get(req, "call_info"), i, m) {
+		put(t, "  ", 2);
+		put_json_str(t, json_object_get(m, "type"), 16);
+		put(t, ": ", 2);
+		put_json_str(t, json_object_get(m, "message"), 300);
+		put(t, "\n", 1);
+	}
+}
+
+static void
+render(struct text *t, const char *method, const json_t *req)
+{
+	size_t i;
+	const json_t *a;
+
+	put(t, "\n==== p11signer: approval needed ====\n", 38);
+	caller_lines(t, json_object_get(req, "meta"));
+	if (strcmp(method, "ui_approveTx") == 0)
+		render_tx(t, req);
+	else if (strcmp(method, "ui_approveSignData") == 0) {
+		put(t, "Sign data\n", 10);
+		field(t, "content type", json_object_get(req, "content_type"));
+		field(t, "key", json_object_get(req, "address"));
+		field(t, "hash", json_object_get(req, "hash"));
+		tree(t, json_object_get(req, "messages"), 0);
+	} else if (strcmp(method, "ui_approveListing") == 0) {
+		put(t, "List these accounts to the caller\n", 34);
+		json_array_foreach(json_object_get(req, "accounts"), i, a) {
+			put(t, "  ", 2);
+			put_json_str(t, json_object_get(a, "address"), 64);
+			put(t, "  ", 2);
+			put_json_str(t, json_object_get(a, "url"), 200);
+			put(t, "\n", 1);
+		}
+	} else if (strcmp(method, "ui_approveNewAccount") == 0)
+		put(t, "Make a new key on the token\n", 28);
+	else {
+		put(t, "Unknown request ", 16);
+		put_untrusted(t, method, strlen(method), 64);
+		put(t, "\n", 1);
+	}
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return ERR_IO;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+signer_ui_tty_render(int out_fd, const char *method, const json_t *request)
+{
+	struct text t = { { 0 }, 0 };
+	int r;
+
+	render(&t, method, request);
+	r = t.err != 0 ? t.err : write_all(out_fd, t.b.p, t.b.len);
+	eth_buf_free(&t.b);
+	return r;
+}
+
+int
+signer_ui_tty_open(int in_fd, int out_fd, struct signer_ui_tty **outp)
+{
+	struct signer_ui_tty *t;
+
+	*outp = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return ERR_NOMEM;
+	t->in_fd = in_fd;
+	t->out_fd = out_fd;
+	pthread_mutex_init(&t->lock, NULL);
+	*outp = t;
+	return 0;
+}
+
+void
+signer_ui_tty_close(struct signer_ui_tty *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one line within the deadline; 1 for y/yes, 0 for anything else, ERR_* on timeout/EOF. */
+static int
+read_answer(int fd, long long deadline)
+{
+	char line[64];
+	size_t n = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		ssize_t r;
+		char c;
+
+		if (left <= 0)
+			return ERR_TIMEOUT;
+		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			return ERR_IO;
+		if (r <= 0)
+			continue;
+		if ((r = read(fd, &c, 1)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return ERR_IO;
+		}
+		if (r == 0)
+			return ERR_IO;
+		if (c == '\n')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
+}
+
+int
+signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, json_t **resultp)
+{
+	struct signer_ui_tty *t = ctx;
+	long long deadline = now_ms() + timeout_ms;
+	char prompt[96];
+	int r, yes;
+
+	*resultp = NULL;
+	pthread_mutex_lock(&t->lock);
+	if (now_ms() >= deadline) {
+		pthread_mutex_unlock(&t->lock);
+		return ERR_TIMEOUT;
+	}
+	if ((r = signer_ui_tty_render(t->out_fd, method, request)) != 0)
+		goto out;
+	snprintf(prompt, sizeof(prompt), "Approve? [y/N] (no answer in %lld s is no) ",
+	    (deadline - now_ms() + 999) / 1000);
+	if ((r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
+		goto out;
+	yes = read_answer(t->in_fd, deadline);
+	if (yes < 0) {
+		r = yes;
+		(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);
+		goto out;
+	}
+	if (strcmp(method, "ui_approveListing") == 0)
+		*resultp = yes ? json_pack("{s:O}", "accounts", json_object_get(request, "accounts"))
+		    : json_pack("{s:[]}", "accounts");
+	else
+		*resultp = json_pack("{s:b}", "approved", yes);
+	r = *resultp != NULL ? 0 : ERR_NOMEM;
+ out:
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void
+signer_ui_tty_notify(void *ctx, const char *method, const json_t *params)
+{
+	struct signer_ui_tty *t = ctx;
+	struct text x = { { 0 }, 0 };
+
+	if (strcmp(method, "ui_onApprovedTx") == 0) {
+		put(&x, "signed; transaction hash ", 25);
+		put_json_str(&x, json_object_get(json_object_get(params, "tx"), "hash"), 80);
+		put(&x, "\n", 1);
+	} else if (strcmp(method, "ui_showInfo") == 0 || strcmp(method, "ui_showError") == 0) {
+		put(&x, method + 7, strlen(method + 7));
+		put(&x, ": ", 2);
+		put_json_str(&x, json_object_get(params, "text"), 300);
+		put(&x, "\n", 1);
+	} else
+		goto out;
+	pthread_mutex_lock(&t->lock);
+	if (x.err == 0)
+		(void)write_all(t->out_fd, x.b.p, x.b.len);
+	pthread_mutex_unlock(&t->lock);
+ out:
+	eth_buf_free(&x.b);
+}

@@ -1,0 +1,167 @@
+/* The terminal approver: answers, timeouts, and that requests cannot drive the terminal. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eth/err.h"
+#include "signer/ui_tty.h"
+#include "tvec.h"
+
+struct pipes {
+	int in[2], out[2];
+	struct signer_ui_tty *t;
+};
+
+static int
+setup(void **state)
+{
+	struct pipes *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || pipe(p->in) != 0 || pipe(p->out) != 0)
+		return -1;
+	if (signer_ui_tty_open(p->in[0], p->out[1], &p->t) != 0)
+		return -1;
+	*state = p;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct pipes *p = *state;
+
+	signer_ui_tty_close(p->t);
+	close(p->in[0]);
+	close(p->in[1]);
+	close(p->out[0]);
+	close(p->out[1]);
+	free(p);
+	return 0;
+}
+
+static char *
+drain(int fd)
+{
+	static char buf[65536];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static json_t *
+sign_data_request(const char *text)
+{
+	return json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s}],s:{s:s,s:s,s:s,s:s}}",
+	    "content_type", "text/plain", "address", "0x8A8eAFb1cf62BfBeb1741769DAE1a9dd47996192",
+	    "hash", "0x00", "messages", "name", "message", "type", "text/plain", "value", text,
+	    "meta", "caller", "work", "caller_kind", "qube", "Origin", "https://evil\x1b[2J.example",
+	    "User-Agent", "x");
+}
+
+static void
+test_yes(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = sign_data_request("hello"), *res = NULL;
+	char *out;
+
+	assert_int_equal(write(p->in[1], "y\n", 2), 2);
+	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveSignData", req, 5000, &res), 0);
+	assert_true(json_is_true(json_object_get(res, "approved")));
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "caller (trusted)       qube work"));
+	assert_non_null(strstr(out, "Origin (claimed)"));
+	/* The escape sequence is shown as text, never sent to the terminal. */
+	assert_null(strchr(out, '\x1b'));
+	assert_non_null(strstr(out, "evil\\x1b[2J.example"));
+	json_decref(res);
+	json_decref(req);
+}
+
+static void
+test_no_and_anything_else(void **state)
+{
+	struct pipes *p = *state;
+	static const char *answers[] = { "n\n", "\n", "yess\n", "Y \n" };
+	json_t *req = sign_data_request("line1\nline2\r\x07"), *res = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		assert_int_equal(write(p->in[1], answers[i], strlen(answers[i])),
+		    (ssize_t)strlen(answers[i]));
+		assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveSignData", req, 5000, &res), 0);
+		assert_true(json_is_false(json_object_get(res, "approved")));
+		json_decref(res);
+		assert_null(strpbrk(drain(p->out[0]), "\r\x07"));
+	}
+	json_decref(req);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = sign_data_request("x"), *res = NULL;
+
+	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveSignData", req, 300, &res), ERR_TIMEOUT);
+	assert_null(res);
+	assert_non_null(strstr(drain(p->out[0]), "no answer: denied"));
+	json_decref(req);
+}
+
+static void
+test_listing(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = json_pack("{s:[{s:s,s:s}],s:{s:s}}", "accounts", "address",
+	    "0x8A8eAFb1cf62BfBeb1741769DAE1a9dd47996192", "url", "pkcs11:token=vault;object=eth0",
+	    "meta", "caller", "uid:1000"), *res = NULL;
+
+	assert_int_equal(write(p->in[1], "yes\n", 4), 4);
+	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveListing", req, 5000, &res), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "accounts")), 1);
+	json_decref(res);
+	assert_int_equal(write(p->in[1], "n\n", 2), 2);
+	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveListing", req, 5000, &res), 0);
+	assert_int_equal(json_array_size(json_object_get(res, "accounts")), 0);
+	assert_non_null(strstr(drain(p->out[0]), "pkcs11:token=vault;object=eth0"));
+	json_decref(res);
+	json_decref(req);
+}
+
+static void
+test_tx_render(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = json_pack("{s:{s:i,s:s,s:s,s:n,s:s,s:I,s:I,s:I,s:s,s:s,s:s},s:[{s:s,s:s}],s:{s:s}}",
+	    "decoded", "type", 2, "chainId", "1", "from", "0x8A8eAFb1cf62BfBeb1741769DAE1a9dd47996192",
+	    "to", "value_eth", "1.5", "gas", (json_int_t)21000, "nonce", (json_int_t)7,
+	    "data_bytes", (json_int_t)0, "maxFeePerGas_wei", "2000000000",
+	    "maxPriorityFeePerGas_wei", "1000000000", "method", "transfer(address,uint256)",
+	    "call_info", "type", "WARNING", "message", "Invalid checksum on recipient address",
+	    "meta", "caller", "work");
+	char *out;
+
+	assert_int_equal(signer_ui_tty_render(p->out[1], "ui_approveTx", req), 0);
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "(creates a contract)"));
+	assert_non_null(strstr(out, "1.5 ETH"));
+	assert_non_null(strstr(out, "transfer(address,uint256)"));
+	assert_non_null(strstr(out, "WARNING: Invalid checksum"));
+	json_decref(req);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_yes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_and_anything_else, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_render, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ui-tty", tests, NULL, NULL);
+}
