@@ -105,7 +105,8 @@
 	X(ERR_P11_EC_POINT,        -227, "the key's CKA_EC_POINT is not an uncompressed or compressed secp256k1 point") \
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
-	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed")
+	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
 
 enum err_code {
 	ERR_OK = 0,
