@@ -146,7 +146,8 @@ fill_caller(struct MHD_Connection *conn, struct rpc_caller *c)
 		    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 			snprintf(peer, sizeof(peer), ci->client_addr->sa_family == AF_INET6 ?
 			    "[%s]:%s" : "%s:%s", host, serv);
-			rpc_caller_set(c->id, peer);
+			/* The port changes with every connection: a rule can only name the address. */
+			rpc_caller_set(c->id, host);
 			rpc_caller_set(c->untrusted_remote, peer);
 		}
 	}

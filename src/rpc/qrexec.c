@@ -96,7 +96,11 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 {
 	const char *dom = getenv("QREXEC_REMOTE_DOMAIN");
 	const char *arg = getenv("QREXEC_SERVICE_ARGUMENT");
+	const char *full = getenv("QREXEC_SERVICE_FULL_NAME"), *plus;
 
+	/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
+	if (arg == NULL && full != NULL && (plus = strchr(full, '+')) != NULL)
+		arg = plus + 1;
 	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||
 	    (arg != NULL && !valid_profile(arg, strlen(arg))))
 		return ERR_INVALID_ARGUMENT;

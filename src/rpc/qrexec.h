@@ -44,8 +44,11 @@ extern const size_t rpc_qrexec_nservices;
  */
 int rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller *caller);
 
-/* The caller of an executable service, from the environment qrexec sets.
- * Errors: ERR_INVALID_ARGUMENT when QREXEC_REMOTE_DOMAIN is absent or bad. */
+/* The caller of an executable service, from the environment qrexec sets:
+ * QREXEC_REMOTE_DOMAIN, and the profile from QREXEC_SERVICE_ARGUMENT or, as
+ * newer qrexec sets only that, from QREXEC_SERVICE_FULL_NAME ("SERVICE+ARG").
+ * Errors: ERR_INVALID_ARGUMENT when QREXEC_REMOTE_DOMAIN is absent or bad,
+ * or the profile is not a valid profile name. */
 int rpc_qrexec_caller_from_env(struct rpc_caller *caller);
 
 /*

@@ -131,6 +131,14 @@ test_stdio_env(void **state)
 	setenv("QREXEC_REMOTE_DOMAIN", "work", 1);
 	setenv("QREXEC_SERVICE_ARGUMENT", "../etc", 1);
 	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	/* Newer qrexec: the argument only in the full name. */
+	unsetenv("QREXEC_SERVICE_ARGUMENT");
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+warm", 1);
+	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	assert_string_equal(caller.profile, "warm");
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+bad/profile", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_FULL_NAME");
 	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
 	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
 	assert_int_equal(pipe(in), 0);
