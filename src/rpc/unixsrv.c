@@ -21,6 +21,7 @@ struct rpc_unixsrv {
 	int stop_pipe[2];	/* written once to wake every thread */
 	pthread_t accept_thread;
 	int accept_started;
+	int inherited;		/* from systemd: not ours to bind or unlink */
 	const uid_t *allowed_uids;
 	size_t nallowed;
 	rpc_unixsrv_serve_fn serve;
@@ -185,6 +186,42 @@ socket_in_use(const struct sockaddr_un *sun)
 	return used;
 }
 
+/*
+ * systemd socket activation (sd_listen_fds(3)): a listening Unix stream
+ * socket bound to path among the descriptors passed to this process, or -1.
+ * Matching by path lets the IPC and the qrexec socket each be activated.
+ */
+static int
+inherited_listener(const char *path)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd, nfds, val;
+
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+		return -1;
+	nfds = (int)strtol(fds, NULL, 10);
+	for (fd = 3; nfds > 0 && nfds <= 64 && fd < 3 + nfds; fd++) {
+		len = sizeof(sun);
+		memset(&sun, 0, sizeof(sun));
+		if (getsockname(fd, (struct sockaddr *)&sun, &len) != 0 ||
+		    sun.sun_family != AF_UNIX || strncmp(sun.sun_path, path,
+		    sizeof(sun.sun_path)) != 0)
+			continue;
+		len = sizeof(val);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) != 0 || !val)
+			continue;
+		len = sizeof(val);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) != 0 || val != SOCK_STREAM)
+			continue;
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+			continue;
+		return fd;
+	}
+	return -1;
+}
+
 int
 rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
     rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
@@ -214,6 +251,11 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	r = ERR_IO;
 	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
 		goto out;
+	if ((s->listen_fd = inherited_listener(path)) >= 0) {
+		/* systemd made it, with the unit's SocketMode and owner. */
+		s->inherited = 1;
+		goto listening;
+	}
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode) || socket_in_use(&sun))
 			goto out;
@@ -229,9 +271,11 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 		r = ERR_IO;
 		goto out;
 	}
+ listening:
 	if (pthread_create(&s->accept_thread, NULL, accept_thread, s) != 0) {
 		r = ERR_NOMEM;
-		unlink(path);
+		if (!s->inherited)
+			unlink(path);
 		goto out;
 	}
 	s->accept_started = 1;
@@ -253,7 +297,8 @@ rpc_unixsrv_stop(struct rpc_unixsrv *s)
 	}
 	if (s->accept_started) {
 		pthread_join(s->accept_thread, NULL);
-		unlink(s->path);
+		if (!s->inherited)
+			unlink(s->path);
 	}
 	pthread_mutex_lock(&s->lock);
 	while (s->nconn > 0)

@@ -8,6 +8,11 @@
  * runs as an allowed uid.  Each accepted connection gets its own thread,
  * which calls serve(); serve owns nothing and must return when it reads EOF
  * or when rpc_unixsrv_stopping() says so.
+ *
+ * Under systemd socket activation (LISTEN_PID is this process, LISTEN_FDS
+ * counts descriptors from 3), a passed listening Unix stream socket bound to
+ * the same path is used instead of binding one; it keeps the unit's owner
+ * and mode, the peer uid is still checked, and stopping leaves it in place.
  */
 #ifndef RPC_UNIXSRV_H
 #define RPC_UNIXSRV_H

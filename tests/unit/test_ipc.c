@@ -1,5 +1,7 @@
 /* IPC transport (src/rpc/ipc): a real Unix socket in a temporary directory. */
 #include <poll.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,7 +34,7 @@ dial(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);	/* main() keeps it short */
 	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	return fd;
 }
@@ -155,6 +157,72 @@ test_uid_refused(void **state)
 	rpc_ipc_stop(s2);
 }
 
+/*
+ * systemd socket activation: a listening socket passed as fd 3 with
+ * LISTEN_PID/LISTEN_FDS is used as it is (same inode, the unit's mode) and
+ * left in place at stop.  In a child, so that fd 3 and the environment are
+ * its own.
+ */
+static void
+test_socket_activation(void **state)
+{
+	char apath[300], pidbuf[32];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat before, after;
+	pid_t pid;
+	int lfd, status;
+
+	snprintf(apath, sizeof(apath), "%s/activated.sock", dir);
+	assert_true(strlen(apath) < sizeof(sun.sun_path));
+	memcpy(sun.sun_path, apath, strlen(apath) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(chmod(apath, 0660), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(stat(apath, &before), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rpc_ipc *s = NULL;
+		char *out;
+		int fd;
+
+		if (dup2(lfd, 3) != 3)
+			_exit(10);
+		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pidbuf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		if (rpc_ipc_start(apath, NULL, 0, &table, &s) != 0)
+			_exit(11);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+			_exit(12);
+		{
+			static const char req[] =
+			    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_whoami\",\"params\":[]}\n";
+
+			if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+				_exit(13);
+		}
+		out = read_lines(fd, 1);
+		if (strstr(out, "\"result\"") == NULL)
+			_exit(14);
+		free(out);
+		close(fd);
+		rpc_ipc_stop(s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The same socket, mode untouched, still there after stop. */
+	assert_int_equal(stat(apath, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(after.st_mode & 0777, 0660);
+	close(lfd);
+	unlink(apath);
+}
+
 int
 main(void)
 {
@@ -164,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_uid_refused),
+		cmocka_unit_test(test_socket_activation),
 	};
 	struct rpc_ipc *s;
 	int failed;
