@@ -9,6 +9,15 @@ LIBEXECDIR ?= $(PREFIX)/libexec/p11signer
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/p11signer
 DESTDIR  ?=
+# Cross builds: `make CROSS=arm-linux-gnueabihf-` uses that prefix's gcc and
+# pkg-config (Debian multiarch libraries; scripts/cross-armhf sets them up)
+# and builds into build-arm-linux-gnueabihf/.
+ifdef CROSS
+CC       := $(CROSS)gcc
+AR       := $(CROSS)ar
+PKG_CONFIG := $(CROSS)pkg-config
+BUILD    ?= build-$(patsubst %-,%,$(CROSS))
+endif
 BUILD    ?= build
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -18,7 +27,7 @@ WERROR ?= 1
 endif
 
 CFLAGS   ?= -O2 -g
-PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl
+PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl gnutls
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
@@ -100,8 +109,16 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 # ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
-# Add P11_BINS (installed programs) and rules here; `all` builds $(P11_BINS).
-P11_BINS :=
+# p11signer (the daemon and its commands) loads no PKCS#11 code: from
+# libp11 it takes only the protocol and the client.  p11signer-token is the
+# only program that links p11-kit.
+P11_BINS := $(BUILD)/p11signer
+$(BUILD)/src/cmd/p11signer.o: ALL_CFLAGS += -DP11S_LIBEXECDIR='"$(LIBEXECDIR)"'
+$(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
+$(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+$(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -ldl -lpthread
 # ---- end token layer ----
 
 # ---- test fixtures: fault-injecting PKCS#11 module, SoftHSM2 helpers (section owned by the fault-module work) ----
@@ -195,6 +212,28 @@ asan: deps
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    BUILD=build-asan tests/run
 
+# Benchmarks: bench/*.c are measuring tools (a raw C_Sign loop, load
+# clients); bench/run measures and writes bench/REPORT.md.  Not part of check.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+.PHONY: bench
+$(BUILD)/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) -c -o $@ $<
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBRPC) $(LIBETH)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl -lpthread
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all fixtures $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) bench/run
+
+# armhf (USB armory Mk II): build every binary with Debian's armhf libraries,
+# then run the unit and SoftHSM2 integration suites under qemu-user.
+.PHONY: armhf check-armhf
+armhf:
+	$(Q)scripts/cross-armhf build
+check-armhf:
+	$(Q)scripts/cross-armhf check
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo
@@ -225,5 +264,8 @@ help:
 	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
+	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
+	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"
+	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

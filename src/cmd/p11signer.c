@@ -1,0 +1,805 @@
+/*
+ * p11signer - the signer daemon and its commands.  See docs/p11signer.1.
+ *
+ *   p11signer serve [options]     Clef's external API on the token layer
+ *   p11signer list [options]      modules, tokens, keys and addresses
+ *   p11signer keygen options      a new secp256k1 key on a token
+ *   p11signer audit verify FILE   check the audit log's hash chain
+ *   p11signer version
+ *
+ * PKCS#11 code is loaded only by p11signer-token, which this program starts
+ * (one per --module) and speaks to over a socketpair (docs/token-protocol.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "eth/addr.h"
+#include "eth/err.h"
+#include "eth/hex.h"
+#include "eth/limits.h"
+#include "eth/u256.h"
+#include "p11/client.h"
+#include "rpc/caller.h"
+#include "rpc/http.h"
+#include "rpc/ipc.h"
+#include "rpc/qrexec.h"
+#include "signer/api.h"
+#include "signer/audit.h"
+#include "signer/keystore.h"
+#include "signer/policy.h"
+#include "signer/ui_stdio.h"
+#include "signer/ui_tty.h"
+
+#ifndef P11S_LIBEXECDIR
+#define P11S_LIBEXECDIR "/usr/local/libexec/p11signer"
+#endif
+#define P11S_VERSION "0.1.0"
+#define MAX_LIST 32		/* --module, --token, --allow, vhosts, cors */
+
+struct opts {
+	const char *modules[MAX_LIST];
+	size_t nmodules;
+	const char *tokens[MAX_LIST];
+	size_t ntokens;
+	const char *allow[MAX_LIST];
+	size_t nallow;
+	const char *helper;
+	int http;
+	const char *http_addr;
+	unsigned http_port;
+	const char *vhosts[MAX_LIST];
+	size_t nvhosts;
+	const char *cors[MAX_LIST];
+	size_t ncors;
+	const char *ipcpath;
+	int ipcdisable;
+	const char *qrexec_socket;
+	int stdio;
+	int stdio_ui;
+	const char *ui;
+	const char *rules;
+	const char *rules_state;
+	struct eth_u256 chain_id;
+	const char *auditlog;
+	int advanced;
+	unsigned approval_timeout;
+	const char *keygen_token;
+	const char *label;
+	unsigned sessions;
+	char *owned[256];	/* strings this program allocated (config file values) */
+	size_t nowned;
+};
+
+static void
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("p11signer: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: p11signer serve [options]\n"
+	    "       p11signer list [--module M]... [--token URI]...\n"
+	    "       p11signer keygen --module M --token URI --label L\n"
+	    "       p11signer audit verify FILE [--head HASH]\n"
+	    "       p11signer version\n"
+	    "options (serve; see p11signer(1)):\n"
+	    "  --module PATH|NAME     PKCS#11 module (repeatable)\n"
+	    "  --token URI            offer only keys of these tokens/keys (repeatable)\n"
+	    "  --allow DIR            allowed module directory (repeatable; default /usr/lib*/, /usr/local/lib*/)\n"
+	    "  --http                 serve HTTP on --http.addr:--http.port\n"
+	    "  --http.addr ADDR       (127.0.0.1)   --http.port PORT (8550)\n"
+	    "  --http.vhosts LIST     accepted Host names (localhost)\n"
+	    "  --http.corsdomain LIST origins sent CORS headers (none)\n"
+	    "  --ipcpath PATH         IPC socket (~/.p11signer/p11signer.ipc)  --ipcdisable\n"
+	    "  --qrexec.socket PATH   serve a qrexec socket service (Qubes vault)\n"
+	    "  --stdio                answer one request on stdin/stdout (qrexec executable service)\n"
+	    "  --stdio-ui             approve through a Clef UI on stdin/stdout\n"
+	    "  --ui tty|none          built-in approver (tty when a terminal is there, else none)\n"
+	    "  --rules FILE           policy file (docs/policy.md)\n"
+	    "  --chainid N            chain id (1)\n"
+	    "  --auditlog FILE        hash-chained audit log\n"
+	    "  --advanced             validation warnings do not refuse a transaction\n"
+	    "  --approval-timeout S   seconds to wait for an approval (120)\n"
+	    "  --keygen-token URI     token for account_new   --label PREFIX\n"
+	    "  --config FILE          JSON object of these options\n");
+}
+
+static void
+split_into(char *s, const char **out, size_t *n, const char *what)
+{
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(s, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (*n == MAX_LIST)
+			die("too many %s", what);
+		out[(*n)++] = tok;
+	}
+}
+
+static void
+push(const char **list, size_t *n, const char *v, const char *what)
+{
+	if (*n == MAX_LIST)
+		die("too many %s (at most %d)", what, MAX_LIST);
+	list[(*n)++] = v;
+}
+
+static unsigned
+parse_unsigned(const char *s, unsigned long max, const char *what)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (*s < '0' || *s > '9' || (v = strtoul(s, &end, 10), *end != '\0') ||
+	    errno != 0 || v > max)
+		die("%s: not a number from 0 to %lu: %s", what, max, s);
+	return (unsigned)v;
+}
+
+enum {
+	O_MODULE = 256, O_TOKEN, O_ALLOW, O_HELPER, O_HTTP, O_HTTP_ADDR, O_HTTP_PORT,
+	O_VHOSTS, O_CORS, O_IPCPATH, O_IPCDISABLE, O_QREXEC, O_STDIO, O_STDIO_UI, O_UI,
+	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
+	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG,
+};
+
+static const struct option long_opts[] = {
+	{ "module", required_argument, NULL, O_MODULE },
+	{ "token", required_argument, NULL, O_TOKEN },
+	{ "allow", required_argument, NULL, O_ALLOW },
+	{ "helper", required_argument, NULL, O_HELPER },
+	{ "http", no_argument, NULL, O_HTTP },
+	{ "http.addr", required_argument, NULL, O_HTTP_ADDR },
+	{ "http.port", required_argument, NULL, O_HTTP_PORT },
+	{ "http.vhosts", required_argument, NULL, O_VHOSTS },
+	{ "http.corsdomain", required_argument, NULL, O_CORS },
+	{ "ipcpath", required_argument, NULL, O_IPCPATH },
+	{ "ipcdisable", no_argument, NULL, O_IPCDISABLE },
+	{ "qrexec.socket", required_argument, NULL, O_QREXEC },
+	{ "stdio", no_argument, NULL, O_STDIO },
+	{ "stdio-ui", no_argument, NULL, O_STDIO_UI },
+	{ "ui", required_argument, NULL, O_UI },
+	{ "rules", required_argument, NULL, O_RULES },
+	{ "rules-state", required_argument, NULL, O_RULES_STATE },
+	{ "chainid", required_argument, NULL, O_CHAINID },
+	{ "auditlog", required_argument, NULL, O_AUDITLOG },
+	{ "advanced", no_argument, NULL, O_ADVANCED },
+	{ "approval-timeout", required_argument, NULL, O_TIMEOUT },
+	{ "keygen-token", required_argument, NULL, O_KEYGEN_TOKEN },
+	{ "label", required_argument, NULL, O_LABEL },
+	{ "sessions", required_argument, NULL, O_SESSIONS },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void load_config(struct opts *o, const char *path);
+
+/* One option; value is NULL for flags.  Shared by argv and the config file. */
+static void
+apply(struct opts *o, int opt, char *value)
+{
+	switch (opt) {
+	case O_MODULE: push(o->modules, &o->nmodules, value, "--module"); break;
+	case O_TOKEN: push(o->tokens, &o->ntokens, value, "--token"); break;
+	case O_ALLOW: push(o->allow, &o->nallow, value, "--allow"); break;
+	case O_HELPER: o->helper = value; break;
+	case O_HTTP: o->http = 1; break;
+	case O_HTTP_ADDR: o->http_addr = value; break;
+	case O_HTTP_PORT: o->http_port = parse_unsigned(value, 65535, "--http.port"); break;
+	case O_VHOSTS: o->nvhosts = 0; split_into(value, o->vhosts, &o->nvhosts, "vhosts"); break;
+	case O_CORS: o->ncors = 0; split_into(value, o->cors, &o->ncors, "CORS domains"); break;
+	case O_IPCPATH: o->ipcpath = value; break;
+	case O_IPCDISABLE: o->ipcdisable = 1; break;
+	case O_QREXEC: o->qrexec_socket = value; break;
+	case O_STDIO: o->stdio = 1; break;
+	case O_STDIO_UI: o->stdio_ui = 1; break;
+	case O_UI:
+		if (strcmp(value, "tty") != 0 && strcmp(value, "none") != 0)
+			die("--ui: want tty or none, not %s", value);
+		o->ui = value;
+		break;
+	case O_RULES: o->rules = value; break;
+	case O_RULES_STATE: o->rules_state = value; break;
+	case O_CHAINID:
+		if ((strncmp(value, "0x", 2) == 0 ?
+		    eth_u256_parse_quantity(value, strlen(value), &o->chain_id) :
+		    eth_u256_parse_decimal(value, strlen(value), &o->chain_id)) != 0 ||
+		    eth_u256_is_zero(&o->chain_id))
+			die("--chainid: not a chain id: %s", value);
+		break;
+	case O_AUDITLOG: o->auditlog = value; break;
+	case O_ADVANCED: o->advanced = 1; break;
+	case O_TIMEOUT: o->approval_timeout = parse_unsigned(value, 86400, "--approval-timeout"); break;
+	case O_KEYGEN_TOKEN: o->keygen_token = value; break;
+	case O_LABEL: o->label = value; break;
+	case O_SESSIONS: o->sessions = parse_unsigned(value, 64, "--sessions"); break;
+	case O_CONFIG: load_config(o, value); break;
+	default:
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static char *
+keep(struct opts *o, char *s)
+{
+	if (s == NULL || o->nowned == sizeof(o->owned) / sizeof(o->owned[0]))
+		die("config file: too many values");
+	return o->owned[o->nowned++] = s;
+}
+
+/*
+ * --config FILE: a JSON object whose members are option names without the
+ * dashes; flags take true, repeatable options an array, the rest a string or
+ * a number.  Applied where --config stands, so later options win.
+ */
+static void
+load_config(struct opts *o, const char *path)
+{
+	json_error_t jerr;
+	json_t *cfg, *v, *item;
+	const char *key;
+	size_t i;
+
+	if ((cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		die("%s:%d: %s", path, jerr.line, jerr.text);
+	if (!json_is_object(cfg))
+		die("%s: want a JSON object of options", path);
+	json_object_foreach(cfg, key, v) {
+		const struct option *lo;
+
+		for (lo = long_opts; lo->name != NULL; lo++)
+			if (strcmp(lo->name, key) == 0)
+				break;
+		if (lo->name == NULL || lo->val == O_CONFIG || lo->val == 'h')
+			die("%s: unknown option \"%s\"", path, key);
+		if (lo->has_arg == no_argument) {
+			if (!json_is_boolean(v))
+				die("%s: %s wants true or false", path, key);
+			if (json_is_true(v))
+				apply(o, lo->val, NULL);
+			continue;
+		}
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, item) {
+				if (!json_is_string(item))
+					die("%s: %s wants strings", path, key);
+				apply(o, lo->val, keep(o, strdup(json_string_value(item))));
+			}
+		} else if (json_is_string(v))
+			apply(o, lo->val, keep(o, strdup(json_string_value(v))));
+		else if (json_is_integer(v)) {
+			char num[32];
+
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			apply(o, lo->val, keep(o, strdup(num)));
+		} else
+			die("%s: %s wants a string or a number", path, key);
+	}
+	json_decref(cfg);
+}
+
+static void
+parse_opts(struct opts *o, int argc, char **argv)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->http_addr = "127.0.0.1";
+	o->http_port = 8550;
+	o->vhosts[0] = "localhost";
+	o->nvhosts = 1;
+	o->approval_timeout = 120;
+	eth_u256_from_u64(&o->chain_id, 1);
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		apply(o, c, optarg);
+	}
+	if (optind != argc)
+		die("unexpected argument: %s", argv[optind]);
+}
+
+/* The token helper: --helper, $P11SIGNER_TOKEN_HELPER, next to us, or LIBEXECDIR. */
+static const char *
+helper_path(const struct opts *o)
+{
+	static char buf[PATH_MAX];
+	const char *env = getenv("P11SIGNER_TOKEN_HELPER");
+	ssize_t n;
+	char *slash;
+
+	if (o->helper != NULL)
+		return o->helper;
+	if (env != NULL && *env != '\0')
+		return env;
+	if ((n = readlink("/proc/self/exe", buf, sizeof(buf) - 32)) > 0) {
+		buf[n] = '\0';
+		if ((slash = strrchr(buf, '/')) != NULL) {
+			snprintf(slash + 1, 32, "p11signer-token");	/* room kept above */
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	return P11S_LIBEXECDIR "/p11signer-token";
+}
+
+static struct signer_keystore *event_keystore;
+
+static void
+on_token_event(void *ctx, const struct proto_event *ev)
+{
+	(void)ev;
+	if (event_keystore != NULL)
+		signer_keystore_invalidate(event_keystore);
+}
+
+static size_t
+start_clients(const struct opts *o, struct p11_client **clients, int with_events)
+{
+	char why[P11_CLIENT_WHY_MAX];
+	size_t i;
+	int r;
+
+	if (o->nmodules == 0)
+		die("no --module given (a PKCS#11 module path, or a name registered with p11-kit)");
+	for (i = 0; i < o->nmodules; i++) {
+		struct p11_client_config cc;
+
+		memset(&cc, 0, sizeof(cc));
+		cc.helper_path = helper_path(o);
+		cc.module = o->modules[i];
+		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
+		cc.nallowed = o->nallow;
+		cc.token_uris = o->ntokens > 0 ? o->tokens : NULL;
+		cc.ntokens = o->ntokens;
+		cc.sessions = o->sessions;
+		if (with_events)
+			cc.on_event = on_token_event;
+		why[0] = '\0';
+		if ((r = p11_client_start(&cc, &clients[i], why)) != 0)
+			die("module %s: %s", o->modules[i], why[0] != '\0' ? why : err_str(r));
+	}
+	return o->nmodules;
+}
+
+/* ---- PIN entry and notices for serve ---- */
+
+struct ui_ctx {
+	struct signer_ui_stdio *stdio_ui;
+	int tty_fd;
+};
+
+static int
+tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t max,
+    size_t *lenp)
+{
+	struct ui_ctx *u = ctx;
+	struct termios old, quiet;
+	char line[LIMIT_PROTO_PIN + 2];
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	dprintf(u->tty_fd, "\n%s%sPIN for token \"%.64s\": ", note, *note ? "\n" : "", token);
+	if (tcgetattr(u->tty_fd, &old) != 0)
+		return ERR_IO;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(u->tty_fd, TCSAFLUSH, &quiet);
+	while ((r = read(u->tty_fd, &c, 1)) == 1 && c != '\n')
+		if (n < sizeof(line))
+			line[n++] = c;
+	tcsetattr(u->tty_fd, TCSAFLUSH, &old);
+	dprintf(u->tty_fd, "\n");
+	if (r != 1 || n == 0 || n > max) {
+		explicit_bzero(line, sizeof(line));
+		return ERR_IO;
+	}
+	memcpy(pin, line, n);
+	*lenp = n;
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+static void
+tty_notice(void *ctx, const char *text)
+{
+	struct ui_ctx *u = ctx;
+
+	dprintf(u->tty_fd, "\n%s\n", text);
+}
+
+/* Clef's ui_onInputRequired: {title, prompt, isPassword} -> {text}. */
+static int
+stdio_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t max,
+    size_t *lenp)
+{
+	struct ui_ctx *u = ctx;
+	char prompt[256];
+	json_t *res = NULL, *params;
+	const json_t *text;
+	int r;
+
+	snprintf(prompt, sizeof(prompt), "%s%sPIN for token \"%.64s\"", note, *note ? ". " : "",
+	    token);
+	params = json_pack("[{s:s,s:s,s:b}]", "title", "Token PIN", "prompt", prompt,
+	    "isPassword", 1);
+	if (params == NULL)
+		return ERR_NOMEM;
+	if ((r = signer_ui_stdio_call(u->stdio_ui, "ui_onInputRequired", params, 120000,
+	    &res)) != 0)
+		return r;
+	text = json_object_get(res, "text");
+	if (!json_is_string(text) || json_string_length(text) == 0 ||
+	    json_string_length(text) > max) {
+		json_decref(res);
+		return ERR_IO;
+	}
+	memcpy(pin, json_string_value(text), json_string_length(text));
+	*lenp = json_string_length(text);
+	/* jansson keeps its own copy; wipe it before it goes back to the allocator. */
+	explicit_bzero((char *)(uintptr_t)json_string_value(text), json_string_length(text));
+	json_decref(res);
+	return 0;
+}
+
+static void
+stdio_notice(void *ctx, const char *text)
+{
+	struct ui_ctx *u = ctx;
+
+	(void)signer_ui_stdio_notify(u->stdio_ui, "ui_showInfo", json_pack("[{s:s}]", "text", text));
+}
+
+static int
+default_ipc_path(char *out, size_t n)
+{
+	const char *home = getenv("HOME");
+	char dir[PATH_MAX];
+
+	if (home == NULL || *home == '\0')
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/.p11signer", home);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if ((size_t)snprintf(out, n, "%s/p11signer.ipc", dir) >= n)
+		return -1;
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	struct opts o;
+	struct p11_client *clients[MAX_LIST] = { NULL };
+	struct signer_keystore *ks = NULL;
+	struct signer_policy *policy = NULL;
+	struct signer_audit *audit = NULL;
+	struct signer_api *api = NULL;
+	struct signer_api_config cfg;
+	struct signer_pin_source pins = { NULL, NULL, NULL };
+	struct ui_ctx uctx = { NULL, -1 };
+	struct signer_ui_tty *tty = NULL;
+	struct rpc_http *http = NULL;
+	struct rpc_ipc *ipc = NULL;
+	struct rpc_qrexec *qrexec = NULL;
+	char why[512], ipcpath[PATH_MAX];
+	size_t nclients, i;
+	sigset_t set;
+	int r, sig;
+
+	parse_opts(&o, argc, argv);
+	if (o.stdio && o.stdio_ui)
+		die("--stdio and --stdio-ui both want stdin/stdout");
+	/* Refuse a configuration that could not ask anyone before touching a token. */
+	if (o.ui == NULL)
+		o.ui = o.stdio_ui ? "none" : isatty(STDIN_FILENO) ? "tty" : "none";
+	if (o.stdio_ui && strcmp(o.ui, "tty") == 0)
+		die("--stdio-ui and --ui tty: choose one approver");
+
+	if (o.rules != NULL) {
+		if ((r = signer_policy_load(o.rules, o.rules_state, &policy, why, sizeof(why))) != 0)
+			die("%s", why);
+	}
+	if (o.auditlog != NULL && (r = signer_audit_open(o.auditlog, &audit)) != 0)
+		die("%s: %s", o.auditlog, err_str(r));
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.chain_id = o.chain_id;
+	cfg.advanced = o.advanced;
+	cfg.approval_timeout_ms = (int)o.approval_timeout * 1000;
+	cfg.policy = policy;
+	cfg.audit = audit;
+	if (o.stdio_ui) {
+		if ((r = signer_ui_stdio_open(STDIN_FILENO, STDOUT_FILENO, &uctx.stdio_ui)) != 0)
+			die("--stdio-ui: %s", err_str(r));
+		cfg.approver = (struct signer_approver){ uctx.stdio_ui, signer_ui_stdio_ask,
+		    signer_ui_stdio_notify_approver };
+		pins = (struct signer_pin_source){ &uctx, stdio_ask_pin, stdio_notice };
+	} else if (strcmp(o.ui, "tty") == 0) {
+		if ((uctx.tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+			die("--ui tty: cannot open /dev/tty: %s", strerror(errno));
+		if ((r = signer_ui_tty_open(uctx.tty_fd, uctx.tty_fd, &tty)) != 0)
+			die("--ui tty: %s", err_str(r));
+		cfg.approver = (struct signer_approver){ tty, signer_ui_tty_ask,
+		    signer_ui_tty_notify };
+		pins = (struct signer_pin_source){ &uctx, tty_ask_pin, tty_notice };
+	}
+
+	nclients = start_clients(&o, clients, 1);
+	if ((r = signer_keystore_new(clients, nclients, &pins, &ks)) != 0)
+		die("%s", err_str(r));
+	event_keystore = ks;
+	if (o.keygen_token != NULL)
+		signer_keystore_set_keygen(ks, o.keygen_token, o.label);
+	cfg.keys = signer_keystore_keys(ks);
+	if ((r = signer_api_new(&cfg, &api)) != 0)
+		die("%s", err_str(r));
+
+	if (o.stdio) {
+		struct rpc_caller caller;
+
+		/*
+		 * Under qrexec the caller is the qube it names, or nobody: a bad
+		 * name or profile must not fall back to an anonymous caller.
+		 */
+		if (getenv("QREXEC_REMOTE_DOMAIN") != NULL) {
+			if (rpc_qrexec_caller_from_env(&caller) != 0)
+				die("--stdio: QREXEC_REMOTE_DOMAIN or the service argument "
+				    "is not a valid qube or profile name");
+		} else {
+			memset(&caller, 0, sizeof(caller));
+			caller.kind = RPC_CALLER_STDIO;
+			rpc_caller_set(caller.id, "stdio");
+		}
+		r = rpc_stdio_serve(STDIN_FILENO, STDOUT_FILENO, signer_api_table(api), &caller);
+		goto out;
+	}
+
+	/* The serving threads must not take the signals the main thread waits for. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.http) {
+		struct rpc_http_config hc = { o.http_addr, o.http_port, o.vhosts, o.nvhosts,
+		    o.cors, o.ncors, 30, 64 };
+
+		if ((r = rpc_http_start(&hc, signer_api_table(api), &http)) != 0)
+			die("--http on %s:%u: %s", o.http_addr, o.http_port, err_str(r));
+		fprintf(stderr, "p11signer: HTTP listening on %s:%u\n", o.http_addr,
+		    rpc_http_port(http));
+	}
+	if (!o.ipcdisable) {
+		if (o.ipcpath != NULL)
+			snprintf(ipcpath, sizeof(ipcpath), "%s", o.ipcpath);
+		else if (default_ipc_path(ipcpath, sizeof(ipcpath)) != 0)
+			die("no --ipcpath and no usable $HOME");
+		if ((r = rpc_ipc_start(ipcpath, NULL, 0, signer_api_table(api), &ipc)) != 0)
+			die("--ipcpath %s: %s", ipcpath, err_str(r));
+		fprintf(stderr, "p11signer: IPC listening on %s\n", ipcpath);
+	}
+	if (o.qrexec_socket != NULL) {
+		if ((r = rpc_qrexec_start(o.qrexec_socket, NULL, 0, signer_api_table(api),
+		    &qrexec)) != 0)
+			die("--qrexec.socket %s: %s", o.qrexec_socket, err_str(r));
+		fprintf(stderr, "p11signer: qrexec service on %s\n", o.qrexec_socket);
+	}
+	if (http == NULL && ipc == NULL && qrexec == NULL)
+		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
+	if (uctx.stdio_ui != NULL)
+		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
+		    "[{s:{s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
+		    "extapi_version", SIGNER_API_VERSION, "extapi_http",
+		    http != NULL ? "enabled" : "n/a"));
+	fprintf(stderr, "p11signer: ready\n");
+	for (;;) {
+		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
+			break;
+	}
+	fprintf(stderr, "p11signer: stopping\n");
+	r = 0;
+ out:
+	rpc_http_stop(http);
+	rpc_ipc_stop(ipc);
+	rpc_qrexec_stop(qrexec);
+	signer_api_free(api);
+	event_keystore = NULL;
+	signer_keystore_free(ks);
+	for (i = 0; i < MAX_LIST; i++)
+		p11_client_stop(clients[i]);
+	signer_ui_stdio_close(uctx.stdio_ui);
+	signer_ui_tty_close(tty);
+	if (uctx.tty_fd >= 0)
+		close(uctx.tty_fd);
+	signer_policy_free(policy);
+	signer_audit_close(audit);
+	for (i = 0; i < o.nowned; i++)
+		free(o.owned[i]);
+	return r == 0 ? 0 : 1;
+}
+
+static const char *
+pin_state(uint32_t f)
+{
+	if (f & PROTO_TOKEN_PIN_LOCKED)
+		return "PIN locked";
+	if (f & PROTO_TOKEN_PIN_FINAL_TRY)
+		return "PIN: final try";
+	if (f & PROTO_TOKEN_PIN_COUNT_LOW)
+		return "PIN: failed tries";
+	if (f & PROTO_TOKEN_LOGGED_IN)
+		return "logged in";
+	if (f & PROTO_TOKEN_PROTECTED_AUTH)
+		return "PIN pad";
+	return "PIN needed to sign";
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+	struct opts o;
+	struct p11_client *clients[MAX_LIST] = { NULL };
+	size_t n, i, t, k;
+	int failed = 0;
+
+	parse_opts(&o, argc, argv);
+	n = start_clients(&o, clients, 0);
+	for (i = 0; i < n; i++) {
+		struct proto_msg *list = NULL;
+		char why[P11_CLIENT_WHY_MAX] = "", a[ETH_ADDR_STR];
+		int r;
+
+		printf("module %s\n", o.modules[i]);
+		if ((r = p11_client_list(clients[i], &list, why)) != 0) {
+			printf("  error: %s\n", why[0] != '\0' ? why : err_str(r));
+			failed = 1;
+			continue;
+		}
+		printf("  %s %s %u.%u\n", list->key_list.manufacturer, list->key_list.description,
+		    list->key_list.version_major, list->key_list.version_minor);
+		for (t = 0; t < list->key_list.ntokens; t++) {
+			const struct proto_token *tok = &list->key_list.tokens[t];
+
+			printf("  token \"%s\" (%s %s, serial %s), slot %llu: %s, %s\n", tok->label,
+			    tok->manufacturer, tok->model, tok->serial,
+			    (unsigned long long)tok->slot_id,
+			    (tok->flags & PROTO_TOKEN_PRESENT) ? "present" : "removed",
+			    pin_state(tok->flags));
+			printf("    %s\n", tok->uri);
+			for (k = 0; k < tok->nkeys; k++) {
+				eth_addr_to_checksum(tok->keys[k].addr, a);
+				printf("    key %s  %s\n", a, tok->keys[k].uri);
+			}
+			if (tok->nkeys == 0 && (tok->flags & PROTO_TOKEN_PRESENT))
+				printf("    no secp256k1 keys\n");
+		}
+		proto_msg_free(list);
+	}
+	for (i = 0; i < n; i++)
+		p11_client_stop(clients[i]);
+	for (i = 0; i < o.nowned; i++)
+		free(o.owned[i]);
+	return failed;
+}
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	struct opts o;
+	struct p11_client *clients[MAX_LIST] = { NULL };
+	struct proto_msg *gen = NULL;
+	char why[P11_CLIENT_WHY_MAX] = "", a[ETH_ADDR_STR];
+	int r;
+
+	parse_opts(&o, argc, argv);
+	if (o.nmodules != 1 || o.ntokens != 1 || o.label == NULL)
+		die("keygen wants one --module, one --token URI and a --label");
+	start_clients(&o, clients, 0);
+	r = p11_client_generate(clients[0], o.tokens[0], o.label, NULL, 0, &gen, why);
+	if (r == ERR_P11_NOT_LOGGED_IN && isatty(STDIN_FILENO)) {
+		struct ui_ctx u = { NULL, STDIN_FILENO };
+		struct proto_login_result lr;
+		uint8_t pin[LIMIT_PROTO_PIN];
+		size_t pinlen = 0;
+
+		if (tty_ask_pin(&u, o.tokens[0], "", pin, sizeof(pin), &pinlen) == 0) {
+			r = p11_client_login(clients[0], o.tokens[0], 0, pin, pinlen, &lr, why);
+			explicit_bzero(pin, sizeof(pin));
+			if (r == 0 && lr.status != PROTO_LOGIN_OK && lr.status != PROTO_LOGIN_ALREADY)
+				die("log-in refused (status %u); nothing was tried again", lr.status);
+			if (r == 0)
+				r = p11_client_generate(clients[0], o.tokens[0], o.label, NULL, 0,
+				    &gen, why);
+		}
+	}
+	if (r != 0)
+		die("keygen: %s", why[0] != '\0' ? why : err_str(r));
+	eth_addr_to_checksum(gen->generated.addr, a);
+	printf("%s\n%s\n", a, gen->generated.uri);
+	proto_msg_free(gen);
+	p11_client_stop(clients[0]);
+	return 0;
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	char head[SIGNER_AUDIT_HASH_HEX], why[512];
+	unsigned long nlines = 0, bad = 0;
+	int r;
+
+	if (argc < 3 || strcmp(argv[1], "verify") != 0)
+		die("usage: p11signer audit verify FILE [--head HASH]");
+	r = signer_audit_verify(argv[2], head, &nlines, &bad, why, sizeof(why));
+	if (r != 0) {
+		if (r == ERR_AUDIT_BROKEN)
+			die("%s: broken at line %lu: %s", argv[2], bad, why);
+		die("%s: %s", argv[2], err_str(r));
+	}
+	if (argc == 5 && strcmp(argv[3], "--head") == 0 && strcmp(argv[4], head) != 0)
+		die("%s: intact chain of %lu lines, but its head %s is not the recorded %s "
+		    "(lines were removed from the end, or it is another log)", argv[2], nlines,
+		    head, argv[4]);
+	printf("%s: %lu lines, chain intact, head %s\n", argv[2], nlines, head);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return cmd_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("p11signer %s (Clef external API %s)\n", P11S_VERSION, SIGNER_API_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,402 @@
+/*
+ * keystore.c - the keys of the token helpers behind struct signer_keys
+ * (see keystore.h).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eth/addr.h"
+#include "eth/err.h"
+#include "eth/limits.h"
+#include "signer/keystore.h"
+
+struct ks_key {
+	uint8_t addr[ETH_ADDR_LEN];
+	size_t client;
+	uint32_t handle;
+	char *uri;
+	char *token_uri;
+	char *token_label;
+	uint32_t token_flags;
+};
+
+struct signer_keystore {
+	struct p11_client **clients;
+	size_t nclients;
+	struct signer_pin_source pins;
+	pthread_mutex_t lock;		/* keys, listed, listed_gen */
+	pthread_mutex_t login_lock;	/* one log-in dialogue at a time */
+	struct ks_key *keys;
+	size_t nkeys;
+	/*
+	 * The list is current while listed_gen == gen.  invalidate() only bumps
+	 * gen, without the lock: it is called from a client's reader thread,
+	 * which must not wait for a lister that waits for that thread's reply.
+	 */
+	atomic_uint gen;
+	unsigned listed_gen;
+	int listed;
+	char *keygen_token;
+	char *keygen_label;
+	unsigned keygen_count;
+};
+
+static void
+keys_free(struct ks_key *keys, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(keys[i].uri);
+		free(keys[i].token_uri);
+		free(keys[i].token_label);
+	}
+	free(keys);
+}
+
+/* Fetch every helper's list.  Called with ks->lock held. */
+static int
+refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
+{
+	struct ks_key *keys = NULL, *grown;
+	size_t n = 0, c, t, k;
+	unsigned gen = atomic_load(&ks->gen);
+	int r = 0;
+
+	for (c = 0; c < ks->nclients; c++) {
+		struct proto_msg *list = NULL;
+		char cwhy[P11_CLIENT_WHY_MAX] = "";
+
+		if ((r = p11_client_list(ks->clients[c], &list, cwhy)) != 0) {
+			/* One broken module does not hide the others' keys. */
+			snprintf(why, SIGNER_WHY_MAX, "%.250s", cwhy[0] != '\0' ? cwhy : err_str(r));
+			continue;
+		}
+		for (t = 0; t < list->key_list.ntokens; t++) {
+			const struct proto_token *tok = &list->key_list.tokens[t];
+
+			if (!(tok->flags & PROTO_TOKEN_PRESENT))
+				continue;
+			for (k = 0; k < tok->nkeys; k++) {
+				const struct proto_key *pk = &tok->keys[k];
+
+				if ((grown = realloc(keys, (n + 1) * sizeof(*keys))) == NULL) {
+					proto_msg_free(list);
+					keys_free(keys, n);
+					return ERR_NOMEM;
+				}
+				keys = grown;
+				memset(&keys[n], 0, sizeof(keys[n]));
+				memcpy(keys[n].addr, pk->addr, ETH_ADDR_LEN);
+				keys[n].client = c;
+				keys[n].handle = pk->handle;
+				keys[n].token_flags = tok->flags;
+				keys[n].uri = strdup(pk->uri);
+				keys[n].token_uri = strdup(tok->uri);
+				keys[n].token_label = strdup(tok->label);
+				n++;
+				if (keys[n - 1].uri == NULL || keys[n - 1].token_uri == NULL ||
+				    keys[n - 1].token_label == NULL) {
+					proto_msg_free(list);
+					keys_free(keys, n);
+					return ERR_NOMEM;
+				}
+			}
+		}
+		proto_msg_free(list);
+	}
+	keys_free(ks->keys, ks->nkeys);
+	ks->keys = keys;
+	ks->nkeys = n;
+	ks->listed_gen = gen;	/* an event during the listing leaves it stale */
+	ks->listed = 1;
+	return 0;
+}
+
+static int
+ks_list(void *ctx, json_t **accountsp, char why[SIGNER_WHY_MAX])
+{
+	struct signer_keystore *ks = ctx;
+	json_t *out;
+	char a[ETH_ADDR_STR];
+	size_t i;
+	int r;
+
+	*accountsp = NULL;
+	pthread_mutex_lock(&ks->lock);
+	if ((r = refresh(ks, why)) != 0 || (out = json_array()) == NULL) {
+		pthread_mutex_unlock(&ks->lock);
+		return r != 0 ? r : ERR_NOMEM;
+	}
+	for (i = 0; i < ks->nkeys; i++) {
+		eth_addr_to_checksum(ks->keys[i].addr, a);
+		json_array_append_new(out, json_pack("{s:s,s:s}", "address", a,
+		    "url", ks->keys[i].uri));
+	}
+	pthread_mutex_unlock(&ks->lock);
+	*accountsp = out;
+	return 0;
+}
+
+/* The cached list is up to date.  Called with ks->lock held. */
+static int
+current(struct signer_keystore *ks)
+{
+	return ks->listed && ks->listed_gen == atomic_load(&ks->gen);
+}
+
+/* Copy out what signing a key needs, refreshing once if it is not known. */
+static int
+find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *clientp,
+    char uri[LIMIT_PROTO_URI + 1], char token_uri[LIMIT_PROTO_URI + 1],
+    char label[LIMIT_PROTO_TEXT + 1], uint32_t *flagsp, char why[SIGNER_WHY_MAX])
+{
+	size_t i;
+	int refreshed = 0, r = ERR_P11_KEY_NOT_FOUND;
+
+	pthread_mutex_lock(&ks->lock);
+	if (!current(ks)) {
+		if ((r = refresh(ks, why)) != 0)
+			goto out;
+		refreshed = 1;
+	}
+	for (;;) {
+		for (i = 0; i < ks->nkeys; i++)
+			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0) {
+				*clientp = ks->keys[i].client;
+				snprintf(uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].uri);
+				snprintf(token_uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].token_uri);
+				snprintf(label, LIMIT_PROTO_TEXT + 1, "%s", ks->keys[i].token_label);
+				*flagsp = ks->keys[i].token_flags;
+				r = 0;
+				goto out;
+			}
+		/* Not in a list we did not fetch just now: it may be new. */
+		if (refreshed || (r = refresh(ks, why)) != 0)
+			break;
+		refreshed = 1;
+	}
+	if (r == 0)
+		r = ERR_P11_KEY_NOT_FOUND;
+ out:
+	pthread_mutex_unlock(&ks->lock);
+	return r;
+}
+
+/*
+ * Log in to a token: the PIN pad, or a PIN asked for.  Never retries a PIN
+ * the token rejected; never tries one when the token is locked.
+ */
+static int
+login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
+    const char *label, uint32_t flags, char why[SIGNER_WHY_MAX])
+{
+	struct proto_login_result res;
+	char cwhy[P11_CLIENT_WHY_MAX] = "", note[160] = "";
+	uint8_t pin[LIMIT_PROTO_PIN];
+	size_t pinlen = 0;
+	uint32_t lflags = 0;
+	int r;
+
+	if (flags & PROTO_TOKEN_PIN_LOCKED) {
+		snprintf(why, SIGNER_WHY_MAX, "the user PIN of token \"%.64s\" is locked; "
+		    "unlock it with the token's tools (SO PIN or PUK)", label);
+		return ERR_P11_PIN_LOCKED;
+	}
+	if (flags & PROTO_TOKEN_PROTECTED_AUTH) {
+		if (ks->pins.notice != NULL) {
+			snprintf(note, sizeof(note), "Type the PIN of token \"%.64s\" on its PIN pad now",
+			    label);
+			ks->pins.notice(ks->pins.ctx, note);
+		}
+		r = p11_client_login(c, token_uri, PROTO_LOGIN_PIN_PAD, NULL, 0, &res, cwhy);
+	} else {
+		if (ks->pins.ask_pin == NULL) {
+			snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" needs a PIN and there is no "
+			    "way to ask for one (--ui none; give a pin-source in --token)", label);
+			return ERR_P11_NOT_LOGGED_IN;
+		}
+		if (flags & PROTO_TOKEN_PIN_FINAL_TRY) {
+			snprintf(note, sizeof(note), "WARNING: one PIN try is left before the token locks");
+			lflags |= PROTO_LOGIN_LOW_TRIES_CONFIRMED;
+		} else if (flags & PROTO_TOKEN_PIN_COUNT_LOW) {
+			snprintf(note, sizeof(note), "WARNING: the token reports failed PIN tries");
+			lflags |= PROTO_LOGIN_LOW_TRIES_CONFIRMED;
+		}
+		if ((r = ks->pins.ask_pin(ks->pins.ctx, label, note, pin, sizeof(pin),
+		    &pinlen)) != 0 || pinlen == 0) {
+			explicit_bzero(pin, sizeof(pin));
+			snprintf(why, SIGNER_WHY_MAX, "no PIN was given for token \"%.64s\"", label);
+			return ERR_P11_NOT_LOGGED_IN;
+		}
+		r = p11_client_login(c, token_uri, lflags, pin, pinlen, &res, cwhy);
+		explicit_bzero(pin, sizeof(pin));
+	}
+	if (r != 0) {
+		snprintf(why, SIGNER_WHY_MAX, "%.250s", cwhy[0] != '\0' ? cwhy : err_str(r));
+		return r;
+	}
+	switch (res.status) {
+	case PROTO_LOGIN_OK:
+	case PROTO_LOGIN_ALREADY:
+		return 0;
+	case PROTO_LOGIN_PIN_INCORRECT:
+		snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" rejected the PIN%s", label,
+		    (res.token_flags & PROTO_TOKEN_PIN_FINAL_TRY) ? "; one try is left" :
+		    (res.token_flags & PROTO_TOKEN_PIN_LOCKED) ? "; the PIN is now locked" : "");
+		return ERR_P11_PIN_INCORRECT;
+	case PROTO_LOGIN_PIN_LOCKED:
+		snprintf(why, SIGNER_WHY_MAX, "the user PIN of token \"%.64s\" is locked", label);
+		return ERR_P11_PIN_LOCKED;
+	case PROTO_LOGIN_PIN_INVALID:
+		snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" refuses the PIN's length or "
+		    "characters (no try was spent)", label);
+		return ERR_P11_PIN_INVALID;
+	case PROTO_LOGIN_LOW_TRIES:
+		snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" reports failed PIN tries", label);
+		return ERR_P11_PIN_COUNT_LOW;
+	case PROTO_LOGIN_CANCELLED:
+		snprintf(why, SIGNER_WHY_MAX, "PIN entry on token \"%.64s\" was cancelled", label);
+		return ERR_P11_CANCELED;
+	case PROTO_LOGIN_TOKEN_ABSENT:
+		snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" was removed", label);
+		return ERR_P11_TOKEN_REMOVED;
+	default:
+		snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" has no PIN pad", label);
+		return ERR_P11_NO_PIN_PAD;
+	}
+}
+
+static int
+ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
+    uint8_t sig64[64], int *recidp, char why[SIGNER_WHY_MAX])
+{
+	struct signer_keystore *ks = ctx;
+	char uri[LIMIT_PROTO_URI + 1], token_uri[LIMIT_PROTO_URI + 1];
+	char label[LIMIT_PROTO_TEXT + 1], cwhy[P11_CLIENT_WHY_MAX] = "";
+	struct proto_key_ref ref;
+	uint32_t flags;
+	size_t client;
+	int r, attempt;
+
+	if ((r = find_key(ks, addr, &client, uri, token_uri, label, &flags, why)) != 0)
+		return r;
+	memset(&ref, 0, sizeof(ref));
+	ref.uri = uri;	/* a URI survives a helper restart; a handle may not */
+	for (attempt = 0; attempt < 2; attempt++) {
+		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, recidp, cwhy);
+		if (r != ERR_P11_NOT_LOGGED_IN || attempt == 1)
+			break;
+		pthread_mutex_lock(&ks->login_lock);
+		r = login(ks, ks->clients[client], token_uri, label, flags, why);
+		pthread_mutex_unlock(&ks->login_lock);
+		if (r != 0) {
+			signer_keystore_invalidate(ks);	/* PIN state changed */
+			return r;
+		}
+	}
+	if (r != 0) {
+		if (why[0] == '\0')
+			snprintf(why, SIGNER_WHY_MAX, "%.250s", cwhy[0] != '\0' ? cwhy : err_str(r));
+		if (r == ERR_P11_TOKEN_REMOVED || r == ERR_PROTO_CLOSED)
+			signer_keystore_invalidate(ks);
+	}
+	return r;
+}
+
+static int
+ks_generate(void *ctx, uint8_t addr[ETH_ADDR_LEN], char why[SIGNER_WHY_MAX])
+{
+	struct signer_keystore *ks = ctx;
+	struct proto_msg *gen = NULL;
+	char label[LIMIT_PROTO_TEXT + 1], cwhy[P11_CLIENT_WHY_MAX] = "";
+	size_t c;
+	int r = ERR_P11_TOKEN_UNKNOWN;
+
+	if (ks->keygen_token == NULL) {
+		snprintf(why, SIGNER_WHY_MAX, "no token is set for new keys (--keygen-token)");
+		return ERR_P11_TOKEN_UNKNOWN;
+	}
+	pthread_mutex_lock(&ks->lock);
+	snprintf(label, sizeof(label), "%s%u", ks->keygen_label, ks->keygen_count++);
+	pthread_mutex_unlock(&ks->lock);
+	/* The token URI belongs to one of the modules: the first that knows it makes the key. */
+	for (c = 0; c < ks->nclients; c++) {
+		r = p11_client_generate(ks->clients[c], ks->keygen_token, label, NULL, 0, &gen, cwhy);
+		if (r != ERR_P11_TOKEN_UNKNOWN)
+			break;
+	}
+	if (r != 0) {
+		snprintf(why, SIGNER_WHY_MAX, "%.250s", cwhy[0] != '\0' ? cwhy : err_str(r));
+		return r;
+	}
+	memcpy(addr, gen->generated.addr, ETH_ADDR_LEN);
+	proto_msg_free(gen);
+	signer_keystore_invalidate(ks);
+	return 0;
+}
+
+int
+signer_keystore_new(struct p11_client *const *clients, size_t nclients,
+    const struct signer_pin_source *pins, struct signer_keystore **outp)
+{
+	struct signer_keystore *ks;
+
+	*outp = NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
+	    (nclients > 0 && (ks->clients = calloc(nclients, sizeof(*ks->clients))) == NULL)) {
+		free(ks);
+		return ERR_NOMEM;
+	}
+	memcpy(ks->clients, clients, nclients * sizeof(*clients));
+	ks->nclients = nclients;
+	if (pins != NULL)
+		ks->pins = *pins;
+	pthread_mutex_init(&ks->lock, NULL);
+	pthread_mutex_init(&ks->login_lock, NULL);
+	*outp = ks;
+	return 0;
+}
+
+void
+signer_keystore_free(struct signer_keystore *ks)
+{
+	if (ks == NULL)
+		return;
+	keys_free(ks->keys, ks->nkeys);
+	pthread_mutex_destroy(&ks->lock);
+	pthread_mutex_destroy(&ks->login_lock);
+	free(ks->clients);
+	free(ks->keygen_token);
+	free(ks->keygen_label);
+	free(ks);
+}
+
+struct signer_keys
+signer_keystore_keys(struct signer_keystore *ks)
+{
+	struct signer_keys k = { ks, ks_list, ks_sign, ks_generate };
+
+	return k;
+}
+
+void
+signer_keystore_invalidate(struct signer_keystore *ks)
+{
+	atomic_fetch_add(&ks->gen, 1);
+}
+
+void
+signer_keystore_set_keygen(struct signer_keystore *ks, const char *token_uri,
+    const char *label_prefix)
+{
+	pthread_mutex_lock(&ks->lock);
+	free(ks->keygen_token);
+	free(ks->keygen_label);
+	ks->keygen_token = token_uri != NULL ? strdup(token_uri) : NULL;
+	ks->keygen_label = strdup(label_prefix != NULL ? label_prefix : "eth");
+	pthread_mutex_unlock(&ks->lock);
+}
