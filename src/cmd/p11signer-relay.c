@@ -1,8 +1,10 @@
 /*
  * p11signer-relay - the networked-side bridge: HTTP on 127.0.0.1:8550 to the
- * vault's signer through qrexec (--vault) or HTTP(S) (--upstream-signer).
- * See docs/qubes.md and src/relay/relay.h.
+ * vault's signer through qrexec (--vault) or HTTP(S) (--upstream-signer),
+ * optionally over mutual TLS (--tls.*).  See docs/qubes.md, docs/tls.md and
+ * src/relay/relay.h.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "eth/err.h"
 #include "relay/relay.h"
 #include "rpc/http.h"
+#include "rpc/tls.h"
 
 #define RELAY_MAX_HOSTS 16
 
@@ -23,11 +26,21 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: p11signer-relay --vault QUBE [--profile NAME] [--qrexec-client PATH]\n"
 	    "       p11signer-relay --upstream-signer URL\n"
+	    "       p11signer-relay --upstream-signer https://ADDR:PORT/ --tls.cert FILE --tls.key FILE\n"
+	    "                       --tls.server-fingerprint sha256:HEX\n"
 	    "  --http.addr ADDR        listen address (default 127.0.0.1)\n"
 	    "  --http.port PORT        listen port (default 8550)\n"
 	    "  --http.vhosts LIST      comma-separated Host names accepted (default localhost)\n"
 	    "  --http.corsdomain LIST  comma-separated origins sent CORS headers (default none)\n"
-	    "  --timeout SECONDS       per request, approval included (default 300)\n");
+	    "  --timeout SECONDS       per request, approval included (default 300)\n"
+	    "  --tls.cert FILE         this relay's TLS client certificate (PEM; from\n"
+	    "                          `p11signer tls init`), for a signer that pins it\n"
+	    "  --tls.key FILE          its key (PEM, mode 0600)\n"
+	    "  --tls.server-fingerprint sha256:HEX\n"
+	    "                          the signer's certificate (SHA-256 of its DER, as\n"
+	    "                          `openssl x509 -noout -fingerprint -sha256` shows);\n"
+	    "                          checked after the handshake, before anything is sent;\n"
+	    "                          replaces CA and host-name checks (docs/tls.md)\n");
 }
 
 /* Split a comma-separated list in place into at most max entries. */
@@ -60,7 +73,8 @@ parse_uint(const char *s, unsigned long max, unsigned *out)
 int
 main(int argc, char **argv)
 {
-	enum { O_VAULT = 256, O_PROFILE, O_UPSTREAM, O_QREXEC, O_ADDR, O_PORT, O_VHOSTS, O_CORS, O_TIMEOUT };
+	enum { O_VAULT = 256, O_PROFILE, O_UPSTREAM, O_QREXEC, O_ADDR, O_PORT, O_VHOSTS, O_CORS, O_TIMEOUT,
+	    O_TLS_CERT, O_TLS_KEY, O_TLS_SERVER_FP };
 	static const struct option opts[] = {
 		{ "vault", required_argument, NULL, O_VAULT },
 		{ "profile", required_argument, NULL, O_PROFILE },
@@ -71,14 +85,18 @@ main(int argc, char **argv)
 		{ "http.vhosts", required_argument, NULL, O_VHOSTS },
 		{ "http.corsdomain", required_argument, NULL, O_CORS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "tls.cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls.key", required_argument, NULL, O_TLS_KEY },
+		{ "tls.server-fingerprint", required_argument, NULL, O_TLS_SERVER_FP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0 };
+	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL };
 	const char *vhosts[RELAY_MAX_HOSTS] = { "localhost" }, *cors[RELAY_MAX_HOSTS];
-	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64 };
+	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64, NULL, NULL, NULL, 0 };
 	struct rpc_http *h = NULL;
-	char why[160];
+	char why[160], fp[RPC_TLS_FP_SIZE], *key = NULL;
+	size_t keylen = 0;
 	sigset_t sigs;
 	int c, sig, r;
 
@@ -103,6 +121,9 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_TLS_CERT: cfg.tls_cert = optarg; break;
+		case O_TLS_KEY: cfg.tls_key = optarg; break;
+		case O_TLS_SERVER_FP: cfg.tls_server_fingerprint = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -114,6 +135,22 @@ main(int argc, char **argv)
 	if (relay_config_check(&cfg, why, sizeof(why)) != 0) {
 		fprintf(stderr, "p11signer-relay: %s\n", why);
 		return 2;
+	}
+	/* libcurl reads the files at each request: find a mistake now instead. */
+	if (cfg.tls_cert != NULL) {
+		if ((r = rpc_tls_fingerprint_file(cfg.tls_cert, fp)) != 0) {
+			fprintf(stderr, "p11signer-relay: --tls.cert %s: %s\n", cfg.tls_cert,
+			    r == ERR_IO ? strerror(errno) : "not a PEM certificate");
+			return 2;
+		}
+		if ((r = rpc_tls_pem_read(cfg.tls_key, 1, &key, &keylen)) != 0) {
+			fprintf(stderr, "p11signer-relay: --tls.key %s: %s\n", cfg.tls_key,
+			    r == ERR_INVALID_ARGUMENT ? "group or others may read it (chmod 600)" :
+			    r == ERR_IO ? strerror(errno) : err_str(r));
+			return 2;
+		}
+		rpc_tls_pem_free(key, keylen);
+		fprintf(stderr, "p11signer-relay: TLS client certificate %s (pin it on the signer)\n", fp);
 	}
 	/* Signals are taken synchronously below; every thread inherits the mask. */
 	sigemptyset(&sigs);

@@ -4,12 +4,14 @@
  *   p11signer serve [options]     Clef's external API on the token layer
  *   p11signer list [options]      modules, tokens, keys and addresses
  *   p11signer keygen options      a new secp256k1 key on a token
+ *   p11signer doctor [--module M] what is wrong with the token set-up, and the fix
  *   p11signer audit verify FILE   check the audit log's hash chain
  *   p11signer version
  *
  * PKCS#11 code is loaded only by p11signer-token, which this program starts
  * (one per --module) and speaks to over a socketpair (docs/token-protocol.md).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -33,6 +37,7 @@
 #include "rpc/http.h"
 #include "rpc/ipc.h"
 #include "rpc/qrexec.h"
+#include "rpc/tls.h"
 #include "signer/api.h"
 #include "signer/audit.h"
 #include "signer/keystore.h"
@@ -76,6 +81,10 @@ struct opts {
 	const char *keygen_token;
 	const char *label;
 	unsigned sessions;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_pins[MAX_LIST];
+	size_t ntls_pins;
 	char *owned[256];	/* strings this program allocated (config file values) */
 	size_t nowned;
 };
@@ -103,6 +112,8 @@ usage(FILE *f)
 	    "usage: p11signer serve [options]\n"
 	    "       p11signer list [--module M]... [--token URI]...\n"
 	    "       p11signer keygen --module M --token URI --label L\n"
+	    "       p11signer doctor [--module M]...\n"
+	    "       p11signer tls init DIR NAME\n"
 	    "       p11signer audit verify FILE [--head HASH]\n"
 	    "       p11signer version\n"
 	    "options (serve; see p11signer(1)):\n"
@@ -124,6 +135,8 @@ usage(FILE *f)
 	    "  --advanced             validation warnings do not refuse a transaction\n"
 	    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 	    "  --keygen-token URI     token for account_new   --label PREFIX\n"
+	    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
+	    "                         mutual TLS on --http: only pinned client certificates (docs/tls.md)\n"
 	    "  --config FILE          JSON object of these options\n");
 }
 
@@ -164,7 +177,7 @@ enum {
 	O_MODULE = 256, O_TOKEN, O_ALLOW, O_HELPER, O_HTTP, O_HTTP_ADDR, O_HTTP_PORT,
 	O_VHOSTS, O_CORS, O_IPCPATH, O_IPCDISABLE, O_QREXEC, O_STDIO, O_STDIO_UI, O_UI,
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
-	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG,
+	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +206,9 @@ static const struct option long_opts[] = {
 	{ "label", required_argument, NULL, O_LABEL },
 	{ "sessions", required_argument, NULL, O_SESSIONS },
 	{ "config", required_argument, NULL, O_CONFIG },
+	{ "http.tls.cert", required_argument, NULL, O_TLS_CERT },
+	{ "http.tls.key", required_argument, NULL, O_TLS_KEY },
+	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -239,6 +255,9 @@ apply(struct opts *o, int opt, char *value)
 	case O_LABEL: o->label = value; break;
 	case O_SESSIONS: o->sessions = parse_unsigned(value, 64, "--sessions"); break;
 	case O_CONFIG: load_config(o, value); break;
+	case O_TLS_CERT: o->tls_cert = value; break;
+	case O_TLS_KEY: o->tls_key = value; break;
+	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
 	default:
 		usage(stderr);
 		exit(2);
@@ -593,8 +612,12 @@ cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (o.http) {
-		struct rpc_http_config hc = { o.http_addr, o.http_port, o.vhosts, o.nvhosts,
-		    o.cors, o.ncors, 30, 64 };
+		struct rpc_http_config hc = { .addr = o.http_addr, .port = o.http_port,
+		    .vhosts = o.vhosts, .nvhosts = o.nvhosts, .cors = o.cors, .ncors = o.ncors,
+		    .idle_timeout_s = 30, .max_connections = 64,
+		    .tls_cert_file = o.tls_cert, .tls_key_file = o.tls_key,
+		    .tls_client_pins = o.ntls_pins > 0 ? o.tls_pins : NULL,
+		    .ntls_client_pins = o.ntls_pins };
 
 		if ((r = rpc_http_start(&hc, signer_api_table(api), &http)) != 0)
 			die("--http on %s:%u: %s", o.http_addr, o.http_port, err_str(r));
@@ -753,6 +776,273 @@ cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- doctor ---- */
+
+static int doctor_problems;
+
+static void
+doctor_say(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+doctor_say(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s ", ok ? "ok:     " : "PROBLEM:");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!ok)
+		doctor_problems++;
+}
+
+static int
+read_small(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	size_t got;
+
+	if (f == NULL)
+		return -1;
+	got = fread(out, 1, n - 1, f);
+	fclose(f);
+	out[got] = '\0';
+	while (got > 0 && (out[got - 1] == '\n' || out[got - 1] == ' '))
+		out[--got] = '\0';
+	return 0;
+}
+
+/* pcscd's socket accepts a connection. */
+static void
+doctor_pcscd(void)
+{
+	const char *path = getenv("P11S_DOCTOR_PCSCD_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ok;
+
+	if (path == NULL)
+		path = "/run/pcscd/pcscd.comm";
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		doctor_say(1, "pcscd is running (%s)", path);
+	else
+		doctor_say(0, "pcscd is not running (no %s): smartcards and most USB tokens need it; "
+		    "fix: apt-get install pcscd && systemctl enable --now pcscd.socket "
+		    "(HSMs with their own module, SoftHSM2 and YubiHSM 2, do not)", path);
+}
+
+/*
+ * USB devices: smart card readers (interface class 0x0b, CCID) and the
+ * devices of tokens/devices.tsv, and whether this user may open them.
+ */
+/* snprintf that says when it cut: 0, or -1 when out was too small. */
+static int
+pathf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+pathf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+	return r >= 0 && (size_t)r < n ? 0 : -1;
+}
+
+static void
+doctor_usb(void)
+{
+	const char *sysfs = getenv("P11S_DOCTOR_SYSFS"), *devroot = getenv("P11S_DOCTOR_DEV");
+	char base[PATH_MAX], path[PATH_MAX + 64], cls[16], busnum[16], devnum[16], prod[128];
+	struct dirent *de, *ie;
+	DIR *d, *id;
+	int readers = 0;
+
+	if (sysfs == NULL)
+		sysfs = "/sys";
+	if (devroot == NULL)
+		devroot = "/dev";
+	if (pathf(base, sizeof(base), "%s/bus/usb/devices", sysfs) != 0)
+		return;
+	if ((d = opendir(base)) == NULL) {
+		doctor_say(0, "no USB bus is visible (%s): in Qubes, attach the token to this "
+		    "qube from sys-usb (dom0: qvm-usb attach VAULT sys-usb:BUS-PORT)", base);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int ccid = 0;
+
+		if (de->d_name[0] == '.' || strchr(de->d_name, ':') != NULL)
+			continue;
+		if (pathf(path, sizeof(path), "%s/%s", base, de->d_name) != 0)
+			continue;
+		if ((id = opendir(path)) == NULL)
+			continue;
+		while ((ie = readdir(id)) != NULL) {
+			char ipath[PATH_MAX + 400];
+
+			if (strchr(ie->d_name, ':') == NULL)
+				continue;
+			if (pathf(ipath, sizeof(ipath), "%s/%s/bInterfaceClass", path, ie->d_name) == 0 &&
+			    read_small(ipath, cls, sizeof(cls)) == 0 && strcmp(cls, "0b") == 0)
+				ccid = 1;
+		}
+		closedir(id);
+		if (!ccid)
+			continue;
+		readers++;
+		(void)pathf(prod, sizeof(prod), "USB device %s", de->d_name);
+		{
+			char p2[PATH_MAX + 80];
+
+			if (pathf(p2, sizeof(p2), "%s/product", path) == 0)
+				(void)read_small(p2, prod, sizeof(prod));
+			if (pathf(p2, sizeof(p2), "%s/busnum", path) != 0 || read_small(p2, busnum, sizeof(busnum)) != 0)
+				continue;
+			if (pathf(p2, sizeof(p2), "%s/devnum", path) != 0 || read_small(p2, devnum, sizeof(devnum)) != 0)
+				continue;
+			if (pathf(p2, sizeof(p2), "%s/bus/usb/%03d/%03d", devroot, atoi(busnum),
+			    atoi(devnum)) != 0)
+				continue;
+			if (access(p2, R_OK | W_OK) == 0)
+				doctor_say(1, "smart card reader \"%s\" (%s), and this user may open it",
+				    prod, p2);
+			else
+				doctor_say(0, "smart card reader \"%s\": this user may not open %s; fix: "
+				    "install udev/60-p11signer.rules (make install) and add the user to "
+				    "group p11signer, or run pcscd (which opens it as root)", prod, p2);
+		}
+	}
+	closedir(d);
+	if (readers == 0)
+		doctor_say(0, "no smart card reader (USB CCID) is seen: plug the token in; in Qubes "
+		    "attach it from sys-usb (qvm-usb attach VAULT sys-usb:BUS-PORT, or "
+		    "qvm-device assign on Qubes 4.3); HSMs that are not CCID devices are checked "
+		    "through their module below");
+}
+
+/* Each module: loadable and allowed, its tokens, their secp256k1 keys. */
+static void
+doctor_modules(const struct opts *o)
+{
+	size_t i, t;
+
+	for (i = 0; i < o->nmodules; i++) {
+		struct p11_client_config cc;
+		struct p11_client *c = NULL;
+		struct proto_msg *list = NULL;
+		char why[P11_CLIENT_WHY_MAX] = "";
+		int r;
+
+		memset(&cc, 0, sizeof(cc));
+		cc.helper_path = helper_path(o);
+		cc.module = o->modules[i];
+		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
+		cc.nallowed = o->nallow;
+		if ((r = p11_client_start(&cc, &c, why)) != 0 ||
+		    (r = p11_client_list(c, &list, why)) != 0) {
+			doctor_say(0, "module %s cannot be used: %s; fix: %s", o->modules[i],
+			    why[0] != '\0' ? why : err_str(r),
+			    r == ERR_P11_MODULE_NOT_ALLOWED ? "install it under /usr/lib or pass --allow DIR" :
+			    r == ERR_P11_MODULE_PATH ? "check the path (apt-get install opensc-pkcs11 for OpenSC)" :
+			    r == ERR_P11_MODULE_NOT_PKCS11 ? "this file is not a PKCS#11 module" :
+			    "see the message; p11signer list --module M shows more");
+			p11_client_stop(c);
+			continue;
+		}
+		doctor_say(1, "module %s loads (%s %s)", o->modules[i],
+		    list->key_list.manufacturer, list->key_list.description);
+		if (list->key_list.ntokens == 0)
+			doctor_say(0, "module %s sees no slot: is the reader attached and pcscd running?",
+			    o->modules[i]);
+		for (t = 0; t < list->key_list.ntokens; t++) {
+			const struct proto_token *tok = &list->key_list.tokens[t];
+
+			if (!(tok->flags & PROTO_TOKEN_PRESENT))
+				doctor_say(0, "slot %llu of %s: no token in it",
+				    (unsigned long long)tok->slot_id, o->modules[i]);
+			else if (tok->flags & PROTO_TOKEN_PIN_LOCKED)
+				doctor_say(0, "token \"%s\": its user PIN is locked; unlock it with the "
+				    "token's tools (SO PIN / PUK)", tok->label);
+			else if (tok->nkeys == 0)
+				doctor_say(0, "token \"%s\": no secp256k1 key is visible (keys may be "
+				    "private objects: give a PIN with --token '%s?pin-source=file:...'); "
+				    "make one with: p11signer keygen --module %s --token '%s' --label eth0; "
+				    "a token that cannot do secp256k1 says so there", tok->label, tok->uri,
+				    o->modules[i], tok->uri);
+			else
+				doctor_say(1, "token \"%s\": %zu secp256k1 key(s)%s", tok->label,
+				    tok->nkeys, (tok->flags & (PROTO_TOKEN_PIN_COUNT_LOW |
+				    PROTO_TOKEN_PIN_FINAL_TRY)) ? "; WARNING: failed PIN tries" : "");
+		}
+		proto_msg_free(list);
+		p11_client_stop(c);
+	}
+}
+
+static int
+cmd_doctor(int argc, char **argv)
+{
+	struct opts o;
+	const char *helper;
+	size_t i;
+
+	parse_opts(&o, argc, argv);
+	helper = helper_path(&o);
+	if (access(helper, X_OK) == 0)
+		doctor_say(1, "token helper %s", helper);
+	else
+		doctor_say(0, "token helper %s is missing: reinstall p11signer, or pass --helper", helper);
+	doctor_pcscd();
+	doctor_usb();
+	if (o.nmodules == 0) {
+		static const char *const known[] = {
+			"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+			"/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+			"/usr/lib/arm-linux-gnueabihf/opensc-pkcs11.so",
+		};
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (access(known[i], R_OK) == 0)
+				o.modules[o.nmodules++] = known[i];
+		if (o.nmodules == 0)
+			doctor_say(0, "no --module given and OpenSC's module is not installed; fix: "
+			    "apt-get install opensc-pkcs11, or name your HSM's module with --module");
+	}
+	doctor_modules(&o);
+	for (i = 0; i < o.nowned; i++)
+		free(o.owned[i]);
+	printf("%d problem%s found\n", doctor_problems, doctor_problems == 1 ? "" : "s");
+	return doctor_problems > 0;
+}
+
+static int
+cmd_tls(int argc, char **argv)
+{
+	char fp[RPC_TLS_FP_SIZE];
+	int r;
+
+	if (argc != 4 || strcmp(argv[1], "init") != 0) {
+		fputs(rpc_tls_init_usage, stderr);
+		return 2;
+	}
+	if ((r = rpc_tls_init(argv[2], argv[3], fp)) != 0) {
+		if (r == ERR_IO)
+			die("tls init %s %s: %s", argv[2], argv[3], strerror(errno));
+		die("tls init: %s", err_str(r));
+	}
+	printf("%s\n", fp);
+	return 0;
+}
+
 static int
 cmd_audit(int argc, char **argv)
 {
@@ -791,6 +1081,10 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(argv[1], "doctor") == 0)
+		return cmd_doctor(argc - 1, argv + 1);
+	if (strcmp(argv[1], "tls") == 0)
+		return cmd_tls(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("p11signer %s (Clef external API %s)\n", P11S_VERSION, SIGNER_API_VERSION);
 		return 0;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "eth/limits.h"
 #include "relay/relay.h"
 #include "rpc/jsonrpc.h"
+#include "rpc/tls.h"
 
 extern char **environ;
 
@@ -43,6 +45,8 @@ valid_name(const char *s, size_t max)
 int
 relay_config_check(const struct relay_config *cfg, char *why, size_t whylen)
 {
+	unsigned char fp[RPC_TLS_FP_BYTES];
+
 	if ((cfg->vault == NULL) == (cfg->upstream == NULL)) {
 		snprintf(why, whylen, "give either --vault (qrexec) or --upstream-signer (HTTP), not both");
 		return ERR_INVALID_ARGUMENT;
@@ -61,6 +65,24 @@ relay_config_check(const struct relay_config *cfg, char *why, size_t whylen)
 	if (cfg->upstream != NULL && strncmp(cfg->upstream, "http://", 7) != 0 &&
 	    strncmp(cfg->upstream, "https://", 8) != 0) {
 		snprintf(why, whylen, "--upstream-signer: want an http:// or https:// URL");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->tls_cert == NULL && cfg->tls_key == NULL && cfg->tls_server_fingerprint == NULL)
+		return 0;
+	if (cfg->upstream == NULL || strncmp(cfg->upstream, "https://", 8) != 0) {
+		snprintf(why, whylen, "--tls.*: want an https:// --upstream-signer");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		snprintf(why, whylen, "--tls.cert and --tls.key go together");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->tls_server_fingerprint == NULL) {
+		snprintf(why, whylen, "--tls.cert: pin the signer too, with --tls.server-fingerprint sha256:HEX");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (rpc_tls_fingerprint_parse(cfg->tls_server_fingerprint, fp) != 0) {
+		snprintf(why, whylen, "--tls.server-fingerprint: want sha256: and 64 hex digits");
 		return ERR_INVALID_ARGUMENT;
 	}
 	return 0;
@@ -166,17 +188,84 @@ curl_collect(char *data, size_t size, size_t nmemb, void *cls)
 	return eth_buf_put(cls, data, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
+/* How TLS with the upstream signer failed, for the answer; details on stderr. */
+enum upstream_tls {
+	UPSTREAM_TLS_OK,
+	UPSTREAM_TLS_PIN_MISMATCH,	/* nothing sent */
+	UPSTREAM_TLS_NO_CERTINFO,	/* nothing sent */
+	UPSTREAM_TLS_OWN_CERT,		/* our certificate or key unusable */
+	UPSTREAM_TLS_REFUSED,		/* handshake failed or connection dropped */
+};
+
+struct upstream_pin {
+	CURL *curl;
+	unsigned char want[RPC_TLS_FP_BYTES];
+	char got[RPC_TLS_FP_SIZE];	/* what the server presented; "" unknown */
+	enum upstream_tls failed;
+};
+
+static void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+relay_log(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", program_invocation_short_name, line);
+}
+
+/*
+ * Called by libcurl once the connection, TLS handshake included, is up and
+ * before the request is sent: the server's certificate (index 0 of the chain
+ * is the one whose key signed the handshake) must be the pinned one.
+ */
+static int
+upstream_pin_check(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
+{
+	struct upstream_pin *pin = clientp;
+	struct curl_certinfo *ci = NULL;
+	const struct curl_slist *e;
+	const char *pem = NULL;
+
+	if (curl_easy_getinfo(pin->curl, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci != NULL &&
+	    ci->num_of_certs >= 1) {
+		for (e = ci->certinfo[0]; e != NULL; e = e->next)
+			if (strncmp(e->data, "Cert:", 5) == 0)
+				pem = e->data + 5;
+	}
+	if (pem == NULL || rpc_tls_fingerprint_pem(pem, strlen(pem), pin->got) != 0) {
+		pin->got[0] = '\0';
+		pin->failed = UPSTREAM_TLS_NO_CERTINFO;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (!rpc_tls_pin_match(pin->got, (const unsigned char (*)[RPC_TLS_FP_BYTES])pin->want, 1)) {
+		pin->failed = UPSTREAM_TLS_PIN_MISMATCH;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static int
 run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
-    const char *body, size_t len, struct eth_buf *out, long *statusp)
+    const char *body, size_t len, struct eth_buf *out, long *statusp,
+    enum upstream_tls *tlsp)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	char hdr[RPC_CALLER_FIELD + 32];
+	char hdr[RPC_CALLER_FIELD + 32], errbuf[CURL_ERROR_SIZE] = "";
+	struct upstream_pin pin;
 	CURLcode rc;
 
+	*tlsp = UPSTREAM_TLS_OK;
 	if (c == NULL)
 		return ERR_NOMEM;
+	memset(&pin, 0, sizeof(pin));
+	pin.curl = c;
 	h = curl_slist_append(h, "Content-Type: application/json");
 	/* The dapp's claims travel as claims; the signer shows them as untrusted. */
 	if (caller->untrusted_origin[0] != '\0') {
@@ -198,10 +287,63 @@ run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (cfg->tls_server_fingerprint != NULL) {
+		/* relay_config_check() parsed it already. */
+		if (rpc_tls_fingerprint_parse(cfg->tls_server_fingerprint, pin.want) != 0) {
+			curl_slist_free_all(h);
+			curl_easy_cleanup(c);
+			return ERR_INVALID_ARGUMENT;
+		}
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		/* The pin is the check: a self-signed certificate has no CA and
+		 * the signer is reached by address. */
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		/* Every request sees a full handshake, so a certificate to check. */
+		curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+		/* The signer is on a direct link: no https_proxy from the environment. */
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+		curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, upstream_pin_check);
+		curl_easy_setopt(c, CURLOPT_PREREQDATA, &pin);
+	}
+	if (cfg->tls_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, cfg->tls_cert);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY, cfg->tls_key);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, statusp);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+	if (cfg->tls_server_fingerprint != NULL && rc != CURLE_OK) {
+		if (pin.failed == UPSTREAM_TLS_PIN_MISMATCH) {
+			relay_log("upstream %s presented certificate %s, not the pinned %s: "
+			    "nothing was sent", cfg->upstream, pin.got, cfg->tls_server_fingerprint);
+			*tlsp = UPSTREAM_TLS_PIN_MISMATCH;
+		} else if (pin.failed == UPSTREAM_TLS_NO_CERTINFO) {
+			relay_log("upstream %s: libcurl gives no server certificate to check "
+			    "against the pin: nothing was sent", cfg->upstream);
+			*tlsp = UPSTREAM_TLS_NO_CERTINFO;
+		} else if (rc == CURLE_SSL_CERTPROBLEM) {
+			relay_log("cannot use this relay's certificate %s or key %s: %s",
+			    cfg->tls_cert ? cfg->tls_cert : "-", cfg->tls_key ? cfg->tls_key : "-", errbuf);
+			*tlsp = UPSTREAM_TLS_OWN_CERT;
+		} else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
+		    rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING) {
+			relay_log("upstream %s: TLS failed or the connection was dropped: %s",
+			    cfg->upstream, errbuf);
+			*tlsp = UPSTREAM_TLS_REFUSED;
+		}
+		if (*tlsp != UPSTREAM_TLS_OK)
+			return ERR_IO;
+	}
+	if (rc != CURLE_OK)
+		relay_log("upstream %s: %s", cfg->upstream, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return ERR_TIMEOUT;
 	if (rc == CURLE_WRITE_ERROR)
@@ -236,6 +378,7 @@ relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_
 	char *answer = NULL, *input = NULL, msg[160];
 	int r, exit_code = -1;
 	long http_status = 0;
+	enum upstream_tls tls = UPSTREAM_TLS_OK;
 
 	eth_buf_init(&out, LIMIT_JSON_BODY);
 	if (rpc_jsonrpc_precheck(untrusted_body, len) != 0 ||
@@ -245,7 +388,7 @@ relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_
 	}
 	id = json_is_object(req) ? json_object_get(req, "id") : NULL;
 	if (cfg->upstream != NULL) {
-		r = run_upstream(cfg, caller, untrusted_body, len, &out, &http_status);
+		r = run_upstream(cfg, caller, untrusted_body, len, &out, &http_status, &tls);
 	} else {
 		env = json_pack("{s:i, s:{s:s, s:s, s:s, s:s}, s:O}", "p11signer_envelope", 1,
 		    "metadata", "origin", caller->untrusted_origin, "host", caller->untrusted_local,
@@ -257,7 +400,19 @@ relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_
 		}
 		r = run_qrexec(cfg, input, &out, &exit_code);
 	}
-	if (r == ERR_TIMEOUT) {
+	if (tls == UPSTREAM_TLS_PIN_MISMATCH) {
+		answer = error_answer(id, RELAY_ERR_TLS, "the upstream signer's TLS certificate "
+		    "is not the pinned one (--tls.server-fingerprint): nothing was sent");
+	} else if (tls == UPSTREAM_TLS_NO_CERTINFO) {
+		answer = error_answer(id, RELAY_ERR_TLS, "cannot check the upstream signer's TLS "
+		    "certificate against the pin: nothing was sent");
+	} else if (tls == UPSTREAM_TLS_OWN_CERT) {
+		answer = error_answer(id, RELAY_ERR_TLS, "this relay's TLS certificate or key "
+		    "(--tls.cert, --tls.key) cannot be used");
+	} else if (tls == UPSTREAM_TLS_REFUSED) {
+		answer = error_answer(id, RELAY_ERR_TLS, "the upstream signer refused the TLS "
+		    "connection: is this relay's certificate pinned on the signer?");
+	} else if (r == ERR_TIMEOUT) {
 		snprintf(msg, sizeof(msg), "the vault did not answer within %u s", timeout_of(cfg));
 		answer = error_answer(id, RELAY_ERR_TIMEOUT, msg);
 	} else if (r != 0) {

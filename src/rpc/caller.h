@@ -28,6 +28,11 @@ struct rpc_caller {
 	char id[RPC_CALLER_FIELD];
 	uid_t uid;
 	char profile[RPC_CALLER_FIELD];	/* qrexec service argument; "" when none */
+	/* TCP over mutual TLS (rpc/http.h, docs/tls.md): "sha256:HEX", the
+	 * fingerprint of the client certificate, which the handshake proved the
+	 * caller holds the key of and which is one of the pinned ones; "" for
+	 * every other transport.  id stays the peer address. */
+	char tls_client[RPC_CALLER_FIELD];
 	/* untrusted: as the request claims, for display only */
 	char untrusted_remote[RPC_CALLER_FIELD];
 	char untrusted_local[RPC_CALLER_FIELD];

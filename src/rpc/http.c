@@ -1,12 +1,16 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "eth/buf.h"
@@ -14,6 +18,7 @@
 #include "eth/limits.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"
+#include "rpc/tls.h"
 
 struct rpc_http {
 	struct MHD_Daemon *daemon;
@@ -21,13 +26,179 @@ struct rpc_http {
 	rpc_http_body_fn fn;
 	void *fn_ctx;
 	unsigned port;
+	/* mutual TLS (tls set): the pins, and the PEM that MHD was given */
+	int tls;
+	unsigned char (*pins)[RPC_TLS_FP_BYTES];
+	size_t npins;
+	char *tls_key, *tls_cert;
+	size_t tls_key_len, tls_cert_len;
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
 struct http_request {
 	struct eth_buf untrusted_body;
 	int too_large;
+	char tls_client[RPC_TLS_FP_SIZE];	/* "" without TLS */
 };
+
+/* Per TLS connection, from MHD_CONNECTION_NOTIFY_STARTED to _CLOSED. */
+struct tls_conn {
+	const struct rpc_http *h;
+	int verdict;		/* 0 not checked; 1 pinned certificate; -1 refused (logged) */
+	char peer[NI_MAXHOST + NI_MAXSERV + 4];
+};
+
+static void tls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+tls_log(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write per line: connections log from their own threads. */
+	fprintf(stderr, "%s: TLS: %s\n", program_invocation_short_name, line);
+}
+
+/* The peer as "ip:port" ("[ip]:port" for IPv6) in peer, and as "ip" in host
+ * when host is not NULL; "?" when unknown. */
+static void
+peer_of(struct MHD_Connection *conn, char *peer, size_t peerlen, char *host, size_t hostlen)
+{
+	const union MHD_ConnectionInfo *ci;
+	char h[NI_MAXHOST], serv[NI_MAXSERV];
+	socklen_t slen;
+
+	snprintf(peer, peerlen, "?");
+	if (host != NULL)
+		snprintf(host, hostlen, "?");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	slen = ci->client_addr->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, slen, h, sizeof(h), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return;
+	snprintf(peer, peerlen, ci->client_addr->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    h, serv);
+	if (host != NULL)
+		snprintf(host, hostlen, "%s", h);
+}
+
+/* The fingerprint of the certificate the TLS peer presented (and, the
+ * handshake being done or at its verify step, holds the key of). */
+static int
+session_peer_fingerprint(gnutls_session_t session, char fp[RPC_TLS_FP_SIZE])
+{
+	const gnutls_datum_t *peers;
+	unsigned n = 0;
+
+	if (gnutls_certificate_type_get2(session, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509)
+		return ERR_INVALID_ARGUMENT;
+	peers = gnutls_certificate_get_peers(session, &n);
+	if (peers == NULL || n == 0)
+		return ERR_INVALID_ARGUMENT;
+	return rpc_tls_fingerprint_der(peers[0].data, peers[0].size, fp);
+}
+
+/*
+ * GnuTLS calls this inside the handshake, once the client's certificate has
+ * arrived; non-zero fails the handshake.  GNUTLS_CERT_REQUIRE already failed
+ * it when no certificate came.  MHD sets the session's pointer to the
+ * connection (checked when the hook is installed).
+ */
+static int
+verify_client(gnutls_session_t session)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	struct tls_conn *tc;
+	char fp[RPC_TLS_FP_SIZE];
+
+	ci = conn != NULL ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	if (ci == NULL || (tc = ci->socket_context) == NULL)
+		return -1;
+	if (session_peer_fingerprint(session, fp) != 0) {
+		tc->verdict = -1;
+		tls_log("refused %s: no X.509 client certificate", tc->peer);
+		return -1;
+	}
+	if (!rpc_tls_pin_match(fp, tc->h->pins, tc->h->npins)) {
+		tc->verdict = -1;
+		tls_log("refused %s: client certificate %s is not pinned (handshake failed)",
+		    tc->peer, fp);
+		return -1;
+	}
+	tc->verdict = 1;
+	return 0;
+}
+
+/* Before the handshake: require a client certificate and check it in the handshake. */
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const struct rpc_http *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct tls_conn *tc = *socket_context;
+	gnutls_session_t session;
+
+	if (!h->tls)
+		return;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (tc != NULL && tc->verdict == 0)
+			tls_log("refused %s: no TLS handshake with a client certificate "
+			    "(none sent, plain HTTP, or the handshake failed)", tc->peer);
+		free(tc);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	session = ci != NULL ? ci->tls_session : NULL;
+	/* Without a session no certificate is asked for, and every request on
+	 * this connection is refused 403 by the check in the access handler. */
+	if (session == NULL) {
+		tls_log("no TLS session to require a client certificate in: requests are refused (403)");
+		return;
+	}
+	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+	/* Without the hook any certificate passes the handshake, and the access
+	 * handler's check refuses requests made with an unpinned one. */
+	if (gnutls_session_get_ptr(session) != conn) {
+		tls_log("cannot hook the TLS handshake: client certificates are checked per request only");
+		return;
+	}
+	if ((tc = calloc(1, sizeof(*tc))) == NULL)
+		return;
+	tc->h = h;
+	peer_of(conn, tc->peer, sizeof(tc->peer), NULL, 0);
+	*socket_context = tc;
+	gnutls_session_set_verify_function(session, verify_client);
+}
+
+/* Every request on a TLS listener, before anything else: the session's
+ * client certificate must be pinned.  Fills fp. */
+static int
+tls_request_allowed(struct MHD_Connection *conn, const struct rpc_http *h, char fp[RPC_TLS_FP_SIZE])
+{
+	const union MHD_ConnectionInfo *ci;
+	char peer[NI_MAXHOST + NI_MAXSERV + 4];
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci != NULL && ci->tls_session != NULL &&
+	    session_peer_fingerprint(ci->tls_session, fp) == 0 &&
+	    rpc_tls_pin_match(fp, h->pins, h->npins))
+		return 1;
+	peer_of(conn, peer, sizeof(peer), NULL, 0);
+	tls_log("refused a request from %s: client certificate %s is not pinned (403)", peer,
+	    ci != NULL && ci->tls_session != NULL &&
+	    session_peer_fingerprint(ci->tls_session, fp) == 0 ? fp : "(none)");
+	return 0;
+}
 
 static enum MHD_Result
 respond(struct MHD_Connection *conn, const struct rpc_http *h, unsigned status,
@@ -130,27 +301,19 @@ content_type_allowed(const char *untrusted_ct)
 }
 
 static void
-fill_caller(struct MHD_Connection *conn, struct rpc_caller *c)
+fill_caller(struct MHD_Connection *conn, const struct http_request *req, struct rpc_caller *c)
 {
-	const union MHD_ConnectionInfo *ci;
-	char host[NI_MAXHOST], serv[NI_MAXSERV], peer[NI_MAXHOST + NI_MAXSERV + 4];
-	socklen_t slen;
+	char host[NI_MAXHOST], peer[NI_MAXHOST + NI_MAXSERV + 4];
 
 	memset(c, 0, sizeof(*c));
 	c->kind = RPC_CALLER_TCP;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		slen = ci->client_addr->sa_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-		if (getnameinfo(ci->client_addr, slen, host, sizeof(host), serv,
-		    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-			snprintf(peer, sizeof(peer), ci->client_addr->sa_family == AF_INET6 ?
-			    "[%s]:%s" : "%s:%s", host, serv);
-			/* The port changes with every connection: a rule can only name the address. */
-			rpc_caller_set(c->id, host);
-			rpc_caller_set(c->untrusted_remote, peer);
-		}
+	peer_of(conn, peer, sizeof(peer), host, sizeof(host));
+	if (strcmp(host, "?") != 0) {
+		/* The port changes with every connection: a rule can only name the address. */
+		rpc_caller_set(c->id, host);
+		rpc_caller_set(c->untrusted_remote, peer);
 	}
+	rpc_caller_set(c->tls_client, req->tls_client);
 	rpc_caller_set(c->untrusted_local,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
 	rpc_caller_set(c->untrusted_scheme, "HTTP/1.1");
@@ -171,11 +334,14 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_request *req = *req_cls;
 	const char *clen;
 	struct rpc_caller caller;
+	char tls_client[RPC_TLS_FP_SIZE] = "";
 	unsigned status;
 	char *resp;
 
 	if (req == NULL) {
 		/* First call: headers only.  Decide everything that needs no body. */
+		if (h->tls && !tls_request_allowed(conn, h, tls_client))
+			return respond_text(conn, h, MHD_HTTP_FORBIDDEN, "client certificate not allowed\n");
 		if (!vhost_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_HOST)))
 			return respond_text(conn, h, MHD_HTTP_FORBIDDEN, "invalid host specified\n");
@@ -201,6 +367,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((req = calloc(1, sizeof(*req))) == NULL)
 			return MHD_NO;
 		eth_buf_init(&req->untrusted_body, LIMIT_JSON_BODY);
+		memcpy(req->tls_client, tls_client, sizeof(tls_client));
 		*req_cls = req;
 		return MHD_YES;
 	}
@@ -216,7 +383,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (req->too_large)
 		return respond_text(conn, h, MHD_HTTP_CONTENT_TOO_LARGE, "content length too large\n");
-	fill_caller(conn, &caller);
+	fill_caller(conn, req, &caller);
 	status = MHD_HTTP_OK;
 	resp = h->fn(h->fn_ctx, &caller, (const char *)req->untrusted_body.p,
 	    req->untrusted_body.len, &status);
@@ -253,10 +420,77 @@ rpc_http_start(const struct rpc_http_config *cfg, const struct rpc_table *table,
 	return rpc_http_start_fn(cfg, jsonrpc_body, (void *)(uintptr_t)table, outp);
 }
 
+/* TLS 1.2 and 1.3 only; the rest of GnuTLS's NORMAL set. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* Check the TLS part of cfg, read its files and parse its pins into h. */
+static int
+tls_setup(struct rpc_http *h, const struct rpc_http_config *cfg)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_datum_t c, k;
+	char fp[RPC_TLS_FP_SIZE];
+	size_t i;
+	int r, g;
+
+	if (cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL) {
+		tls_log("client pins need TLS: give a certificate and its key");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL) {
+		tls_log("give both a certificate and its key");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if (cfg->ntls_client_pins == 0 || cfg->tls_client_pins == NULL) {
+		tls_log("no client certificate pinned: nobody could call");
+		return ERR_INVALID_ARGUMENT;
+	}
+	if ((h->pins = calloc(cfg->ntls_client_pins, sizeof(*h->pins))) == NULL)
+		return ERR_NOMEM;
+	for (i = 0; i < cfg->ntls_client_pins; i++) {
+		if (rpc_tls_fingerprint_parse(cfg->tls_client_pins[i], h->pins[i]) != 0) {
+			tls_log("client pin %zu is not sha256:HEX (64 hex digits)", i + 1);
+			return ERR_INVALID_ARGUMENT;
+		}
+	}
+	h->npins = cfg->ntls_client_pins;
+	if ((r = rpc_tls_pem_read(cfg->tls_cert_file, 0, &h->tls_cert, &h->tls_cert_len)) != 0) {
+		tls_log("certificate %s: %s", cfg->tls_cert_file,
+		    r == ERR_IO ? strerror(errno) : err_str(r));
+		return r;
+	}
+	if (rpc_tls_fingerprint_pem(h->tls_cert, h->tls_cert_len, fp) != 0) {
+		tls_log("certificate %s: not a PEM X.509 certificate", cfg->tls_cert_file);
+		return ERR_IO;
+	}
+	if ((r = rpc_tls_pem_read(cfg->tls_key_file, 1, &h->tls_key, &h->tls_key_len)) != 0) {
+		tls_log("key %s: %s", cfg->tls_key_file, r == ERR_INVALID_ARGUMENT ?
+		    "group or others may read it (chmod 600)" :
+		    r == ERR_IO ? strerror(errno) : err_str(r));
+		return r;
+	}
+	/* Say what is wrong with the pair here rather than let MHD fail vaguely. */
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return ERR_NOMEM;
+	c.data = (unsigned char *)h->tls_cert;
+	c.size = (unsigned)h->tls_cert_len;
+	k.data = (unsigned char *)h->tls_key;
+	k.size = (unsigned)h->tls_key_len;
+	g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cred);
+	if (g < 0) {
+		tls_log("%s with %s: %s", cfg->tls_cert_file, cfg->tls_key_file, gnutls_strerror(g));
+		return ERR_IO;
+	}
+	h->tls = 1;
+	return 0;
+}
+
 int
 rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *fn_ctx,
     struct rpc_http **outp)
 {
+	struct MHD_OptionItem tls_opts[4];
 	struct rpc_http *h = NULL;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -284,10 +518,23 @@ rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *
 	h->cfg = *cfg;
 	h->fn = fn;
 	h->fn_ctx = fn_ctx;
+	tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	if (cfg->tls_cert_file != NULL || cfg->tls_key_file != NULL || cfg->ntls_client_pins > 0) {
+		if ((r = tls_setup(h, cfg)) != 0)
+			goto out;
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
+		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
+		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		    (void *)(uintptr_t)HTTP_TLS_PRIORITIES };
+		tls_opts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
 	h->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL,
 	    access_handler, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+	    MHD_OPTION_ARRAY, tls_opts,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 30),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 64),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
@@ -319,5 +566,8 @@ rpc_http_stop(struct rpc_http *h)
 		return;
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
+	free(h->pins);
+	rpc_tls_pem_free(h->tls_key, h->tls_key_len);
+	rpc_tls_pem_free(h->tls_cert, h->tls_cert_len);
 	free(h);
 }

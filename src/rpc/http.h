@@ -14,6 +14,19 @@
  * One thread per connection, so a request that waits for a person never
  * blocks another connection.  Header memory, connection count and idle time
  * are capped.
+ *
+ * Mutual TLS (network mode, docs/tls.md): with tls_cert_file set the listener
+ * speaks TLS 1.2 or 1.3 only, with its certificate and key, and requires a
+ * client certificate whose fingerprint (rpc/tls.h: SHA-256 of the DER
+ * certificate) is one of tls_client_pins.  The check runs inside the TLS
+ * handshake: a caller with no certificate, another certificate, or plain
+ * HTTP fails the handshake and no HTTP request of it is ever read.  Each
+ * refusal is logged on stderr with the peer address and the fingerprint
+ * presented.  Every request is checked against the pins again, from the
+ * session, before its body is read (403 if it fails: a second lock should
+ * the handshake hook ever not be installed).  The caller of a TLS request has
+ * id = the peer address, as without TLS, and tls_client = the fingerprint
+ * (rpc/caller.h).  No CA is involved; certificate dates are not checked.
  */
 #ifndef RPC_HTTP_H
 #define RPC_HTTP_H
@@ -30,6 +43,12 @@ struct rpc_http_config {
 	size_t ncors;
 	unsigned idle_timeout_s;	/* 0: 30 s */
 	unsigned max_connections;	/* 0: 64 */
+	/* Mutual TLS; all NULL/0: plain HTTP.  Files are read once, at start. */
+	const char *tls_cert_file;	/* PEM certificate of this listener */
+	const char *tls_key_file;	/* its PEM key; mode 0600 or stricter */
+	const char *const *tls_client_pins;	/* "sha256:HEX" of each client
+						 * certificate allowed; at least one */
+	size_t ntls_client_pins;
 };
 
 struct rpc_http;
@@ -45,9 +64,14 @@ typedef char *(*rpc_http_body_fn)(void *ctx, const struct rpc_caller *caller,
 
 /*
  * Start serving table on cfg's address.  call_ctx of each method call is a
- * struct rpc_caller * (rpc/caller.h) of kind RPC_CALLER_TCP.  Caller frees
- * with rpc_http_stop().  Errors: ERR_INVALID_ARGUMENT (bad address),
- * ERR_IO (cannot bind), ERR_NOMEM.
+ * struct rpc_caller * (rpc/caller.h) of kind RPC_CALLER_TCP.  cfg's strings
+ * and lists are borrowed and must outlive the server (the pins are copied).
+ * Caller frees with rpc_http_stop().  Errors: ERR_INVALID_ARGUMENT (bad
+ * address; a TLS certificate without key or the other way round, no pins or
+ * a pin that does not parse, pins without TLS, a key file that group or
+ * others may read), ERR_IO (cannot bind; cannot read a TLS file, or GnuTLS
+ * refuses it), ERR_TOO_LONG (a TLS file over RPC_TLS_LIMIT_PEM), ERR_NOMEM.
+ * A TLS configuration error is also explained on stderr.
  */
 int rpc_http_start(const struct rpc_http_config *cfg, const struct rpc_table *table,
     struct rpc_http **outp);

@@ -198,7 +198,8 @@ int
 main(void)
 {
 	const char *vhosts[] = { "localhost" };
-	struct rpc_http_config cfg = { "127.0.0.1", 0, vhosts, 1, NULL, 0, 5, 8 };
+	struct rpc_http_config cfg = { .addr = "127.0.0.1", .vhosts = vhosts, .nvhosts = 1,
+	    .idle_timeout_s = 5, .max_connections = 8 };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_post_json),
 		cmocka_unit_test(test_charset_allowed),

@@ -64,7 +64,9 @@ post(unsigned port, const char *body, const char *const *headers, char **outp)
 static struct rpc_http *
 relay_for(struct relay_config *cfg)
 {
-	struct rpc_http_config hc = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1, NULL, 0, 5, 8 };
+	struct rpc_http_config hc = { .addr = "127.0.0.1",
+	    .vhosts = (const char *[]){ "localhost" }, .nvhosts = 1, .idle_timeout_s = 5,
+	    .max_connections = 8 };
 	struct rpc_http *h;
 	char why[128];
 
@@ -78,7 +80,8 @@ static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"account_l
 static void
 test_forward_with_envelope(void **state)
 {
-	struct relay_config cfg = { "vault-ok", "trading", client, NULL, 10 };
+	struct relay_config cfg = { .vault = "vault-ok", .profile = "trading",
+	    .qrexec_client = client, .timeout_s = 10 };
 	struct rpc_http *h = relay_for(&cfg);
 	const char *hdr[] = { "Origin: https://dapp.example", "User-Agent: dapp/1",
 	    "X-Forwarded-For: 1.2.3.4", NULL };
@@ -104,7 +107,7 @@ test_forward_with_envelope(void **state)
 static void
 expect_error(const char *vault, unsigned timeout, int code, const char *text)
 {
-	struct relay_config cfg = { vault, NULL, client, NULL, timeout };
+	struct relay_config cfg = { .vault = vault, .qrexec_client = client, .timeout_s = timeout };
 	struct rpc_http *h = relay_for(&cfg);
 	char *out, want[32];
 
@@ -126,7 +129,8 @@ static void
 test_bad_json_stays_local(void **state)
 {
 	/* vault-slow would time out: a parse error must be answered without calling it. */
-	struct relay_config cfg = { "vault-slow", NULL, client, NULL, 10 };
+	struct relay_config cfg = { .vault = "vault-slow", .qrexec_client = client,
+	    .timeout_s = 10 };
 	struct rpc_http *h = relay_for(&cfg);
 	char *out;
 
@@ -150,14 +154,16 @@ test_upstream(void **state)
 {
 	static const struct rpc_method m[] = { { "account_list", m_echo_caller } };
 	static const struct rpc_table t = { m, 1, NULL };
-	struct rpc_http_config hc = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1, NULL, 0, 5, 8 };
+	struct rpc_http_config hc = { .addr = "127.0.0.1",
+	    .vhosts = (const char *[]){ "localhost" }, .nvhosts = 1, .idle_timeout_s = 5,
+	    .max_connections = 8 };
 	struct rpc_http *signer, *h;
 	char url[64], *out;
 	const char *hdr[] = { "Origin: https://dapp.example", NULL };
 
 	assert_int_equal(rpc_http_start(&hc, &t, &signer), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", rpc_http_port(signer));
-	struct relay_config cfg = { NULL, NULL, NULL, url, 10 };
+	struct relay_config cfg = { .upstream = url, .timeout_s = 10 };
 	h = relay_for(&cfg);
 	assert_int_equal(post(rpc_http_port(h), call, hdr, &out), 200);
 	/* The origin arrives as a claim; the signer's peer is the relay itself. */
@@ -172,13 +178,13 @@ static void
 test_config_refused(void **state)
 {
 	char why[128];
-	struct relay_config both = { "vault", NULL, NULL, "http://x/", 0 };
-	struct relay_config none = { NULL, NULL, NULL, NULL, 0 };
-	struct relay_config badvault = { "-oProxyCommand", NULL, NULL, NULL, 0 };
-	struct relay_config badprofile = { "vault", "../x", NULL, NULL, 0 };
-	struct relay_config badurl = { NULL, NULL, NULL, "file:///etc/passwd", 0 };
-	struct relay_config dflt = { "@default", NULL, NULL, NULL, 0 };
-	struct relay_config special = { "@dispvm", NULL, NULL, NULL, 0 };
+	struct relay_config both = { .vault = "vault", .upstream = "http://x/" };
+	struct relay_config none = { .vault = NULL };
+	struct relay_config badvault = { .vault = "-oProxyCommand" };
+	struct relay_config badprofile = { .vault = "vault", .profile = "../x" };
+	struct relay_config badurl = { .upstream = "file:///etc/passwd" };
+	struct relay_config dflt = { .vault = "@default" };
+	struct relay_config special = { .vault = "@dispvm" };
 
 	assert_int_equal(relay_config_check(&dflt, why, sizeof(why)), 0);
 	assert_int_not_equal(relay_config_check(&special, why, sizeof(why)), 0);
