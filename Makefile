@@ -112,7 +112,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH)
 # p11signer (the daemon and its commands) loads no PKCS#11 code: from
 # libp11 it takes only the protocol and the client.  p11signer-token is the
 # only program that links p11-kit.
-P11_BINS := $(BUILD)/p11signer
+P11_BINS := $(BUILD)/p11signer $(BUILD)/p11signer-token
 $(BUILD)/src/cmd/p11signer.o: ALL_CFLAGS += -DP11S_LIBEXECDIR='"$(LIBEXECDIR)"'
 $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
 $(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)

@@ -1,0 +1,312 @@
+/*
+ * p11signer-token - the token helper: the only program of p11signer that
+ * loads PKCS#11 code.  p11signer (src/p11/client.c) starts one per module:
+ *
+ *   p11signer-token --module M [--allow DIR]... [--token URI]... [--sessions N]
+ *
+ * with one end of a socketpair as fd 0, /dev/null as stdout and its own
+ * stderr for the log.  It speaks the token protocol (docs/token-protocol.md)
+ * on fd 0 and parses no JSON.
+ *
+ * Before anything is loaded: no core dumps, not dumpable (no ptrace, no
+ * /proc/PID/mem or environ for others of the same user), no new privileges,
+ * every descriptor above 2 closed, SIGPIPE ignored.  A module that cannot be
+ * opened, or arguments that are wrong, are reported in the answer to the
+ * daemon's HELLO (and on stderr); then it exits 1.  It exits 0 when the
+ * daemon closes the socket, 1 when the daemon broke the protocol.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eth/err.h"
+#include "eth/limits.h"
+#include "p11/helper.h"
+#include "p11/proto.h"
+#include "p11/token.h"
+
+#define HELLO_WAIT_MS	30000	/* a refusal waits this long for the daemon's HELLO */
+
+static char module_shown[LIMIT_PROTO_TEXT + 1] = "p11signer-token";
+/* --allow values with their trailing slash; static, so an early exit leaks nothing. */
+static char *allow[LIMIT_P11_ALLOWED_DIRS + 1];
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+logmsg(const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	int n, w;
+
+	n = snprintf(line, sizeof(line) - 1, "p11signer-token[%ld]: %s: ", (long)getpid(),
+	    module_shown);
+	if (n < 0 || (size_t)n >= sizeof(line) - 1)
+		n = 0;
+	va_start(ap, fmt);
+	w = vsnprintf(line + n, sizeof(line) - 1 - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		n += (size_t)w < sizeof(line) - 1 - (size_t)n ? w : (int)(sizeof(line) - 2) - n;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		/* nowhere else to say it */
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: p11signer-token --module PATH|NAME [--allow DIR]... [--token URI]... "
+	    "[--sessions N]\n"
+	    "The token helper of p11signer: it is started by p11signer and speaks the token\n"
+	    "protocol (docs/token-protocol.md) on descriptor 0, a socket.\n");
+}
+
+/* Close every descriptor from lowfd up. */
+static void
+close_from(int lowfd)
+{
+	DIR *d;
+	struct dirent *de;
+	int fds[256], n, i, dfd, more;
+	long fd, max;
+	char *end;
+
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9: what /proc says is open, in rounds. */
+	while ((d = opendir("/proc/self/fd")) != NULL) {
+		dfd = dirfd(d);
+		n = 0;
+		more = 0;
+		while ((de = readdir(d)) != NULL) {
+			fd = strtol(de->d_name, &end, 10);
+			if (*end != '\0' || fd < lowfd || fd == dfd || fd > INT_MAX)
+				continue;
+			if (n == (int)(sizeof(fds) / sizeof(fds[0]))) {
+				more = 1;
+				break;
+			}
+			fds[n++] = (int)fd;
+		}
+		closedir(d);
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		if (!more)
+			return;
+	}
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close((int)fd);
+}
+
+/*
+ * Before anything is loaded.  Exits 2 when it cannot be done: a helper that
+ * could dump a PIN to a core file does not run.
+ */
+static void
+harden(void)
+{
+	struct rlimit none = { 0, 0 };
+	int fd;
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &none) != 0) {
+		logmsg("cannot disable core dumps: %s", strerror(errno));
+		_exit(2);
+	}
+	/* Nothing this process starts may gain privileges (vendor code may exec). */
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	close_from(3);
+	signal(SIGPIPE, SIG_IGN);
+	/* A module's files must not land on 1 or 2. */
+	for (fd = 1; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int nfd = open("/dev/null", O_RDWR);
+
+			if (nfd >= 0 && nfd != fd) {
+				dup2(nfd, fd);
+				close(nfd);
+			}
+		}
+	}
+}
+
+static int
+fd0_is_socket(void)
+{
+	struct stat st;
+
+	return fstat(STDIN_FILENO, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void refuse(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* Say why on stderr and in the answer to HELLO, then exit 1. */
+static void
+refuse(int code, const char *fmt, ...)
+{
+	char why[LIMIT_PROTO_TEXT + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	logmsg("%s", why);
+	if (fd0_is_socket())
+		(void)p11_helper_refuse(STDIN_FILENO, code, why, HELLO_WAIT_MS);
+	exit(1);
+}
+
+/* A URI that holds a PIN: wiped from argv (and so /proc/PID/cmdline) once it is copied. */
+static int
+has_pin_value(const char *uri)
+{
+	return strstr(uri, "pin-value") != NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_MODULE = 256, O_ALLOW, O_TOKEN, O_SESSIONS, O_HELP, O_VERSION };
+	static const struct option longopts[] = {
+		{ "module", required_argument, NULL, O_MODULE },
+		{ "allow", required_argument, NULL, O_ALLOW },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "sessions", required_argument, NULL, O_SESSIONS },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *module = NULL;
+	char *tokens[LIMIT_P11_URIS + 1];
+	size_t nallow = 0, ntokens = 0, i, len;
+	unsigned long sessions = 0;
+	struct p11_module_config cfg;
+	struct p11_helper_options opt;
+	struct p11_module_info mi;
+	struct p11_module *m = NULL;
+	struct p11_token_info *toks = NULL;
+	struct p11_key *keys = NULL;
+	size_t ntoks = 0, nkeys = 0;
+	char *end;
+	int c, r, busy = 0;
+
+	harden();
+
+	memset(tokens, 0, sizeof(tokens));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_MODULE:
+			if (module != NULL)
+				refuse(ERR_INVALID_ARGUMENT, "--module given twice: one helper "
+				    "serves one module");
+			module = optarg;
+			proto_text_clean((const uint8_t *)module, strlen(module), module_shown,
+			    sizeof(module_shown));
+			break;
+		case O_ALLOW:
+			if (nallow == LIMIT_P11_ALLOWED_DIRS)
+				refuse(ERR_TOO_MANY, "more than %d --allow", LIMIT_P11_ALLOWED_DIRS);
+			/* token.h wants the trailing slash; a user may not type it. */
+			len = strlen(optarg);
+			if (len == 0 || optarg[0] != '/')
+				refuse(ERR_INVALID_ARGUMENT, "--allow wants an absolute directory");
+			if ((allow[nallow] = malloc(len + 2)) == NULL)
+				refuse(ERR_NOMEM, "out of memory");
+			snprintf(allow[nallow], len + 2, "%s%s", optarg,
+			    len > 0 && optarg[len - 1] == '/' ? "" : "/");
+			nallow++;
+			break;
+		case O_TOKEN:
+			if (ntokens == LIMIT_P11_URIS)
+				refuse(ERR_TOO_MANY, "more than %d --token", LIMIT_P11_URIS);
+			tokens[ntokens++] = optarg;
+			break;
+		case O_SESSIONS:
+			errno = 0;
+			sessions = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || sessions < 1 ||
+			    sessions > LIMIT_P11_SESSIONS)
+				refuse(ERR_INVALID_ARGUMENT, "--sessions wants 1..%d",
+				    LIMIT_P11_SESSIONS);
+			break;
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		case O_VERSION:
+			printf("p11signer-token (token protocol version %d)\n", PROTO_VERSION);
+			return 0;
+		default:
+			refuse(ERR_INVALID_ARGUMENT, "unknown option or missing value: %.60s",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		refuse(ERR_INVALID_ARGUMENT, "unexpected argument: %.60s", argv[optind]);
+	if (!fd0_is_socket()) {
+		usage(stderr);
+		logmsg("descriptor 0 is not a socket: p11signer starts this program");
+		return 2;
+	}
+	if (module == NULL)
+		refuse(ERR_INVALID_ARGUMENT, "no --module given");
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.module = module;
+	cfg.allowed_dirs = nallow > 0 ? (const char *const *)allow : NULL;
+	cfg.uris = ntokens > 0 ? (const char *const *)tokens : NULL;
+	cfg.sessions_per_token = (unsigned)sessions;
+	r = p11_token_open(&cfg, &m);
+	for (i = 0; i < ntokens; i++)
+		if (has_pin_value(tokens[i]))
+			explicit_bzero(tokens[i], strlen(tokens[i]));
+	for (i = 0; i < nallow; i++) {
+		free(allow[i]);
+		allow[i] = NULL;
+	}
+	if (r != 0)
+		refuse(r, "cannot open the module: %s", err_str(r));
+
+	p11_token_module_info(m, &mi);
+	if (p11_token_list_tokens(m, &toks, &ntoks) == 0 &&
+	    p11_token_list_keys(m, &keys, &nkeys) == 0) {
+		char mf[LIMIT_PROTO_TEXT + 1], desc[LIMIT_PROTO_TEXT + 1];
+
+		proto_text_clean((const uint8_t *)mi.manufacturer, strlen(mi.manufacturer), mf,
+		    sizeof(mf));
+		proto_text_clean((const uint8_t *)mi.description, strlen(mi.description), desc,
+		    sizeof(desc));
+		logmsg("opened (%s, %s %u.%u): %zu token(s), %zu key(s)", mf, desc,
+		    mi.version_major, mi.version_minor, ntoks, nkeys);
+	}
+	free(toks);
+	p11_token_keys_free(keys, nkeys);
+
+	memset(&opt, 0, sizeof(opt));
+	opt.name = module_shown;
+	r = p11_helper_serve(STDIN_FILENO, m, &opt, &busy);
+	if (busy) {
+		/* A thread is still inside the module: closing it now would pull it away. */
+		logmsg("exiting with a request still in the module");
+		_exit(r == 0 ? 0 : 1);
+	}
+	p11_token_close(m);
+	return r == 0 ? 0 : 1;
+}

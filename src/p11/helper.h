@@ -1,0 +1,91 @@
+/*
+ * helper.h - the token helper's side of the token protocol: one open
+ * struct p11_module (token.h) served to the daemon over one stream socket,
+ * with the messages of proto.h (docs/token-protocol.md).  src/cmd/
+ * p11signer-token.c is the program around it; tests can call it on a
+ * socketpair.  No JSON is parsed here.
+ *
+ * Threads.  p11_helper_serve() reads in the calling thread.  Each request is
+ * run by one of a fixed pool of workers (opt->max_inflight, default 16);
+ * a request beyond that many in flight is answered at once with
+ * ERROR(ERR_TOO_MANY).  Replies go out in the order they are ready, each
+ * echoing its request's id, under one lock around writes.  Signs on one token
+ * share that token's session pool (token.h); different tokens do not wait for
+ * each other.  A monitor thread rescans the module on its slot events (every
+ * opt->event_poll_ms besides) or, when the module has none, every
+ * opt->poll_ms, or at once when a request found a token gone, and sends
+ * PROTO_EVENT for tokens inserted and removed and key sets that changed.
+ *
+ * Key handles: the first time a key is seen (its token's number, which
+ * token.h keeps for a token across removals, and its address) it gets the
+ * next handle, 1, 2, ...; it keeps it while the helper runs.
+ *
+ * PINs: a LOGIN's PIN goes from the decoded message (wiped when freed) into
+ * one stack buffer that p11_token_login() wipes.  No log line, reply or error
+ * holds one.  Log lines (stderr) name the module, the token's label and the
+ * error.
+ */
+#ifndef P11_HELPER_H
+#define P11_HELPER_H
+
+#include "p11/token.h"
+
+#define P11_HELPER_INFLIGHT_DEFAULT	16
+#define P11_HELPER_INFLIGHT_MAX		64
+#define P11_HELPER_POLL_MS_DEFAULT	1000	/* no slot events: rescan this often */
+#define P11_HELPER_EVENT_POLL_MS_DEFAULT 5000	/* with slot events: rescan this often too */
+#define P11_HELPER_SEND_MS_DEFAULT	10000	/* a frame the daemon does not take by then: fatal */
+#define P11_HELPER_STOP_MS_DEFAULT	1500	/* at the end, wait this long for work in the module */
+
+/* Zeroed fields take the defaults. */
+struct p11_helper_options {
+	const char *name;		/* the module as given, for log lines; NULL: "module" */
+	unsigned max_inflight;		/* requests in flight = worker threads, 1..P11_HELPER_INFLIGHT_MAX */
+	int poll_ms;			/* > 0 */
+	int event_poll_ms;		/* > 0 */
+	int send_timeout_ms;		/* > 0 */
+	int stop_ms;			/* > 0 */
+	int quiet;			/* 1: no log lines */
+};
+
+/*
+ * Serve m on fd (a connected stream socket, blocking) until the daemon
+ * closes it or breaks the protocol.  The first message must be PROTO_HELLO
+ * with PROTO_VERSION; it is answered with PROTO_HELLO_REPLY, or with
+ * ERROR(ERR_PROTO_VERSION) carrying its id (then ERR_PROTO_VERSION is
+ * returned), or, when it is not HELLO, ERROR(ERR_PROTO_UNEXPECTED) with id 0.
+ * A malformed frame, a second HELLO or an id already in flight is answered
+ * with ERROR(code) with id 0 and ends the session.
+ *
+ * Returns 0 when the daemon closed the stream between frames; the
+ * ERR_PROTO_* code of what the daemon did wrong; ERR_PROTO_CLOSED, ERR_IO or
+ * ERR_TIMEOUT when a frame could not be written (the daemon is gone or does
+ * not read); ERR_NOMEM, ERR_INVALID_ARGUMENT.  fd is not closed (it is shut
+ * down when a write failed).
+ *
+ * Before it returns, serve stops its threads, waiting up to opt->stop_ms for
+ * those still in the module (a PIN pad may hold one).  *busyp (may be NULL)
+ * is set to 1 when one is still there: then m must not be closed and the
+ * state of the session is left allocated (the caller _exit()s); else 0,
+ * and the caller may p11_token_close(m).
+ */
+int p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *opt,
+    int *busyp);
+
+/*
+ * For a helper that cannot serve (its module did not open, its arguments are
+ * wrong): wait up to timeout_ms (< 0: for ever) for the daemon's HELLO and
+ * answer it with ERROR(code, message), so the daemon can say why; a HELLO of
+ * another version gets ERROR(ERR_PROTO_VERSION) instead.  message is made
+ * clean text (proto_text_clean) and cut to LIMIT_PROTO_TEXT.  Returns 0 when
+ * the ERROR was sent, else the error.
+ */
+int p11_helper_refuse(int fd, int code, const char *message, int timeout_ms);
+
+/* The protocol's token flags (enum proto_token_flag) for a token of token.h. */
+uint32_t p11_helper_token_flags(const struct p11_token_info *t);
+
+/* 1 when s is a URI that the protocol accepts (docs/token-protocol.md §3), else 0. */
+int p11_helper_uri_ok(const char *s);
+
+#endif /* P11_HELPER_H */
