@@ -182,18 +182,24 @@ audit(struct signer_api *api, const struct rpc_caller *c, const char *method,
 static int
 audit_signed(struct signer_api *api, const struct rpc_caller *c, const char *method,
     const uint8_t key[ETH_ADDR_LEN], const uint8_t hash[32], const char *rule,
+    json_t *summary, const char *result_name, const uint8_t *result, size_t result_len,
     struct rpc_error *err)
 {
 	json_t *ev;
 	int r;
 
-	if (api->cfg.audit == NULL)
+	if (api->cfg.audit == NULL) {
+		json_decref(summary);
 		return 0;
-	ev = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s}", "method", method,
+	}
+	/* What was signed, as the approver saw it, and what left: the raw
+	 * transaction or the signature. */
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o}", "method", method,
 	    "caller", c != NULL ? c->id : "internal",
 	    "profile", c != NULL ? c->profile : "", "outcome", "signed",
 	    "key", address_json(key), "hash", hex_json(hash, 32),
-	    "approved_by", rule);
+	    "approved_by", rule, "summary", summary != NULL ? summary : json_null(),
+	    result_name, hex_json(result, result_len));
 	if (ev == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 	if (c != NULL && c->untrusted_origin[0] != '\0')
@@ -798,7 +804,8 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "%s", err_str(r));
 		goto out;
 	}
-	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule, err)) != 0)
+	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule,
+	    tx_decoded_json(tx, req.from), "raw", raw, rawlen, err)) != 0)
 		goto out;
 	if (commit(api, &d) != 0) {
 		held = 0;
@@ -1082,7 +1089,9 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 		audit(api, caller, method, "signing failed", err->message, addr, sd->hash);
 		return r;
 	}
-	if ((r = audit_signed(api, caller, method, addr, sd->hash, d.rule, err)) != 0) {
+	if ((r = audit_signed(api, caller, method, addr, sd->hash, d.rule,
+	    json_pack("{s:s,s:O}", "content_type", content_type, "messages", sd->messages),
+	    "signature", sig65, 65, err)) != 0) {
 		release(api, &d);
 		return r;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eth/addr.h"
 #include "eth/err.h"
@@ -320,8 +321,13 @@ ks_generate(void *ctx, uint8_t addr[ETH_ADDR_LEN], char why[SIGNER_WHY_MAX])
 		snprintf(why, SIGNER_WHY_MAX, "no token is set for new keys (--keygen-token)");
 		return ERR_P11_TOKEN_UNKNOWN;
 	}
+	/*
+	 * Unique across restarts (a --stdio signer is a new process per call):
+	 * the prefix, the time and a counter.
+	 */
 	pthread_mutex_lock(&ks->lock);
-	snprintf(label, sizeof(label), "%s%u", ks->keygen_label, ks->keygen_count++);
+	snprintf(label, sizeof(label), "%.64s-%lld-%u", ks->keygen_label,
+	    (long long)time(NULL), ks->keygen_count++);
 	pthread_mutex_unlock(&ks->lock);
 	/* The token URI belongs to one of the modules: the first that knows it makes the key. */
 	for (c = 0; c < ks->nclients; c++) {
