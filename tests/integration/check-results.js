@@ -29,15 +29,15 @@ if (kind === 'tx') {
   if (q(args.gas) !== tx.gasLimit) fail('gas differs');
   if ((args.to ?? null) !== (tx.to ?? null) && ethers.getAddress(args.to) !== tx.to) fail('to differs');
   if (resp.result.tx.hash !== tx.hash) fail(`tx.hash ${resp.result.tx.hash} is not ${tx.hash}`);
-  console.log(`ok type ${tx.type} chain ${tx.chainId}`);
+  console.log(`ok type ${tx.type} chain ${tx.chainId} to ${tx.to ?? '(creation)'} value ${ethers.formatEther(tx.value)} ETH nonce ${tx.nonce}, signed by ${tx.from}`);
 } else if (kind === 'personal') {
   const who = ethers.verifyMessage(ethers.getBytes(req.params[2]), resp.result);
   if (who !== want) fail(`recovers ${who}`);
-  console.log('ok');
+  console.log(`ok, signed by ${who}`);
 } else if (kind === 'typed') {
   const td = req.params[1];
   const { EIP712Domain, ...types } = td.types;
   const who = ethers.verifyTypedData(td.domain, types, td.message, resp.result);
   if (who !== want) fail(`recovers ${who}`);
-  console.log('ok');
+  console.log(`ok, signed by ${who}`);
 } else fail(`unknown kind ${kind}`);
