@@ -138,8 +138,8 @@ read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
  * Answer one body from a qube: unwrap the relay's envelope if there is one,
  * then dispatch.  Returns the serialised answer (NULL: nothing to send).
  */
-static char *
-answer_body(const struct rpc_table *table, struct rpc_caller *caller,
+char *
+rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
     const char *untrusted_body, size_t len)
 {
 	json_t *body = NULL, *meta, *resp;
@@ -201,7 +201,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	rpc_unixsrv_write_line(fd, answer_body(q->table, &caller, (const char *)body.p, body.len));
+	rpc_unixsrv_write_line(fd, rpc_qrexec_answer(q->table, &caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 }
@@ -251,7 +251,7 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
-	r = rpc_unixsrv_write_line(out_fd, answer_body(table, caller, (const char *)body.p, body.len));
+	r = rpc_unixsrv_write_line(out_fd, rpc_qrexec_answer(table, caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
 	return r;

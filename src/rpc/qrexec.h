@@ -62,6 +62,16 @@ int rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
 void rpc_qrexec_stop(struct rpc_qrexec *q);
 
 /*
+ * Answer one body that came through qrexec from caller (whose trusted part
+ * is already set): unwrap the relay's envelope if there is one, copying its
+ * metadata into the caller's untrusted_* fields only, then dispatch.
+ * Returns the serialised answer, NULL when there is nothing to send; caller
+ * frees with free().  Used by the socket service and by the fuzz target.
+ */
+char *rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
+    const char *untrusted_body, size_t len);
+
+/*
  * One request from in_fd (read to EOF, at most LIMIT_JSON_BODY) answered on
  * out_fd: the --stdio transport.  0, or ERR_IO / ERR_TOO_LONG after writing
  * an error response.
