@@ -159,7 +159,7 @@ render_tx(struct text *t, const json_t *req)
 		field(t, "chain id", json_object_get(d, "chainId"));
 		field(t, "from", json_object_get(d, "from"));
 		if (json_is_null(json_object_get(d, "to")))
-			field(t, "to", json_string("(creates a contract)"));
+			putf(t, "  %-22s (creates a contract)\n", "to");
 		else
 			field(t, "to", json_object_get(d, "to"));
 		putf(t, "  %-22s ", "value");
