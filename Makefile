@@ -34,6 +34,9 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 # p11-kit only for src/p11 (the token helper side) and what tests it.
 P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 P11KIT_LIBS := $(shell $(PKG_CONFIG) --libs p11-kit-1 2>/dev/null)
+# libusb only for the token helper's USB hotplug notifications.
+LIBUSB_CFLAGS := $(shell $(PKG_CONFIG) --cflags libusb-1.0 2>/dev/null)
+LIBUSB_LIBS := $(shell $(PKG_CONFIG) --libs libusb-1.0 2>/dev/null)
 
 WARNINGS  = -Wall -Wextra -Wformat=2 -Wvla -Wstrict-prototypes \
             -Wmissing-prototypes -Wshadow -Wpointer-arith -Wcast-qual \
@@ -88,7 +91,7 @@ $(LIBRELAY): $(RELAY_OBJS)
 
 $(BUILD)/src/p11/%.o: src/p11/%.c
 	@mkdir -p $(dir $@)
-	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) -c -o $@ $<
 
 $(LIBP11): $(P11_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
@@ -118,7 +121,7 @@ $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
 $(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -ldl -lpthread
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(LIBUSB_LIBS) -ldl -lpthread
 # ---- end token layer ----
 
 # ---- test fixtures: fault-injecting PKCS#11 module, SoftHSM2 helpers (section owned by the fault-module work) ----
@@ -238,6 +241,12 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo
 
+# The Qubes simulation in network namespaces, each hop printed (docs/qubes.md).
+.PHONY: demo-qubes
+demo-qubes: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo-qubes
+
 # Programs go to BINDIR, except the token helper, which only the daemon starts.
 UDEVDIR ?= $(PREFIX)/lib/udev/rules.d
 install: all
@@ -263,6 +272,7 @@ help:
 	@echo "make asan      the same under ASan+UBSan"
 	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
+	@echo "make demo-qubes  the Qubes simulation in network namespaces, hop by hop"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
 	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+
+#include <libusb.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +108,10 @@ struct helper {
 	int kick, mon_stop;
 	pthread_t mon;
 	int mon_started;
+	libusb_context *usb;		/* NULL: no USB hotplug notifications */
+	libusb_hotplug_callback_handle usb_cb;
+	pthread_t usb_thread;
+	int usb_started;
 	struct snap snap;		/* as of HELLO; the monitor's from then on */
 
 	pthread_mutex_t keys_lock;
@@ -673,6 +679,8 @@ snap_diff(struct helper *h, const struct snap *a, const struct snap *b)
 	}
 }
 
+static int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
 static void
 mon_kick(struct helper *h)
 {
@@ -734,6 +742,70 @@ mon_main(void *arg)
 		next = now_ms() + (events ? h->event_poll_ms : h->poll_ms);
 	}
 	return NULL;
+}
+
+
+/*
+ * USB hotplug (libusb): a device arriving or leaving asks the monitor for a
+ * rescan at once.  The middle tier between C_WaitForSlotEvent (a module that
+ * has it tells us itself) and polling (which stays, at its interval, for
+ * tokens that are not USB devices).
+ */
+static int LIBUSB_CALL
+usb_changed(libusb_context *ctx, libusb_device *dev, libusb_hotplug_event ev, void *arg)
+{
+	(void)ctx;
+	(void)dev;
+	(void)ev;
+	mon_kick(arg);
+	return 0;	/* stay registered */
+}
+
+static void *
+usb_main(void *arg)
+{
+	struct helper *h = arg;
+	struct timeval tv;
+	int stop;
+
+	for (;;) {
+		pthread_mutex_lock(&h->mon_lock);
+		stop = h->mon_stop;
+		pthread_mutex_unlock(&h->mon_lock);
+		if (stop)
+			break;
+		tv.tv_sec = 0;
+		tv.tv_usec = MON_TICK_MS * 1000;
+		libusb_handle_events_timeout_completed(h->usb, &tv, NULL);
+	}
+	return NULL;
+}
+
+/* Start USB hotplug notifications if this system has them; 1 when on. */
+static int
+usb_start(struct helper *h)
+{
+	if (libusb_init(&h->usb) != 0) {
+		h->usb = NULL;
+		return 0;
+	}
+	if (!libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) ||
+	    libusb_hotplug_register_callback(h->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+	    LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0, LIBUSB_HOTPLUG_MATCH_ANY,
+	    LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, usb_changed, h,
+	    &h->usb_cb) != LIBUSB_SUCCESS) {
+		libusb_exit(h->usb);
+		h->usb = NULL;
+		return 0;
+	}
+	if (thread_start(&h->usb_thread, usb_main, h) != 0) {
+		libusb_hotplug_deregister_callback(h->usb, h->usb_cb);
+		libusb_exit(h->usb);
+		h->usb = NULL;
+		return 0;
+	}
+	h->usb_started = 1;
+	return 1;
 }
 
 /* ---- requests ---- */
@@ -1294,6 +1366,12 @@ helper_stop(struct helper *h)
 			busy = 1;
 	if (h->mon_started && pthread_timedjoin_np(h->mon, NULL, &until) != 0)
 		busy = 1;
+	if (h->usb_started && pthread_timedjoin_np(h->usb_thread, NULL, &until) == 0) {
+		libusb_hotplug_deregister_callback(h->usb, h->usb_cb);
+		libusb_exit(h->usb);
+		h->usb = NULL;
+		h->usb_started = 0;
+	}
 	return busy;
 }
 
@@ -1371,6 +1449,8 @@ p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *
 		goto out;
 	}
 	h->mon_started = 1;
+	if (usb_start(h))
+		hlog(h, "USB hotplug notifications on: a token plugged in or out is rescanned at once");
 
 	/* Requests, in any number and order, until the daemon closes. */
 	for (;;) {
