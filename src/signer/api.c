@@ -150,6 +150,29 @@ meta_json(const struct rpc_caller *c)
 	    "caller_kind", (unsigned)c->kind < 4 ? kinds[c->kind] : "?");
 }
 
+/* The caller's claims, for the audit record: shown, never trusted. */
+static void
+audit_claims(json_t *ev, const struct rpc_caller *c)
+{
+	json_t *claims;
+
+	if (c == NULL || (claims = json_object()) == NULL)
+		return;
+#define CLAIM(name, field) \
+	if (c->field[0] != '\0') \
+		json_object_set_new(claims, name, json_string(c->field))
+	CLAIM("Origin", untrusted_origin);
+	CLAIM("User-Agent", untrusted_user_agent);
+	CLAIM("Host", untrusted_local);
+	CLAIM("remote", untrusted_remote);
+	CLAIM("X-Forwarded-For", untrusted_forwarded_for);
+#undef CLAIM
+	if (json_object_size(claims) > 0)
+		json_object_set_new(ev, "untrusted", claims);
+	else
+		json_decref(claims);
+}
+
 static void
 audit(struct signer_api *api, const struct rpc_caller *c, const char *method,
     const char *outcome, const char *detail, const uint8_t *key,
@@ -165,8 +188,7 @@ audit(struct signer_api *api, const struct rpc_caller *c, const char *method,
 	    "outcome", outcome, "detail", detail != NULL ? detail : "");
 	if (ev == NULL)
 		return;
-	if (c != NULL && c->untrusted_origin[0] != '\0')
-		json_object_set_new(ev, "untrusted_origin", json_string(c->untrusted_origin));
+	audit_claims(ev, c);
 	if (key != NULL)
 		json_object_set_new(ev, "key", address_json(key));
 	if (hash != NULL)
@@ -202,8 +224,7 @@ audit_signed(struct signer_api *api, const struct rpc_caller *c, const char *met
 	    result_name, hex_json(result, result_len));
 	if (ev == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
-	if (c != NULL && c->untrusted_origin[0] != '\0')
-		json_object_set_new(ev, "untrusted_origin", json_string(c->untrusted_origin));
+	audit_claims(ev, c);
 	r = signer_audit_append(api->cfg.audit, ev);
 	json_decref(ev);
 	if (r != 0)
