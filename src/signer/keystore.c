@@ -21,7 +21,7 @@ struct ks_key {
 	char *uri;
 	char *token_uri;
 	char *token_label;
-	uint32_t token_flags;
+	uint32_t token_flags;	/* PROTO_TOKEN_PRESENT clear: remembered from before a removal */
 };
 
 struct signer_keystore {
@@ -79,8 +79,34 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 		for (t = 0; t < list->key_list.ntokens; t++) {
 			const struct proto_token *tok = &list->key_list.tokens[t];
 
-			if (!(tok->flags & PROTO_TOKEN_PRESENT))
+			if (!(tok->flags & PROTO_TOKEN_PRESENT)) {
+				/*
+				 * Its keys are not listed, but a request for one of them
+				 * should hear that the token is out, not that the key
+				 * is unknown: keep what we knew of them, marked absent.
+				 */
+				for (k = 0; k < ks->nkeys; k++) {
+					struct ks_key *old = &ks->keys[k];
+
+					if (old->client != c || strcmp(old->token_uri, tok->uri) != 0 ||
+					    (grown = realloc(keys, (n + 1) * sizeof(*keys))) == NULL)
+						continue;
+					keys = grown;
+					keys[n] = *old;
+					keys[n].token_flags = tok->flags & ~(uint32_t)PROTO_TOKEN_PRESENT;
+					keys[n].uri = strdup(old->uri);
+					keys[n].token_uri = strdup(old->token_uri);
+					keys[n].token_label = strdup(old->token_label);
+					n++;
+					if (keys[n - 1].uri == NULL || keys[n - 1].token_uri == NULL ||
+					    keys[n - 1].token_label == NULL) {
+						proto_msg_free(list);
+						keys_free(keys, n);
+						return ERR_NOMEM;
+					}
+				}
 				continue;
+			}
 			for (k = 0; k < tok->nkeys; k++) {
 				const struct proto_key *pk = &tok->keys[k];
 
@@ -133,6 +159,16 @@ ks_list(void *ctx, json_t **accountsp, char why[SIGNER_WHY_MAX])
 		return r != 0 ? r : ERR_NOMEM;
 	}
 	for (i = 0; i < ks->nkeys; i++) {
+		size_t j;
+
+		if (!(ks->keys[i].token_flags & PROTO_TOKEN_PRESENT))
+			continue;	/* its token is out */
+		/* One key reached through two modules is one account (the first signs). */
+		for (j = 0; j < i; j++)
+			if (memcmp(ks->keys[j].addr, ks->keys[i].addr, ETH_ADDR_LEN) == 0)
+				break;
+		if (j < i)
+			continue;
 		eth_addr_to_checksum(ks->keys[i].addr, a);
 		json_array_append_new(out, json_pack("{s:s,s:s}", "address", a,
 		    "url", ks->keys[i].uri));
@@ -166,7 +202,8 @@ find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *c
 	}
 	for (;;) {
 		for (i = 0; i < ks->nkeys; i++)
-			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0) {
+			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0 &&
+			    (ks->keys[i].token_flags & PROTO_TOKEN_PRESENT)) {
 				*clientp = ks->keys[i].client;
 				snprintf(uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].uri);
 				snprintf(token_uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].token_uri);
@@ -180,8 +217,16 @@ find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *c
 			break;
 		refreshed = 1;
 	}
-	if (r == 0)
+	if (r == 0) {
 		r = ERR_P11_KEY_NOT_FOUND;
+		for (i = 0; i < ks->nkeys; i++)
+			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0) {
+				snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" holding this key was "
+				    "removed; plug it back in", ks->keys[i].token_label);
+				r = ERR_P11_TOKEN_REMOVED;
+				break;
+			}
+	}
  out:
 	pthread_mutex_unlock(&ks->lock);
 	return r;
