@@ -29,7 +29,8 @@ endif
 CFLAGS   ?= -O2 -g
 PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl gnutls
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# -lm: floor() is a libm call on targets without a rounding instruction (armhf).
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 # p11-kit only for src/p11 (the token helper side) and what tests it.
 P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
@@ -42,7 +43,7 @@ WARNINGS  = -Wall -Wextra -Wformat=2 -Wvla -Wstrict-prototypes \
             -Wmissing-prototypes -Wshadow -Wpointer-arith -Wcast-qual \
             -Wno-unused-parameter
 HARDENING = -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Isrc $(WARNINGS) $(HARDENING) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(WARNINGS) $(HARDENING) \
              $(if $(filter 1,$(WERROR)),-Werror) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 

@@ -175,8 +175,9 @@ void
 eth_u256_divmod_u64(struct eth_u256 *q, uint64_t *rem, const struct eth_u256 *a,
     uint64_t d)
 {
-	unsigned __int128 r = 0;
 	struct eth_u256 res;
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 r = 0;
 	int i;
 
 	for (i = 3; i >= 0; i--) {
@@ -184,6 +185,22 @@ eth_u256_divmod_u64(struct eth_u256 *q, uint64_t *rem, const struct eth_u256 *a,
 		res.w[i] = (uint64_t)(cur / d);
 		r = cur % d;
 	}
+#else
+	/* No 128-bit type (32-bit targets: armhf): long division a bit at a
+	 * time; r < d throughout, and a bit shifted out of r means r >= d. */
+	uint64_t r = 0, top;
+	int i;
+
+	memset(&res, 0, sizeof(res));
+	for (i = 255; i >= 0; i--) {
+		top = r >> 63;
+		r = (r << 1) | ((a->w[i / 64] >> (i % 64)) & 1);
+		if (top || r >= d) {
+			r -= d;
+			res.w[i / 64] |= (uint64_t)1 << (i % 64);
+		}
+	}
+#endif
 	if (q != NULL)
 		*q = res;
 	if (rem != NULL)
@@ -260,14 +277,15 @@ eth_u256_bits(const struct eth_u256 *a)
 int
 eth_u256_add(struct eth_u256 *r, const struct eth_u256 *a, const struct eth_u256 *b)
 {
-	unsigned __int128 carry = 0;
+	uint64_t carry = 0, t;
 	struct eth_u256 res;
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		carry += (unsigned __int128)a->w[i] + b->w[i];
-		res.w[i] = (uint64_t)carry;
-		carry >>= 64;
+		t = a->w[i] + carry;
+		carry = t < carry;
+		res.w[i] = t + b->w[i];
+		carry += res.w[i] < t;
 	}
 	*r = res;
 	return carry != 0;
@@ -289,6 +307,25 @@ eth_u256_sub(struct eth_u256 *r, const struct eth_u256 *a, const struct eth_u256
 	return borrow != 0;
 }
 
+/* a * b: the low 64 bits, the high ones in *hi. */
+static uint64_t
+u64_mul(uint64_t a, uint64_t b, uint64_t *hi)
+{
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 t = (unsigned __int128)a * b;
+
+	*hi = (uint64_t)(t >> 64);
+	return (uint64_t)t;
+#else
+	uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+
+	*hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+	return (mid << 32) | (uint32_t)ll;
+#endif
+}
+
 int
 eth_u256_mul(struct eth_u256 *r, const struct eth_u256 *a, const struct eth_u256 *b)
 {
@@ -297,14 +334,18 @@ eth_u256_mul(struct eth_u256 *r, const struct eth_u256 *a, const struct eth_u256
 	int i, j, overflow = 0;
 
 	for (i = 0; i < 4; i++) {
-		unsigned __int128 carry = 0;
+		uint64_t carry = 0, hi, lo;
 		for (j = 0; j < 4; j++) {
-			unsigned __int128 t = (unsigned __int128)a->w[i] * b->w[j] +
-			    prod[i + j] + carry;
-			prod[i + j] = (uint64_t)t;
-			carry = t >> 64;
+			lo = u64_mul(a->w[i], b->w[j], &hi);
+			/* hi:lo + prod + carry cannot overflow 128 bits */
+			lo += prod[i + j];
+			hi += lo < prod[i + j];
+			lo += carry;
+			hi += lo < carry;
+			prod[i + j] = lo;
+			carry = hi;
 		}
-		prod[i + 4] = (uint64_t)carry;
+		prod[i + 4] = carry;
 	}
 	for (i = 4; i < 8; i++)
 		if (prod[i] != 0)
