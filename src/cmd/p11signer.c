@@ -654,6 +654,9 @@ cmd_serve(int argc, char **argv)
 	fprintf(stderr, "p11signer: stopping\n");
 	r = 0;
  out:
+	/* Requests waiting for a person are denied now, so the transports can stop. */
+	signer_ui_stdio_shutdown(uctx.stdio_ui);
+	signer_ui_tty_shutdown(tty);
 	rpc_http_stop(http);
 	rpc_ipc_stop(ipc);
 	rpc_qrexec_stop(qrexec);

@@ -900,20 +900,28 @@ name_value(json_t *messages, const char *name, const char *type, json_t *value)
 static int
 data_text(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 {
+	json_t *shown;
 	uint8_t *msg = NULL;
 	size_t len;
 	int r;
 
 	if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &msg, &len, "2", err)) != 0)
 		return r;
+	/* Shown as text when it is UTF-8 text, else as hex (jansson refuses other strings). */
+	shown = json_stringn((const char *)msg, len);
+	if (shown == NULL)
+		shown = hex_json(msg, len);
 	if ((r = eth_eip191_personal_hash(msg, len, sd->hash)) != 0 ||
 	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0 ||
 	    (sd->messages = json_array()) == NULL ||
-	    name_value(sd->messages, "message", "text/plain", json_stringn(
-	    (const char *)msg, len)) != 0) {
+	    name_value(sd->messages, "message", json_is_string(shown) &&
+	    json_string_length(shown) == len ? "text/plain" : "hexdata",
+	    json_incref(shown)) != 0) {
+		json_decref(shown);
 		free(msg);
 		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r != 0 ? r : ERR_NOMEM));
 	}
+	json_decref(shown);
 	free(msg);
 	sd->v_offset = 27;
 	return 0;

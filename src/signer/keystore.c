@@ -337,6 +337,12 @@ ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
 		if (r != ERR_P11_NOT_LOGGED_IN || attempt == 1)
 			break;
 		pthread_mutex_lock(&ks->login_lock);
+		/* Another request may have logged in while we waited for the lock. */
+		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, recidp, cwhy);
+		if (r != ERR_P11_NOT_LOGGED_IN) {
+			pthread_mutex_unlock(&ks->login_lock);
+			break;
+		}
 		r = login(ks, ks->clients[client], token_uri, label, flags, why);
 		pthread_mutex_unlock(&ks->login_lock);
 		if (r != 0) {

@@ -218,6 +218,17 @@ signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_t *p
 }
 
 void
+signer_ui_stdio_shutdown(struct signer_ui_stdio *ui)
+{
+	if (ui == NULL)
+		return;
+	pthread_mutex_lock(&ui->lock);
+	ui->gone = 1;
+	pthread_cond_broadcast(&ui->answered);
+	pthread_mutex_unlock(&ui->lock);
+}
+
+void
 signer_ui_stdio_close(struct signer_ui_stdio *ui)
 {
 	if (ui == NULL)

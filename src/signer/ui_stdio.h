@@ -43,6 +43,12 @@ int signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp);
 void signer_ui_stdio_notify_approver(void *ctx, const char *method, const json_t *params);
 
+/*
+ * For stopping the daemon: every waiting call fails now with ERR_IO, and so
+ * does every later one; the object stays valid until close.  Accepts NULL.
+ */
+void signer_ui_stdio_shutdown(struct signer_ui_stdio *ui);
+
 /* Stops the reader; accepts NULL. */
 void signer_ui_stdio_close(struct signer_ui_stdio *ui);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 struct signer_ui_tty {
 	int in_fd, out_fd;
 	pthread_mutex_t lock;	/* one prompt at a time */
+	atomic_int stopping;	/* signer_ui_tty_shutdown(): answer no at once */
 };
 
 /* Text being built for the terminal; errors are sticky and checked at the end. */
@@ -277,6 +279,13 @@ signer_ui_tty_open(int in_fd, int out_fd, struct signer_ui_tty **outp)
 }
 
 void
+signer_ui_tty_shutdown(struct signer_ui_tty *t)
+{
+	if (t != NULL)
+		atomic_store(&t->stopping, 1);
+}
+
+void
 signer_ui_tty_close(struct signer_ui_tty *t)
 {
 	if (t == NULL)
@@ -296,7 +305,7 @@ now_ms(void)
 
 /* Read one line within the deadline; 1 for y/yes, 0 for anything else, ERR_* on timeout/EOF. */
 static int
-read_answer(int fd, long long deadline)
+read_answer(struct signer_ui_tty *t, int fd, long long deadline)
 {
 	char line[64];
 	size_t n = 0;
@@ -309,7 +318,9 @@ read_answer(int fd, long long deadline)
 
 		if (left <= 0)
 			return ERR_TIMEOUT;
-		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (atomic_load(&t->stopping))
+			return ERR_IO;
+		r = poll(&p, 1, left > 200 ? 200 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return ERR_IO;
 		if (r <= 0)
@@ -341,7 +352,7 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 
 	*resultp = NULL;
 	pthread_mutex_lock(&t->lock);
-	if (now_ms() >= deadline) {
+	if (now_ms() >= deadline || atomic_load(&t->stopping)) {
 		pthread_mutex_unlock(&t->lock);
 		return ERR_TIMEOUT;
 	}
@@ -351,7 +362,7 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 	    (deadline - now_ms() + 999) / 1000);
 	if ((r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
 		goto out;
-	yes = read_answer(t->in_fd, deadline);
+	yes = read_answer(t, t->in_fd, deadline);
 	if (yes < 0) {
 		r = yes;
 		(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);

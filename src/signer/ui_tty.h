@@ -26,6 +26,8 @@ struct signer_ui_tty;
 /* Use in_fd/out_fd (borrowed; usually /dev/tty).  Caller frees with signer_ui_tty_close(). */
 int signer_ui_tty_open(int in_fd, int out_fd, struct signer_ui_tty **outp);
 void signer_ui_tty_close(struct signer_ui_tty *t);
+/* For stopping the daemon: waiting and later prompts answer no at once (within 200 ms). */
+void signer_ui_tty_shutdown(struct signer_ui_tty *t);
 
 int signer_ui_tty_ask(void *t, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp);
