@@ -379,6 +379,10 @@ send_msg(struct helper *h, const struct proto_msg *m)
 
 static void
 error_msg(struct proto_msg *e, uint32_t id, int code, char text[TEXT_SZ], const char *fmt,
+    va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void
+error_msg(struct proto_msg *e, uint32_t id, int code, char text[TEXT_SZ], const char *fmt,
     va_list ap)
 {
 	char raw[512];

@@ -409,6 +409,9 @@ parse_setting(struct fault_ctl *ctl, const char *key, char *value)
 }
 
 static void
+set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
