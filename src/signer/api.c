@@ -141,13 +141,14 @@ meta_json(const struct rpc_caller *c)
 	if (c == NULL)
 		return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "remote", "NA", "local", "NA",
 		    "scheme", "NA", "User-Agent", "", "Origin", "", "caller", "internal");
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
 	    "remote", c->untrusted_remote, "local", c->untrusted_local,
 	    "scheme", c->untrusted_scheme, "User-Agent", c->untrusted_user_agent,
 	    "Origin", c->untrusted_origin,
 	    "X-Forwarded-For", c->untrusted_forwarded_for,
 	    "caller", c->id,
-	    "caller_kind", (unsigned)c->kind < 4 ? kinds[c->kind] : "?");
+	    "caller_kind", (unsigned)c->kind < 4 ? kinds[c->kind] : "?",
+	    "tls_client", c->tls_client);
 }
 
 /* The caller's claims, for the audit record: shown, never trusted. */
@@ -156,7 +157,11 @@ audit_claims(json_t *ev, const struct rpc_caller *c)
 {
 	json_t *claims;
 
-	if (c == NULL || (claims = json_object()) == NULL)
+	if (c == NULL)
+		return;
+	if (c->tls_client[0] != '\0')	/* trusted: the pinned certificate's fingerprint */
+		json_object_set_new(ev, "tls_client", json_string(c->tls_client));
+	if ((claims = json_object()) == NULL)
 		return;
 #define CLAIM(name, field) \
 	if (c->field[0] != '\0') \
