@@ -15,6 +15,7 @@
 #include <gnutls/x509.h>
 
 #include "eth/err.h"
+#include "eth/hex.h"
 #include "rpc/tls.h"
 
 const char rpc_tls_init_usage[] =
@@ -45,18 +46,6 @@ rpc_tls_fingerprint_format(const unsigned char fp[RPC_TLS_FP_BYTES], char out[RP
 	out[7 + 2 * RPC_TLS_FP_BYTES] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 rpc_tls_fingerprint_parse(const char *untrusted_text, unsigned char out[RPC_TLS_FP_BYTES])
 {
@@ -78,7 +67,7 @@ rpc_tls_fingerprint_parse(const char *untrusted_text, unsigned char out[RPC_TLS_
 	for (i = 0; i < RPC_TLS_FP_BYTES; i++) {
 		if (colons && i > 0 && *p++ != ':')
 			return ERR_INVALID_ARGUMENT;
-		if ((hi = hexval(p[0])) < 0 || (lo = hexval(p[1])) < 0)
+		if ((hi = eth_hex_digit((unsigned char)p[0])) < 0 || (lo = eth_hex_digit((unsigned char)p[1])) < 0)
 			return ERR_INVALID_ARGUMENT;
 		fp[i] = (unsigned char)(hi << 4 | lo);
 		p += 2;

@@ -58,11 +58,33 @@ keys_free(struct ks_key *keys, size_t n)
 	free(keys);
 }
 
+/* Append a key (strings copied); 0 or ERR_NOMEM, with *keysp and *np still consistent. */
+static int
+keys_push(struct ks_key **keysp, size_t *np, const uint8_t addr[ETH_ADDR_LEN], size_t client,
+    uint32_t handle, uint32_t flags, const char *uri, const char *token_uri, const char *label)
+{
+	struct ks_key *grown, *k;
+
+	if ((grown = realloc(*keysp, (*np + 1) * sizeof(*grown))) == NULL)
+		return ERR_NOMEM;
+	*keysp = grown;
+	k = &grown[(*np)++];
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, addr, ETH_ADDR_LEN);
+	k->client = client;
+	k->handle = handle;
+	k->token_flags = flags;
+	k->uri = strdup(uri);
+	k->token_uri = strdup(token_uri);
+	k->token_label = strdup(label);
+	return k->uri != NULL && k->token_uri != NULL && k->token_label != NULL ? 0 : ERR_NOMEM;
+}
+
 /* Fetch every helper's list.  Called with ks->lock held. */
 static int
 refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 {
-	struct ks_key *keys = NULL, *grown;
+	struct ks_key *keys = NULL;
 	size_t n = 0, c, t, k;
 	unsigned gen = atomic_load(&ks->gen);
 	int r = 0;
@@ -88,18 +110,11 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 				for (k = 0; k < ks->nkeys; k++) {
 					struct ks_key *old = &ks->keys[k];
 
-					if (old->client != c || strcmp(old->token_uri, tok->uri) != 0 ||
-					    (grown = realloc(keys, (n + 1) * sizeof(*keys))) == NULL)
+					if (old->client != c || strcmp(old->token_uri, tok->uri) != 0)
 						continue;
-					keys = grown;
-					keys[n] = *old;
-					keys[n].token_flags = tok->flags & ~(uint32_t)PROTO_TOKEN_PRESENT;
-					keys[n].uri = strdup(old->uri);
-					keys[n].token_uri = strdup(old->token_uri);
-					keys[n].token_label = strdup(old->token_label);
-					n++;
-					if (keys[n - 1].uri == NULL || keys[n - 1].token_uri == NULL ||
-					    keys[n - 1].token_label == NULL) {
+					if (keys_push(&keys, &n, old->addr, c, old->handle,
+					    tok->flags & ~(uint32_t)PROTO_TOKEN_PRESENT, old->uri,
+					    old->token_uri, old->token_label) != 0) {
 						proto_msg_free(list);
 						keys_free(keys, n);
 						return ERR_NOMEM;
@@ -110,23 +125,8 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 			for (k = 0; k < tok->nkeys; k++) {
 				const struct proto_key *pk = &tok->keys[k];
 
-				if ((grown = realloc(keys, (n + 1) * sizeof(*keys))) == NULL) {
-					proto_msg_free(list);
-					keys_free(keys, n);
-					return ERR_NOMEM;
-				}
-				keys = grown;
-				memset(&keys[n], 0, sizeof(keys[n]));
-				memcpy(keys[n].addr, pk->addr, ETH_ADDR_LEN);
-				keys[n].client = c;
-				keys[n].handle = pk->handle;
-				keys[n].token_flags = tok->flags;
-				keys[n].uri = strdup(pk->uri);
-				keys[n].token_uri = strdup(tok->uri);
-				keys[n].token_label = strdup(tok->label);
-				n++;
-				if (keys[n - 1].uri == NULL || keys[n - 1].token_uri == NULL ||
-				    keys[n - 1].token_label == NULL) {
+				if (keys_push(&keys, &n, pk->addr, c, pk->handle, tok->flags, pk->uri,
+				    tok->uri, tok->label) != 0) {
 					proto_msg_free(list);
 					keys_free(keys, n);
 					return ERR_NOMEM;
