@@ -78,6 +78,7 @@ struct tok {
 	CK_SLOT_INFO slot_info;
 	CK_TOKEN_INFO info;
 	int present;
+	int scanned;		/* keys read since it came up: only then is it shown present */
 	unsigned gen;
 	struct tok_session sess[TOK_SESSIONS];
 	unsigned opening;		/* sessions being opened */
@@ -1018,6 +1019,7 @@ tok_bring_up(struct tok *t, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TO
 	t->slot_info = *si;
 	t->info = *ti;
 	t->present = 1;
+	t->scanned = 0;
 	t->logged_in = logged;
 	t->pool = t->m->pool;
 	t->login_error = 0;
@@ -1469,11 +1471,19 @@ tok_scan_keys(struct tok *t)
 		t->nkeys = n;
 		keys = old;
 		n = nold;
+		t->scanned = 1;
 		r = 0;
 	} else
 		r = ERR_P11_TOKEN_REMOVED;
 	pthread_mutex_unlock(&t->lock);
  out:
+	if (r != 0 && held) {
+		/* A scan that failed still ends the wait: the token shows, without keys. */
+		pthread_mutex_lock(&t->lock);
+		if (t->present && t->gen == gen)
+			t->scanned = 1;
+		pthread_mutex_unlock(&t->lock);
+	}
 	if (held)
 		tok_release(t, idx, 0);
 	keys_free(keys, n);
@@ -2063,7 +2073,8 @@ p11_token_list_tokens(struct p11_module *m, struct p11_token_info **tokensp, siz
 
 		pthread_mutex_lock(&t->lock);
 		o->token = t->number;
-		o->present = t->present;
+		/* Present only once its keys are read: no moment of "in, with no keys". */
+		o->present = t->present && t->scanned;
 		o->slot = t->slot;
 		ck_str(o->label, sizeof(o->label), t->info.label, sizeof(t->info.label));
 		ck_str(o->manufacturer, sizeof(o->manufacturer), t->info.manufacturerID,

@@ -85,17 +85,33 @@ static int
 refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 {
 	struct ks_key *keys = NULL;
-	size_t n = 0, c, t, k;
+	size_t n = 0, c, t, k, failed = 0;
 	unsigned gen = atomic_load(&ks->gen);
-	int r = 0;
+	int r = 0, last_err = 0;
 
 	for (c = 0; c < ks->nclients; c++) {
 		struct proto_msg *list = NULL;
 		char cwhy[P11_CLIENT_WHY_MAX] = "";
 
 		if ((r = p11_client_list(ks->clients[c], &list, cwhy)) != 0) {
-			/* One broken module does not hide the others' keys. */
+			/*
+			 * One broken module does not hide the others' keys.  Its own
+			 * keys stay as last known, so that a request for one gets the
+			 * module's reason (its helper restarting, say) from the sign
+			 * itself rather than "unknown account".
+			 */
 			snprintf(why, SIGNER_WHY_MAX, "%.250s", cwhy[0] != '\0' ? cwhy : err_str(r));
+			last_err = r;
+			failed++;
+			for (k = 0; k < ks->nkeys; k++) {
+				struct ks_key *old = &ks->keys[k];
+
+				if (old->client == c && keys_push(&keys, &n, old->addr, c, old->handle,
+				    old->token_flags, old->uri, old->token_uri, old->token_label) != 0) {
+					keys_free(keys, n);
+					return ERR_NOMEM;
+				}
+			}
 			continue;
 		}
 		for (t = 0; t < list->key_list.ntokens; t++) {
@@ -138,9 +154,11 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 	keys_free(ks->keys, ks->nkeys);
 	ks->keys = keys;
 	ks->nkeys = n;
-	ks->listed_gen = gen;	/* an event during the listing leaves it stale */
 	ks->listed = 1;
-	return 0;
+	/* An event during the listing, or a module that failed, leaves it stale. */
+	ks->listed_gen = failed == 0 ? gen : gen - 1;
+	/* With every module failing there is nothing to list: say why. */
+	return failed > 0 && failed == ks->nclients ? last_err : 0;
 }
 
 static int
