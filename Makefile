@@ -118,6 +118,10 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH)
 # only program that links p11-kit.
 P11_BINS := $(BUILD)/p11signer $(BUILD)/p11signer-token
 $(BUILD)/src/cmd/p11signer.o: ALL_CFLAGS += -DP11S_LIBEXECDIR='"$(LIBEXECDIR)"'
+# The helper's path is compiled in: rebuild when PREFIX/LIBEXECDIR changes.
+LIBEXEC_STAMP := $(BUILD)/libexecdir.stamp
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(LIBEXEC_STAMP) 2>/dev/null)" = "$(LIBEXECDIR)" ] || echo "$(LIBEXECDIR)" >$(LIBEXEC_STAMP))
+$(BUILD)/src/cmd/p11signer.o: $(LIBEXEC_STAMP)
 $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
 $(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
