@@ -598,11 +598,7 @@ encode_primitive(struct ctx *c, const struct ftype *t, const json_t *v,
 			memcpy(out, bytes, blen);
 		}
 		if (shownp != NULL) {
-			char *hex = eth_hex_encode(bytes, blen);
-
-			*shownp = hex != NULL ? json_string(hex) : NULL;
-			free(hex);
-			if (*shownp == NULL) {
+			if ((*shownp = eth_hex_json(bytes, blen)) == NULL) {
 				free(bytes);
 				return ERR_NOMEM;
 			}

@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "eth/err.h"
 #include "eth/hex.h"
 
@@ -108,4 +110,14 @@ eth_hex_encode(const uint8_t *p, size_t n)
 		return NULL;
 	eth_hex_encode_to(p, n, out);
 	return out;
+}
+
+json_t *
+eth_hex_json(const uint8_t *p, size_t n)
+{
+	char *s = eth_hex_encode(p, n);
+	json_t *j = s != NULL ? json_string(s) : NULL;
+
+	free(s);
+	return j;
 }

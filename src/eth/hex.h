@@ -39,6 +39,14 @@ void eth_hex_encode_to(const uint8_t *p, size_t n, char *out);
 /* As eth_hex_encode_to into a new string; NULL when out of memory. Caller frees with free(). */
 char *eth_hex_encode(const uint8_t *p, size_t n);
 
+/*
+ * As eth_hex_encode_to into a new JSON string (lower case, as geth marshals
+ * hexutil.Bytes and common.Hash); NULL when out of memory.  Caller frees
+ * with json_decref().
+ */
+struct json_t;
+struct json_t *eth_hex_json(const uint8_t *p, size_t n);
+
 /* Value of one hex digit, or -1 when c is not one. */
 int eth_hex_digit(int c);
 

@@ -894,17 +894,6 @@ json_u64(uint64_t v)
 	return json_quantity(&u);
 }
 
-/* Lower-case hex, as geth marshals common.Address, common.Hash and hexutil.Bytes. */
-static json_t *
-json_hex(const uint8_t *p, size_t n)
-{
-	char *s = eth_hex_encode(p, n);
-	json_t *j = s != NULL ? json_string(s) : NULL;
-
-	free(s);
-	return j;
-}
-
 /* Add a member; v NULL means an allocation failed.  Steals v. */
 static int
 add(json_t *o, const char *key, json_t *v)
@@ -928,7 +917,7 @@ json_access_list(const struct eth_tx *tx)
 		e = json_object();
 		keys = json_array();
 		if (json_array_append_new(list, e) != 0 || keys == NULL ||
-		    add(e, "address", json_hex(a->address, ETH_ADDR_LEN)) != 0) {
+		    add(e, "address", eth_hex_json(a->address, ETH_ADDR_LEN)) != 0) {
 			json_decref(keys);
 			goto fail;
 		}
@@ -936,7 +925,7 @@ json_access_list(const struct eth_tx *tx)
 		if (add(e, "storageKeys", keys) != 0)
 			goto fail;
 		for (j = 0; j < a->nkeys; j++)
-			if (json_array_append_new(keys, json_hex(a->keys[j], 32)) != 0)
+			if (json_array_append_new(keys, eth_hex_json(a->keys[j], 32)) != 0)
 				goto fail;
 	}
 	return list;
@@ -954,7 +943,7 @@ json_blob_hashes(const struct eth_tx *tx)
 	if (list == NULL)
 		return NULL;
 	for (i = 0; i < tx->blob_hashes_len; i++)
-		if (json_array_append_new(list, json_hex(tx->blob_hashes[i], 32)) != 0) {
+		if (json_array_append_new(list, eth_hex_json(tx->blob_hashes[i], 32)) != 0) {
 			json_decref(list);
 			return NULL;
 		}
@@ -976,7 +965,7 @@ json_auths(const struct eth_tx *tx)
 		e = json_object();
 		if (json_array_append_new(list, e) != 0 ||
 		    add(e, "chainId", json_quantity(&a->chain_id)) != 0 ||
-		    add(e, "address", json_hex(a->address, ETH_ADDR_LEN)) != 0 ||
+		    add(e, "address", eth_hex_json(a->address, ETH_ADDR_LEN)) != 0 ||
 		    add(e, "nonce", json_u64(a->nonce)) != 0 ||
 		    add(e, "yParity", json_u64(a->y_parity)) != 0 ||
 		    add(e, "r", json_quantity(&a->r)) != 0 ||
@@ -1018,7 +1007,7 @@ eth_tx_to_json(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
 	    ((typed || tx->eip155) &&
 	    (r = add(o, "chainId", json_quantity(&tx->chain_id))) != 0) ||
 	    (r = add(o, "nonce", json_u64(tx->nonce))) != 0 ||
-	    (r = add(o, "to", tx->has_to ? json_hex(tx->to, ETH_ADDR_LEN) : json_null())) != 0 ||
+	    (r = add(o, "to", tx->has_to ? eth_hex_json(tx->to, ETH_ADDR_LEN) : json_null())) != 0 ||
 	    (r = add(o, "gas", json_u64(tx->gas))) != 0 ||
 	    (r = add(o, "gasPrice", !dynamic ? json_quantity(&tx->gas_price) : json_null())) != 0 ||
 	    (r = add(o, "maxPriorityFeePerGas",
@@ -1028,7 +1017,7 @@ eth_tx_to_json(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
 	    (tx->type == ETH_TX_BLOB &&
 	    (r = add(o, "maxFeePerBlobGas", json_quantity(&tx->max_fee_per_blob_gas))) != 0) ||
 	    (r = add(o, "value", json_quantity(&tx->value))) != 0 ||
-	    (r = add(o, "input", json_hex(tx->data, tx->data_len))) != 0 ||
+	    (r = add(o, "input", eth_hex_json(tx->data, tx->data_len))) != 0 ||
 	    (typed && (r = add(o, "accessList", json_access_list(tx))) != 0) ||
 	    (tx->blob_hashes_len > 0 &&
 	    (r = add(o, "blobVersionedHashes", json_blob_hashes(tx))) != 0) ||
@@ -1038,7 +1027,7 @@ eth_tx_to_json(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
 	    (r = add(o, "r", json_quantity(&rr))) != 0 ||
 	    (r = add(o, "s", json_quantity(&ss))) != 0 ||
 	    (typed && (r = add(o, "yParity", json_u64((uint64_t)recid))) != 0) ||
-	    (r = add(o, "hash", json_hex(hash, 32))) != 0)
+	    (r = add(o, "hash", eth_hex_json(hash, 32))) != 0)
 		goto out;
 	/* success */
 	*outp = o;

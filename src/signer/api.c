@@ -107,29 +107,12 @@ add_msg(json_t *call_info, const char *type, const char *fmt, ...)
 }
 
 static json_t *
-hex_json(const uint8_t *p, size_t n)
-{
-	char *s = eth_hex_encode(p, n);
-	json_t *j = s != NULL ? json_string(s) : NULL;
-
-	free(s);
-	return j;
-}
-
-static json_t *
 address_json(const uint8_t a[ETH_ADDR_LEN])
 {
 	char s[ETH_ADDR_STR];
 
 	eth_addr_to_checksum(a, s);
 	return json_string(s);
-}
-
-/* common.Address as Go marshals it: 0x and lower-case hex. */
-static json_t *
-address_lower_json(const uint8_t a[ETH_ADDR_LEN])
-{
-	return hex_json(a, ETH_ADDR_LEN);
 }
 
 /* Clef's request metadata, plus the caller identity it cannot forge. */
@@ -197,7 +180,7 @@ audit(struct signer_api *api, const struct rpc_caller *c, const char *method,
 	if (key != NULL)
 		json_object_set_new(ev, "key", address_json(key));
 	if (hash != NULL)
-		json_object_set_new(ev, "hash", hex_json(hash, 32));
+		json_object_set_new(ev, "hash", eth_hex_json(hash, 32));
 	(void)signer_audit_append(api->cfg.audit, ev);
 	json_decref(ev);
 }
@@ -224,9 +207,9 @@ audit_signed(struct signer_api *api, const struct rpc_caller *c, const char *met
 	ev = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:o}", "method", method,
 	    "caller", c != NULL ? c->id : "internal",
 	    "profile", c != NULL ? c->profile : "", "outcome", "signed",
-	    "key", address_json(key), "hash", hex_json(hash, 32),
+	    "key", address_json(key), "hash", eth_hex_json(hash, 32),
 	    "approved_by", rule, "summary", summary != NULL ? summary : json_null(),
-	    result_name, hex_json(result, result_len));
+	    result_name, eth_hex_json(result, result_len));
 	if (ev == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 	audit_claims(ev, c);
@@ -671,7 +654,8 @@ m_list(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 
 			if (b != NULL && eth_addr_parse(b, strlen(b), have, NULL) == 0 &&
 			    memcmp(want, have, ETH_ADDR_LEN) == 0) {
-				json_array_append_new(out, address_lower_json(have));
+				/* common.Address as Go marshals it: lower-case hex */
+				json_array_append_new(out, eth_hex_json(have, ETH_ADDR_LEN));
 				break;
 			}
 		}
@@ -729,7 +713,7 @@ m_new(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		    why[0] != '\0' ? why : err_str(r));
 	}
 	audit(api, caller, "account_new", "created", d.rule, addr, NULL);
-	*resultp = address_lower_json(addr);
+	*resultp = eth_hex_json(addr, ETH_ADDR_LEN);	/* lower case, as Clef */
 	return 0;
 }
 
@@ -831,7 +815,7 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		goto out;
 	}
 	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule,
-	    tx_decoded_json(tx, req.from), "raw", raw, rawlen, err)) != 0)
+	    json_incref(json_object_get(request, "decoded")), "raw", raw, rawlen, err)) != 0)
 		goto out;
 	if (commit(api, &d) != 0) {
 		held = 0;
@@ -840,7 +824,7 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		goto out;
 	}
 	held = 0;
-	if ((out = json_pack("{s:o,s:O}", "raw", hex_json(raw, rawlen), "tx", txjson)) == NULL) {
+	if ((out = json_pack("{s:o,s:O}", "raw", eth_hex_json(raw, rawlen), "tx", txjson)) == NULL) {
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -915,7 +899,7 @@ data_text(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 	/* Shown as text when it is UTF-8 text, else as hex (jansson refuses other strings). */
 	shown = json_stringn((const char *)msg, len);
 	if (shown == NULL)
-		shown = hex_json(msg, len);
+		shown = eth_hex_json(msg, len);
 	if ((r = eth_eip191_personal_hash(msg, len, sd->hash)) != 0 ||
 	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0 ||
 	    (sd->messages = json_array()) == NULL ||
@@ -937,7 +921,6 @@ data_validator(const json_t *data, struct signed_data *sd, struct rpc_error *err
 {
 	uint8_t validator[ETH_ADDR_LEN], *msg = NULL;
 	size_t len;
-	char *hexfull;
 	int r;
 
 	if (!json_is_object(data) || json_object_size(data) != 2)
@@ -958,18 +941,16 @@ data_validator(const json_t *data, struct signed_data *sd, struct rpc_error *err
 		free(msg);
 		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
 	}
-	hexfull = eth_hex_encode(sd->raw, sd->rawlen);
-	if ((sd->messages = json_array()) == NULL || hexfull == NULL ||
+	if ((sd->messages = json_array()) == NULL ||
 	    name_value(sd->messages, "This is a request to sign data intended for a "
 	    "particular validator (see EIP 191 version 0)", "description", json_string("")) ||
 	    name_value(sd->messages, "Intended validator", "address", address_json(validator)) ||
-	    name_value(sd->messages, "Application-specific data", "hexdata", hex_json(msg, len)) ||
-	    name_value(sd->messages, "Full message for signing", "hexdata", json_string(hexfull))) {
-		free(hexfull);
+	    name_value(sd->messages, "Application-specific data", "hexdata", eth_hex_json(msg, len)) ||
+	    name_value(sd->messages, "Full message for signing", "hexdata",
+	    eth_hex_json(sd->raw, sd->rawlen))) {
 		free(msg);
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 	}
-	free(hexfull);
 	free(msg);
 	sd->v_offset = 27;
 	return 0;
@@ -1097,7 +1078,7 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 
 	request = json_pack("{s:s,s:o,s:o,s:O,s:o,s:o}", "content_type", content_type,
 	    "address", address_json(addr), "raw_data", base64_json(sd->raw, sd->rawlen),
-	    "messages", sd->messages, "hash", hex_json(sd->hash, 32),
+	    "messages", sd->messages, "hash", eth_hex_json(sd->hash, 32),
 	    "meta", meta_json(caller));
 	if (request == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
@@ -1132,7 +1113,7 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 	if (commit(api, &d) != 0)
 		return rpc_error_set(err, RPC_ERR_SERVER,
 		    "cannot record the signing in the policy state file; not released");
-	*resultp = hex_json(sig65, 65);
+	*resultp = eth_hex_json(sig65, 65);
 	return 0;
 }
 
@@ -1227,7 +1208,7 @@ m_ec_recover(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
 		goto out;
 	}
-	*resultp = address_lower_json(addr);
+	*resultp = eth_hex_json(addr, ETH_ADDR_LEN);	/* lower case, as Clef */
 	r = 0;
  out:
 	free(data);
@@ -1294,7 +1275,7 @@ m_sign_gnosis(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		json_object_del(out, "chainId");
 	json_object_set_new(out, "signature", sigj);
 	sigj = NULL;
-	json_object_set_new(out, "contractTransactionHash", hex_json(res.message_hash, 32));
+	json_object_set_new(out, "contractTransactionHash", eth_hex_json(res.message_hash, 32));
 	json_object_set_new(out, "sender", address_json(addr));
 	*resultp = out;
 	out = NULL;

@@ -82,16 +82,6 @@ token_like_sign(const uint8_t digest[32], uint8_t sig64[64], int *recidp)
 	return eth_sig_find_recid(digest, sig64, pubkey, recidp);
 }
 
-static json_t *
-hex_json(const uint8_t *p, size_t n)
-{
-	char *s = eth_hex_encode(p, n);
-	json_t *j = s != NULL ? json_string(s) : NULL;
-
-	free(s);
-	return j;
-}
-
 /* Add a member; v NULL means an allocation failed.  Steals v. */
 static int
 put(json_t *out, const char *key, json_t *v)
@@ -111,8 +101,8 @@ sign_digest_clef(json_t *out, const uint8_t digest[32])
 	if ((r = token_like_sign(digest, sig, &recid)) != 0)
 		return r;
 	sig[64] = (uint8_t)(27 + recid);
-	if ((r = put(out, "digest", hex_json(digest, 32))) != 0 ||
-	    (r = put(out, "signature", hex_json(sig, 65))) != 0)
+	if ((r = put(out, "digest", eth_hex_json(digest, 32))) != 0 ||
+	    (r = put(out, "signature", eth_hex_json(sig, 65))) != 0)
 		return r;
 	return 0;
 }
@@ -208,9 +198,9 @@ answer_tx(const json_t *args, const struct eth_u256 *chainid, json_t *out,
 	}
 	if ((r = check_decode(raw, rawlen, sig64, recid, why, whylen)) != 0)
 		goto out;
-	if ((r = put(out, "hash", hex_json(hash, 32))) != 0 ||
-	    (r = put(out, "raw", hex_json(raw, rawlen))) != 0 ||
-	    (r = put(out, "txhash", hex_json(txhash, 32))) != 0)
+	if ((r = put(out, "hash", eth_hex_json(hash, 32))) != 0 ||
+	    (r = put(out, "raw", eth_hex_json(raw, rawlen))) != 0 ||
+	    (r = put(out, "txhash", eth_hex_json(txhash, 32))) != 0)
 		goto out;
 	r = put(out, "tx", txjson);
 	txjson = NULL;
