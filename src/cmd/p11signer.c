@@ -323,6 +323,19 @@ load_config(struct opts *o, const char *path)
 	json_decref(cfg);
 }
 
+/* Release what the config file gave; a --token value may carry a pin-value. */
+static void
+opts_free(struct opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nowned; i++) {
+		explicit_bzero(o->owned[i], strlen(o->owned[i]));
+		free(o->owned[i]);
+	}
+	o->nowned = 0;
+}
+
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -671,8 +684,7 @@ cmd_serve(int argc, char **argv)
 		close(uctx.tty_fd);
 	signer_policy_free(policy);
 	signer_audit_close(audit);
-	for (i = 0; i < o.nowned; i++)
-		free(o.owned[i]);
+	opts_free(&o);
 	return r == 0 ? 0 : 1;
 }
 
@@ -735,8 +747,7 @@ cmd_list(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		p11_client_stop(clients[i]);
-	for (i = 0; i < o.nowned; i++)
-		free(o.owned[i]);
+	opts_free(&o);
 	return failed;
 }
 
@@ -776,6 +787,7 @@ cmd_keygen(int argc, char **argv)
 	printf("%s\n%s\n", a, gen->generated.uri);
 	proto_msg_free(gen);
 	p11_client_stop(clients[0]);
+	opts_free(&o);
 	return 0;
 }
 
@@ -814,6 +826,18 @@ read_small(const char *path, char *out, size_t n)
 	out[got] = '\0';
 	while (got > 0 && (out[got - 1] == '\n' || out[got - 1] == ' '))
 		out[--got] = '\0';
+	return 0;
+}
+
+/* A sysfs bus or device number: 1 to 3 decimal digits. */
+static int
+sysfs_number(const char *s, unsigned *out)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 3 || s[n] != '\0')
+		return -1;
+	*out = (unsigned)strtoul(s, NULL, 10);
 	return 0;
 }
 
@@ -905,6 +929,7 @@ doctor_usb(void)
 		(void)pathf(prod, sizeof(prod), "USB device %s", de->d_name);
 		{
 			char p2[PATH_MAX + 80];
+			unsigned bus, dev;
 
 			if (pathf(p2, sizeof(p2), "%s/product", path) == 0)
 				(void)read_small(p2, prod, sizeof(prod));
@@ -912,8 +937,8 @@ doctor_usb(void)
 				continue;
 			if (pathf(p2, sizeof(p2), "%s/devnum", path) != 0 || read_small(p2, devnum, sizeof(devnum)) != 0)
 				continue;
-			if (pathf(p2, sizeof(p2), "%s/bus/usb/%03d/%03d", devroot, atoi(busnum),
-			    atoi(devnum)) != 0)
+			if (sysfs_number(busnum, &bus) != 0 || sysfs_number(devnum, &dev) != 0 ||
+			    pathf(p2, sizeof(p2), "%s/bus/usb/%03u/%03u", devroot, bus, dev) != 0)
 				continue;
 			if (access(p2, R_OK | W_OK) == 0)
 				doctor_say(1, "smart card reader \"%s\" (%s), and this user may open it",
@@ -1021,8 +1046,7 @@ cmd_doctor(int argc, char **argv)
 			    "apt-get install opensc-pkcs11, or name your HSM's module with --module");
 	}
 	doctor_modules(&o);
-	for (i = 0; i < o.nowned; i++)
-		free(o.owned[i]);
+	opts_free(&o);
 	printf("%d problem%s found\n", doctor_problems, doctor_problems == 1 ? "" : "s");
 	return doctor_problems > 0;
 }

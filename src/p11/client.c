@@ -754,8 +754,11 @@ client_free(struct p11_client *c)
 	if (c == NULL)
 		return;
 	if (c->argv != NULL) {
-		for (i = 0; c->argv[i] != NULL; i++)
+		for (i = 0; c->argv[i] != NULL; i++) {
+			/* A --token URI may carry a pin-value. */
+			explicit_bzero(c->argv[i], strlen(c->argv[i]));
 			free(c->argv[i]);
+		}
 		free(c->argv);
 	}
 	free(c->helper_path);

@@ -126,7 +126,7 @@ parse_spec(const char *module)
 		return;
 	if (strlen(module + 5) >= sizeof(buf))
 		die_usage("spec too long");
-	strcpy(buf, module + 5);
+	memcpy(buf, module + 5, strlen(module + 5) + 1);	/* length checked above */
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '='), *end;
 		unsigned long v;
@@ -173,7 +173,7 @@ look_at_start(void)
 
 	if ((d = opendir("/proc/self/fd")) != NULL) {
 		while ((e = readdir(d)) != NULL)
-			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && atoi(e->d_name) != dirfd(d))
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && strtol(e->d_name, NULL, 10) != dirfd(d))
 				start_fds++;
 		closedir(d);
 	}
