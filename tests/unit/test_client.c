@@ -76,7 +76,7 @@ count_dir(const char *path)
 
 	assert_non_null(d);
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && atoi(e->d_name) != dirfd(d))
+		if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && strtol(e->d_name, NULL, 10) != dirfd(d))
 			n++;
 	closedir(d);
 	return n;
@@ -87,10 +87,29 @@ struct snap {
 	int fds, threads;
 };
 
+/*
+ * The thread count, once it has settled: a thread that pthread_join() has
+ * returned for can stay in /proc/self/task for a moment after (its kernel
+ * task is still being torn down), longer on a loaded machine.  Waits at
+ * most 1 s for it to reach want (or, with want < 0, to stop changing).
+ */
+static int
+threads_settled(int want)
+{
+	int i, n = count_dir("/proc/self/task"), prev = -1;
+
+	for (i = 0; i < 100 && (want >= 0 ? n != want : n != prev); i++) {
+		sleep_ms(10);
+		prev = n;
+		n = count_dir("/proc/self/task");
+	}
+	return n;
+}
+
 static struct snap
 snap_take(void)
 {
-	struct snap s = { count_dir("/proc/self/fd"), count_dir("/proc/self/task") };
+	struct snap s = { count_dir("/proc/self/fd"), threads_settled(-1) };
 
 	return s;
 }
@@ -102,7 +121,7 @@ snap_check(const struct snap *s)
 	int status;
 
 	assert_int_equal(count_dir("/proc/self/fd"), s->fds);
-	assert_int_equal(count_dir("/proc/self/task"), s->threads);
+	assert_int_equal(threads_settled(s->threads), s->threads);
 	errno = 0;
 	assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
 	assert_int_equal(errno, ECHILD);
