@@ -3,8 +3,8 @@
  * token (TEST ONLY: p11signer itself never holds a key) and a scripted
  * approver.  Results are checked by decoding and recovering, not by
  * comparing bytes: what matters is that the right key signed the right hash.
- * Cases in tests/vectors/api/cases.json; Clef's signtx requests from the
- * shared vectors.
+ * Cases in tests/vectors/api/cases.json; Clef's signtx requests from
+ * tests/vectors/clef-eip712/signtx-requests.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +337,7 @@ test_clef_signtx(void **state)
 		char path[1024];
 		json_t *req, *resp, *e;
 
-		snprintf(path, sizeof(path), "%s/signtx-requests/%s", tvec_shared_dir(),
+		snprintf(path, sizeof(path), "%s/signtx-requests/%s", tvec_clef_dir(),
 		    cases[i].file);
 		req = json_load_file(path, 0, NULL);
 		assert_non_null(req);

@@ -1,5 +1,5 @@
 /*
- * EIP-712 typed data: Clef's own vectors (../shared/vectors/clef-eip712, with
+ * EIP-712 typed data: Clef's own vectors (tests/vectors/clef-eip712, with
  * the outcomes its EXPECTED.md states, listed in tests/vectors/eip712/clef.json),
  * the 123 array cases of apitypes/typed-data.json, values of every primitive
  * type accepted and refused (values.json), and malformed documents
@@ -17,13 +17,13 @@
 #include "tvec.h"
 
 static json_t *
-load_shared(const char *file)
+load_clef(const char *file)
 {
 	char path[1024];
 	json_error_t jerr;
 	json_t *j;
 
-	snprintf(path, sizeof(path), "%s/%s", tvec_shared_dir(), file);
+	snprintf(path, sizeof(path), "%s/%s", tvec_clef_dir(), file);
 	j = json_load_file(path, JSON_DECODE_ANY, &jerr);
 	if (j == NULL)
 		print_error("%s: %s (line %d)\n", path, jerr.text, jerr.line);
@@ -39,13 +39,13 @@ assert_digest(const uint8_t got[32], const char *want_hex)
 	assert_string_equal(hex, want_hex);
 }
 
-/* One entry of clef.json: a file of the shared folder and its outcome. */
+/* One entry of clef.json: a file of Clef's vector folder and its outcome. */
 static void
 test_clef_case(void **state)
 {
 	const json_t *c = *state;
 	const char *kind = tvec_str(c, "kind");
-	json_t *doc = load_shared(tvec_str(c, "file")), *typed = NULL;
+	json_t *doc = load_clef(tvec_str(c, "file")), *typed = NULL;
 	const json_t *want = json_object_get(c, "digest");
 	struct eth_eip712_result res;
 	struct eth_u256 chain;
@@ -281,11 +281,11 @@ main(void)
 	json_t *clef = tvec_load("tests/vectors/eip712/clef.json");
 	json_t *values = tvec_load("tests/vectors/eip712/values.json");
 	json_t *structure = tvec_load("tests/vectors/eip712/structure.json");
-	json_t *apitypes = load_shared("apitypes/typed-data.json");
+	json_t *apitypes = load_clef("apitypes/typed-data.json");
 	int failed = 0;
 
 	if (apitypes == NULL)
-		print_error("the shared Clef vectors are missing: set P11S_VECTORS\n");
+		print_error("Clef's vectors are missing from tests/vectors/clef-eip712\n");
 	mail = json_object_get(structure, "mail");
 	failed += tvec_run("eip712-clef-files", clef, test_clef_case);
 	failed += tvec_run("eip712-apitypes", apitypes, test_apitypes_case);

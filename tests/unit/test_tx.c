@@ -296,9 +296,9 @@ test_clef_signtx_case(void **state)
 	size_t i, k;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", tvec_shared_dir(), tvec_str(c, "file"));
+	snprintf(path, sizeof(path), "%s/%s", tvec_clef_dir(), tvec_str(c, "file"));
 	if ((body = tvec_load(path)) == NULL)
-		fail_msg("cannot load Clef's vector %s (set P11S_VECTORS)", path);
+		fail_msg("cannot load Clef's vector %s", path);
 	r = eth_tx_from_send_args(json_array_get(json_object_get(body, "params"), 0),
 	    &chain, &tx, &req, errmsg);
 	if (r != 0)
@@ -334,9 +334,9 @@ test_clef_signtx_complete(void **state)
 	size_t i, seen = 0;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "%s/signtx-requests", tvec_shared_dir());
+	snprintf(path, sizeof(path), "%s/signtx-requests", tvec_clef_dir());
 	if ((dir = opendir(path)) == NULL)
-		fail_msg("cannot open Clef's vectors %s (set P11S_VECTORS)", path);
+		fail_msg("cannot open Clef's vectors %s", path);
 	while ((d = readdir(dir)) != NULL) {
 		size_t n = strlen(d->d_name);
 		int found = 0;

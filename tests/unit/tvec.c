@@ -18,11 +18,9 @@ tvec_load(const char *path)
 }
 
 const char *
-tvec_shared_dir(void)
+tvec_clef_dir(void)
 {
-	const char *d = getenv("P11S_VECTORS");
-
-	return d != NULL && *d != '\0' ? d : "../shared/vectors/clef-eip712";
+	return "tests/vectors/clef-eip712";
 }
 
 int

@@ -18,8 +18,8 @@
 
 /* Load a JSON file; path relative to the repo root.  NULL (after printing why) on failure. */
 json_t *tvec_load(const char *path);
-/* The shared Clef vectors folder: $P11S_VECTORS, else ../shared/vectors/clef-eip712. */
-const char *tvec_shared_dir(void);
+/* Clef's vector folder, relative to the repository root (tests run from there). */
+const char *tvec_clef_dir(void);
 
 /* Run fn once per element of cases (a JSON array); returns the number of failures. */
 int tvec_run(const char *group, const json_t *cases, CMUnitTestFunction fn);
