@@ -1393,6 +1393,31 @@ out:
 	return r;
 }
 
+int
+eth_tx_max_cost(const struct eth_tx *tx, struct eth_u256 *cost)
+{
+	struct eth_u256 sum, term, n;
+	const struct eth_u256 *fee;
+	int over = 0;
+
+	memset(cost, 0, sizeof(*cost));
+	fee = tx->type == ETH_TX_LEGACY || tx->type == ETH_TX_ACCESS_LIST ?
+	    &tx->gas_price : &tx->max_fee_per_gas;
+	eth_u256_from_u64(&n, tx->gas);
+	over |= eth_u256_mul(&term, &n, fee);
+	over |= eth_u256_add(&sum, &tx->value, &term);
+	if (tx->blob_hashes_len > 0) {
+		/* At most LIMIT blobs, so the count times 2^17 fits in 64 bits. */
+		eth_u256_from_u64(&n, (uint64_t)tx->blob_hashes_len * ETH_TX_GAS_PER_BLOB);
+		over |= eth_u256_mul(&term, &n, &tx->max_fee_per_blob_gas);
+		over |= eth_u256_add(&sum, &sum, &term);
+	}
+	if (over)
+		return ERR_UINT256_OVERFLOW;
+	*cost = sum;
+	return 0;
+}
+
 void
 eth_tx_free(struct eth_tx *tx)
 {

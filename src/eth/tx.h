@@ -226,6 +226,19 @@ int eth_tx_decode_signed(const uint8_t *untrusted, size_t len,
 int eth_tx_recover_sender(const struct eth_tx *tx, const uint8_t sig64[64],
     int recid, uint8_t addr[ETH_ADDR_LEN]);
 
+/* Blob gas per blob (EIP-4844 GAS_PER_BLOB). */
+#define ETH_TX_GAS_PER_BLOB 131072u
+
+/*
+ * The most the transaction can take from its sender's balance, in wei:
+ * value + gas * (gasPrice for types 0 and 1, maxFeePerGas for types 2-4)
+ * + blob count * ETH_TX_GAS_PER_BLOB * maxFeePerBlobGas (type 3).
+ * Returns 0 with *cost set, or ERR_UINT256_OVERFLOW when that sum does not
+ * fit in 256 bits (*cost is then zero; such a transaction could never be
+ * paid, and a caller treats it as exceeding every limit).
+ */
+int eth_tx_max_cost(const struct eth_tx *tx, struct eth_u256 *cost);
+
 /* Free a transaction and everything it owns; NULL is fine. */
 void eth_tx_free(struct eth_tx *tx);
 

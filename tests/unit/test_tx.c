@@ -233,6 +233,38 @@ test_send_args_case(void **state)
 			fail_msg("message has byte 0x%02x", (unsigned char)*p);
 }
 
+/* ---- the most a transaction can cost ---------------------------------------- */
+
+/* Expected figures are Python integers (tests/vectors/tx/max-cost.json). */
+static void
+test_max_cost_case(void **state)
+{
+	const json_t *c = *state;
+	const char *want = tvec_str(c, "max_cost");
+	struct eth_u256 chain, cost, expect;
+	struct eth_tx *tx = NULL;
+	char errmsg[ETH_TX_ERRMSG_MAX];
+	char got[ETH_U256_DECIMAL_MAX];
+	int r;
+
+	eth_u256_from_u64(&chain, 1);
+	r = eth_tx_from_send_args(json_object_get(c, "args"), &chain, &tx, NULL, errmsg);
+	if (r != 0)
+		fail_msg("refused: %s (%s)", err_name(r), errmsg);
+	r = eth_tx_max_cost(tx, &cost);
+	eth_tx_free(tx);
+	if (strcmp(want, "overflow") == 0) {
+		assert_err(r, "ERR_UINT256_OVERFLOW", "max cost");
+		assert_true(eth_u256_is_zero(&cost));
+		return;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(eth_u256_parse_decimal(want, strlen(want), &expect), 0);
+	eth_u256_to_decimal(&cost, got);
+	if (eth_u256_cmp(&cost, &expect) != 0)
+		fail_msg("max cost %s, want %s", got, want);
+}
+
 /* ---- go-ethereum's TestTxArgs ------------------------------------------- */
 
 static void
@@ -628,6 +660,7 @@ main(void)
 	json_t *gotest = tvec_load("tests/vectors/tx/testtxargs.json");
 	json_t *signtx = tvec_load("tests/vectors/tx/clef-signtx.json");
 	json_t *docs = tvec_load("tests/vectors/tx/clef-docs.json");
+	json_t *cost = tvec_load("tests/vectors/tx/max-cost.json");
 	const struct CMUnitTest complete[] = {
 		{ "clef-signtx-folder-covered", test_clef_signtx_complete, NULL, NULL, signtx },
 	};
@@ -641,6 +674,7 @@ main(void)
 	failed += tvec_run("tx-clef-signtx", signtx, test_clef_signtx_case);
 	failed += cmocka_run_group_tests_name("tx-clef-signtx-folder", complete, NULL, NULL);
 	failed += tvec_run("tx-clef-docs", docs, test_clef_docs_case);
+	failed += tvec_run("tx-max-cost", cost, test_max_cost_case);
 	failed += cmocka_run_group_tests_name("tx-fixed", fixed, NULL, NULL);
 	json_decref(kat);
 	json_decref(dec);
@@ -649,5 +683,6 @@ main(void)
 	json_decref(gotest);
 	json_decref(signtx);
 	json_decref(docs);
+	json_decref(cost);
 	return failed != 0;
 }
