@@ -282,12 +282,7 @@ approve(struct signer_api *api, const struct approval_req *q,
 	pr.method = q->method;
 	pr.content_type = q->content_type;
 	pr.key = q->key;
-	if (q->is_tx && q->tx != NULL) {
-		pr.is_tx = 1;
-		pr.chain_id = q->tx->chain_id;
-		pr.to = q->tx->has_to ? q->tx->to : NULL;
-		pr.value = q->tx->value;
-	}
+	pr.tx = q->is_tx ? q->tx : NULL;
 	if (pol != NULL)
 		signer_policy_decide(pol, &pr, time(NULL), d);
 	else
