@@ -194,16 +194,16 @@ test_window_counts_cost(void **st)
 	unlink(state);
 	p = load();
 	for (i = 0; i < 2; i++) {
-		decide_with(p, req, "gasPrice", "0x1319718a5000", now + i, &d);	/* 2e13 x 21000 */
+		decide_with(p, req, "gasPrice", "0x12309ce54000", now + i, &d);	/* 2e13 x 21000 */
 		assert_int_equal(d.action, SIGNER_APPROVE);
 		assert_int_equal(signer_policy_commit(p, &d), 0);
 	}
-	decide_with(p, req, "gasPrice", "0x1319718a5000", now + 2, &d);
+	decide_with(p, req, "gasPrice", "0x12309ce54000", now + 2, &d);
 	assert_int_equal(d.action, SIGNER_DENY);	/* 1.26 > 1 ETH */
 	assert_non_null(strstr(d.why, "wei of cost in 3600 s"));
 	signer_policy_free(p);
 	p = load();
-	decide_with(p, req, "gasPrice", "0x1319718a5000", now + 3, &d);
+	decide_with(p, req, "gasPrice", "0x12309ce54000", now + 3, &d);
 	assert_int_equal(d.action, SIGNER_DENY);
 	/* What is left (0.16 ETH) still fits a cheaper one. */
 	decide_with(p, req, "gasPrice", "0x1d1a94a2000", now + 4, &d);	/* 2e12 x 21000 */
