@@ -56,6 +56,9 @@
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
 	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
+	/* Unix socket servers (src/rpc/unixsrv.c) */ \
+	X(ERR_SOCKET_IN_USE,       -120, "a live socket is at that path (another server, or systemd's socket unit, listens there): not replaced") \
+	X(ERR_SOCKET_NOT_SOCKET,   -121, "something other than a socket is at that path: not replaced") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
