@@ -109,7 +109,11 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	/* the relay's eth_* endpoint and the user's node (src/relay/node.h) */ \
+	X(ERR_RELAY_NODE_REFUSED,  -300, "the node answered with a JSON-RPC error") \
+	X(ERR_RELAY_NODE_ANSWER,   -301, "the node's answer is not JSON-RPC") \
+	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table")
 
 enum err_code {
 	ERR_OK = 0,
