@@ -262,6 +262,20 @@ struct approval_req {
 	const json_t *ui_request;
 };
 
+/*
+ * A refusal nobody was asked about goes to stderr (the journal under
+ * systemd) as well as the audit log, so that a daemon that refuses
+ * everything says so where its operator looks.
+ */
+static void
+log_refusal(const struct approval_req *q, const char *outcome, const char *why)
+{
+	fprintf(stderr, "p11signer: %s from %s%s%s: %s (%s)\n", q->method,
+	    q->caller != NULL ? q->caller->id : "internal",
+	    q->caller != NULL && q->caller->profile[0] != '\0' ? " profile " : "",
+	    q->caller != NULL ? q->caller->profile : "", outcome, why);
+}
+
 static int
 approve(struct signer_api *api, const struct approval_req *q,
     struct signer_policy_decision *d, json_t **resultp, struct rpc_error *err)
@@ -296,12 +310,14 @@ approve(struct signer_api *api, const struct approval_req *q,
 		return 0;
 	if (d->action == SIGNER_DENY) {
 		audit(api, q->caller, q->method, "denied by policy", d->why, q->key, NULL);
+		log_refusal(q, "denied by policy", d->why);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
 	}
 	/* ask */
 	if (api->cfg.approver.ask == NULL) {
 		audit(api, q->caller, q->method, "denied: no approver (--ui none)", d->why,
 		    q->key, NULL);
+		log_refusal(q, "denied: no approver (--ui none)", d->why);
 		if (pol != NULL)
 			signer_policy_release(pol, d);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
