@@ -11,6 +11,12 @@
  * printed as printable ASCII only: other bytes appear as \xNN, so a request
  * cannot move the cursor, recolour the screen or hide text.
  *
+ * Type-ahead never answers: on a terminal, input typed before a question is
+ * discarded (tcflush) before the request is drawn, and keys that arrive while
+ * it is drawn are discarded and the question asked again (at most 5 times,
+ * then no), so only keys typed after the whole question was shown count.
+ * Other descriptors (pipes) are read as they are.
+ *
  * Prompts are serialised: one request at a time on the terminal, the others
  * wait (their timeout keeps running).  No answer within the timeout is a
  * no, and the terminal says so.  The functions have the shapes of struct
