@@ -114,6 +114,7 @@ usage(FILE *f)
 	    "usage: p11signer serve [options]\n"
 	    "       p11signer list [--module M]... [--token URI]...\n"
 	    "       p11signer keygen --module M --token URI --label L\n"
+	    "       p11signer login --module M --token URI\n"
 	    "       p11signer doctor [--module M]...\n"
 	    "       p11signer tls init DIR NAME\n"
 	    "       p11signer audit verify FILE [--head HASH]\n"
@@ -167,6 +168,12 @@ usage_command(FILE *f, const char *cmd)
 		    "options (see p11signer(1)):\n");
 		usage_token_opts(f);
 		fprintf(f, "  --label L              the new key's label (CKA_LABEL)\n");
+	} else if (strcmp(cmd, "login") == 0) {
+		fprintf(f, "usage: p11signer login --module M --token URI\n"
+		    "  log in once, typing the PIN on the terminal, after the token's tries are\n"
+		    "  shown: the way out when failed tries stop p11signer from using a PIN\n"
+		    "options (see p11signer(1)):\n");
+		usage_token_opts(f);
 	} else {
 		fprintf(f, "usage: p11signer %s [--module M]... [--token URI]...\n"
 		    "options (see p11signer(1)):\n", cmd);
@@ -916,6 +923,48 @@ cmd_list(int argc, char **argv)
 	return failed;
 }
 
+/*
+ * The PIN flags of the first token c offers (c was started with one
+ * --token, so that is the one the user named); 0 when it cannot be listed.
+ */
+static uint32_t
+first_token_flags(struct p11_client *c)
+{
+	struct proto_msg *list = NULL;
+	char why[P11_CLIENT_WHY_MAX] = "";
+	uint32_t flags = 0;
+
+	if (p11_client_list(c, &list, why) == 0 && list->key_list.ntokens > 0)
+		flags = list->key_list.tokens[0].flags;
+	proto_msg_free(list);
+	return flags;
+}
+
+/* What the token says of its PIN tries, for a person about to type a PIN. */
+static const char *
+tries_said(uint32_t flags)
+{
+	if (flags & PROTO_TOKEN_PIN_LOCKED)
+		return "the user PIN is locked: unlock it with the token's tools (SO PIN / PUK)";
+	if (flags & PROTO_TOKEN_PIN_FINAL_TRY)
+		return "the token reports ONE try left: a wrong PIN now locks it";
+	if (flags & PROTO_TOKEN_PIN_COUNT_LOW)
+		return "the token reports failed PIN tries: fewer tries are left (PKCS#11 "
+		    "does not say how many)";
+	return "the token reports no failed PIN tries";
+}
+
+/* The way out when the helper will not try a PIN because tries have failed. */
+static void
+die_low_tries(const struct opts *o, const char *what, uint32_t flags)
+{
+	die("%s: %s; no PIN is tried on its own then. To go on, log in once by hand: "
+	    "p11signer login --module %s --token '%s' (asks the PIN once, showing the tries "
+	    "left; a good PIN resets the count on most tokens), or use the token's own tool "
+	    "(pkcs11-tool --module %s --login --test)", what, tries_said(flags), o->modules[0],
+	    uri_shown(o->tokens[0]), o->modules[0]);
+}
+
 static int
 cmd_keygen(int argc, char **argv)
 {
@@ -939,6 +988,8 @@ cmd_keygen(int argc, char **argv)
 		if (tty_ask_pin(&u, o.tokens[0], "", pin, sizeof(pin), &pinlen) == 0) {
 			r = p11_client_login(clients[0], o.tokens[0], 0, pin, pinlen, &lr, why);
 			explicit_bzero(pin, sizeof(pin));
+			if (r == 0 && lr.status == PROTO_LOGIN_LOW_TRIES)
+				die_low_tries(&o, "keygen: the PIN was not tried", lr.token_flags);
 			if (r == 0 && lr.status != PROTO_LOGIN_OK && lr.status != PROTO_LOGIN_ALREADY)
 				die("log-in refused (status %u); nothing was tried again", lr.status);
 			if (r == 0)
@@ -946,8 +997,13 @@ cmd_keygen(int argc, char **argv)
 				    &gen, why);
 		}
 	}
-	if (r != 0)
+	if (r != 0) {
+		uint32_t flags = first_token_flags(clients[0]);
+
+		if (flags & (PROTO_TOKEN_PIN_COUNT_LOW | PROTO_TOKEN_PIN_FINAL_TRY))
+			die_low_tries(&o, "keygen: the token is not logged in", flags);
 		die("keygen: %s", why[0] != '\0' ? why : err_str(r));
+	}
 	eth_addr_to_checksum(gen->generated.addr, a);
 	printf("%s\n%s\n", a, gen->generated.uri);
 	proto_msg_free(gen);
@@ -956,6 +1012,72 @@ cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+
+/*
+ * p11signer login: one log-in typed by a person who has been told how the
+ * token's tries stand.  The helper never tries a PIN on its own once tries
+ * have failed (DESIGN.md); this is the way out: the PIN is asked once, on the
+ * terminal, and sent with PROTO_LOGIN_LOW_TRIES_CONFIRMED.  Nothing is
+ * retried: a wrong PIN is reported with the tries as the token now has them.
+ */
+static int
+cmd_login(int argc, char **argv)
+{
+	struct opts o;
+	struct p11_client *clients[MAX_LIST] = { NULL };
+	struct proto_login_result lr;
+	struct ui_ctx u = { NULL, STDIN_FILENO };
+	uint8_t pin[LIMIT_PROTO_PIN];
+	char why[P11_CLIENT_WHY_MAX] = "", note[256];
+	size_t pinlen = 0;
+	uint32_t flags;
+	int r;
+
+	parse_opts(&o, argc, argv);
+	if (o.nmodules != 1 || o.ntokens != 1)
+		die("login wants one --module and one --token URI");
+	if (!isatty(STDIN_FILENO))
+		die("login asks the PIN on the terminal, and standard input is not one");
+	start_clients(&o, clients, 0);
+	flags = first_token_flags(clients[0]);
+	if (flags == 0)
+		die("login: no token matches --token %s", uri_shown(o.tokens[0]));
+	if (flags & PROTO_TOKEN_PIN_LOCKED)
+		die("login: %s", tries_said(flags));
+	if (flags & PROTO_TOKEN_LOGGED_IN) {
+		printf("token %s: already logged in\n", uri_shown(o.tokens[0]));
+		goto done;
+	}
+	snprintf(note, sizeof(note), "%s.", tries_said(flags));
+	if (tty_ask_pin(&u, o.tokens[0], note, pin, sizeof(pin), &pinlen) != 0)
+		die("login: no PIN read; nothing was tried");
+	r = p11_client_login(clients[0], o.tokens[0], PROTO_LOGIN_LOW_TRIES_CONFIRMED, pin, pinlen,
+	    &lr, why);
+	explicit_bzero(pin, sizeof(pin));
+	if (r != 0)
+		die("login: %s", why[0] != '\0' ? why : err_str(r));
+	switch (lr.status) {
+	case PROTO_LOGIN_OK:
+	case PROTO_LOGIN_ALREADY:
+		printf("logged in; %s\n", tries_said(first_token_flags(clients[0])));
+		break;
+	case PROTO_LOGIN_PIN_INCORRECT:
+		die("login: the PIN is incorrect (one try spent); %s; nothing was tried again",
+		    tries_said(lr.token_flags));
+	case PROTO_LOGIN_PIN_LOCKED:
+		die("login: %s", tries_said(PROTO_TOKEN_PIN_LOCKED));
+	case PROTO_LOGIN_PIN_INVALID:
+		die("login: the token refuses the PIN's length or characters (no try spent)");
+	case PROTO_LOGIN_TOKEN_ABSENT:
+		die("login: no token in the slot");
+	default:
+		die("login: refused (status %u); nothing was tried again", lr.status);
+	}
+ done:
+	p11_client_stop(clients[0]);
+	opts_free(&o);
+	return 0;
+}
 
 /* ---- doctor ---- */
 
@@ -1301,6 +1423,8 @@ main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "login") == 0)
+		return cmd_login(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "doctor") == 0)
