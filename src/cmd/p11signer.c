@@ -550,6 +550,93 @@ warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t 
 }
 
 /*
+ * The pin-source path of a --token URI (RFC 7512 query attribute,
+ * percent-decoded, "file:" as the helper takes it) into out; 0, or -1 when
+ * the URI has none or it does not fit.
+ */
+static int
+pin_source_of(const char *uri, char *out, size_t n)
+{
+	const char *q = strchr(uri, '?'), *v, *end;
+	size_t len = 0;
+
+	if (q == NULL)
+		return -1;
+	for (v = q + 1; v != NULL && *v != '\0'; v = (end = strchr(v, '&')) ? end + 1 : NULL)
+		if (strncmp(v, "pin-source=", 11) == 0)
+			break;
+	if (v == NULL || *v == '\0')
+		return -1;
+	for (v += 11; *v != '\0' && *v != '&'; v++) {
+		unsigned hi, lo;
+		char c = *v;
+
+		if (c == '%' && sscanf(v + 1, "%1x%1x", &hi, &lo) == 2) {
+			c = (char)(hi << 4 | lo);
+			v += 2;
+		}
+		if (len + 1 >= n)
+			return -1;
+		out[len++] = c;
+	}
+	out[len] = '\0';
+	if (strncmp(out, "file://localhost/", 17) == 0)
+		memmove(out, out + 16, strlen(out + 16) + 1);
+	else if (strncmp(out, "file://", 7) == 0)
+		memmove(out, out + 7, strlen(out + 7) + 1);
+	else if (strncmp(out, "file:", 5) == 0)
+		memmove(out, out + 5, strlen(out + 5) + 1);
+	return 0;
+}
+
+/*
+ * The token helper reads a pin-source when it first logs in and says only
+ * "cannot read the PIN"; the daemon runs as the same user, so it looks at
+ * each one at start and says what is wrong with it, where the operator
+ * looks.  Returns how many cannot be used.
+ */
+static size_t
+check_pin_sources(const struct opts *o)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i, bad = 0;
+	int fd;
+
+	for (i = 0; i < o->ntokens; i++) {
+		const char *problem = NULL;
+
+		if (pin_source_of(o->tokens[i], path, sizeof(path)) != 0)
+			continue;
+		if (path[0] != '/')
+			problem = "not an absolute path (pin-source=file:/PATH)";
+		else if (stat(path, &st) != 0)
+			problem = errno == ENOENT ? "missing (no such file)" : strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			problem = "not a regular file";
+		else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+			problem = errno == EACCES ? "unreadable by this user (permission denied)" :
+			    strerror(errno);
+		else {
+			close(fd);
+			if (st.st_size == 0)
+				problem = "empty";
+			else if (st.st_mode & (S_IRWXG | S_IRWXO))
+				fprintf(stderr, "p11signer: warning: --token %s: pin-source %s is open "
+				    "to group or others (mode %03o): chmod 600 it\n",
+				    uri_shown(o->tokens[i]), path, (unsigned)(st.st_mode & 0777));
+		}
+		if (problem != NULL) {
+			fprintf(stderr, "p11signer: warning: --token %s: pin-source %s cannot be used: "
+			    "%s; that token will not be logged in automatically\n",
+			    uri_shown(o->tokens[i]), path, problem);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
  * libmicrohttpd says only that it could not start (and logs its own line);
  * find the reason by binding the same address, so the user is told that the
  * port is taken rather than "input/output error".
@@ -751,6 +838,7 @@ cmd_serve(int argc, char **argv)
 
 	nclients = start_clients(&o, clients, 1);
 	warn_unmatched_tokens(&o, clients, nclients);
+	(void)check_pin_sources(&o);
 	if (cfg.approver.ask == NULL && policy == NULL)
 		fprintf(stderr, "p11signer: warning: --ui none and no --rules: every request that "
 		    "needs approval (listing, signing, new keys) is refused; give --rules FILE "
