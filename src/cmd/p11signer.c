@@ -823,16 +823,17 @@ cmd_serve(int argc, char **argv)
 	if (o.stdio_ui) {
 		if ((r = signer_ui_stdio_open(STDIN_FILENO, STDOUT_FILENO, &uctx.stdio_ui)) != 0)
 			die("--stdio-ui: %s", err_str(r));
-		cfg.approver = (struct signer_approver){ uctx.stdio_ui, signer_ui_stdio_ask,
-		    signer_ui_stdio_notify_approver };
+		cfg.approver = (struct signer_approver){ .ctx = uctx.stdio_ui,
+		    .ask = signer_ui_stdio_ask, .notify = signer_ui_stdio_notify_approver,
+		    .ask_watched = signer_ui_stdio_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, stdio_ask_pin, stdio_notice };
 	} else if (strcmp(o.ui, "tty") == 0) {
 		if ((uctx.tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
 			die("--ui tty: cannot open /dev/tty: %s", strerror(errno));
 		if ((r = signer_ui_tty_open(uctx.tty_fd, uctx.tty_fd, &tty)) != 0)
 			die("--ui tty: %s", err_str(r));
-		cfg.approver = (struct signer_approver){ tty, signer_ui_tty_ask,
-		    signer_ui_tty_notify };
+		cfg.approver = (struct signer_approver){ .ctx = tty, .ask = signer_ui_tty_ask,
+		    .notify = signer_ui_tty_notify, .ask_watched = signer_ui_tty_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, tty_ask_pin, tty_notice };
 	}
 

@@ -304,9 +304,24 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read one line within the deadline; 1 for y/yes, 0 for anything else, ERR_* on timeout/EOF. */
+/* The caller still wants the answer (no still_wanted: it cannot tell, so yes). */
+struct watch {
+	int (*still_wanted)(const void *arg);
+	const void *arg;
+};
+
 static int
-read_answer(struct signer_ui_tty *t, int fd, long long deadline)
+wanted(const struct watch *w)
+{
+	return w->still_wanted == NULL || w->still_wanted(w->arg);
+}
+
+/*
+ * Read one line within the deadline; 1 for y/yes, 0 for anything else,
+ * ERR_TIMEOUT, ERR_IO at EOF or shutdown, ERR_WITHDRAWN when the caller went.
+ */
+static int
+read_answer(struct signer_ui_tty *t, int fd, long long deadline, const struct watch *w)
 {
 	char line[64];
 	size_t n = 0;
@@ -321,6 +336,8 @@ read_answer(struct signer_ui_tty *t, int fd, long long deadline)
 			return ERR_TIMEOUT;
 		if (atomic_load(&t->stopping))
 			return ERR_IO;
+		if (!wanted(w))
+			return ERR_WITHDRAWN;
 		r = poll(&p, 1, left > 200 ? 200 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return ERR_IO;
@@ -369,10 +386,20 @@ int
 signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp)
 {
+	return signer_ui_tty_ask_watched(ctx, method, request, timeout_ms, NULL, NULL, resultp);
+}
+
+int
+signer_ui_tty_ask_watched(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp)
+{
+	static const char gone[] = "\n(withdrawn: the caller is gone; nothing will be signed)\n";
 	static const char reask[] = "\n(keys typed before the question was shown were "
 	    "discarded: answer now)\n";
 	static const char denied[] = "\n(keys keep coming: denied)\n";
 	struct signer_ui_tty *t = ctx;
+	struct watch w = { still_wanted, arg };
 	long long deadline = now_ms() + timeout_ms;
 	char prompt[96];
 	int r, yes, asked;
@@ -382,6 +409,11 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 	if (now_ms() >= deadline || atomic_load(&t->stopping)) {
 		pthread_mutex_unlock(&t->lock);
 		return ERR_TIMEOUT;
+	}
+	/* It waited for the terminal: a caller gone meanwhile is not asked about. */
+	if (!wanted(&w)) {
+		pthread_mutex_unlock(&t->lock);
+		return ERR_WITHDRAWN;
 	}
 	(void)discard_typeahead(t->in_fd);
 	if ((r = signer_ui_tty_render(t->out_fd, method, request)) != 0)
@@ -402,7 +434,12 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 		if ((r = write_all(t->out_fd, (const uint8_t *)reask, sizeof(reask) - 1)) != 0)
 			goto out;
 	}
-	yes = read_answer(t, t->in_fd, deadline);
+	yes = read_answer(t, t->in_fd, deadline, &w);
+	if (yes == ERR_WITHDRAWN) {
+		r = yes;
+		(void)write_all(t->out_fd, (const uint8_t *)gone, sizeof(gone) - 1);
+		goto out;
+	}
 	if (yes < 0) {
 		r = yes;
 		(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);

@@ -37,6 +37,15 @@ void signer_ui_tty_shutdown(struct signer_ui_tty *t);
 
 int signer_ui_tty_ask(void *t, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp);
+/*
+ * As signer_ui_tty_ask(), and the request is taken back when its caller has
+ * gone (struct signer_approver's ask_watched): before it is shown (it may
+ * have waited for the terminal) nothing is drawn; while it is asked, the
+ * terminal says "(withdrawn: the caller is gone)".  Returns ERR_WITHDRAWN.
+ */
+int signer_ui_tty_ask_watched(void *t, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp);
 void signer_ui_tty_notify(void *t, const char *method, const json_t *params);
 
 /*
