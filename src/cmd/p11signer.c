@@ -690,12 +690,16 @@ tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t
 	ssize_t r;
 	char c;
 
-	dprintf(u->tty_fd, "\n%s%sPIN for token \"%.64s\": ", note, *note ? "\n" : "", token);
+	/*
+	 * Echo off (and type-ahead discarded) before the prompt is shown: a PIN
+	 * typed as soon as the prompt appears must be neither flushed nor echoed.
+	 */
 	if (tcgetattr(u->tty_fd, &old) != 0)
 		return ERR_IO;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(u->tty_fd, TCSAFLUSH, &quiet);
+	dprintf(u->tty_fd, "\n%s%sPIN for token \"%.64s\": ", note, *note ? "\n" : "", token);
 	while ((r = read(u->tty_fd, &c, 1)) == 1 && c != '\n')
 		if (n < sizeof(line))
 			line[n++] = c;
