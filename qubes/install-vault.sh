@@ -171,13 +171,25 @@ else
 	printf '    no %s yet: copy vault.json.example there and edit it (docs/qubes.md)\n' "$etc/p11signer/vault.json"
 fi
 
-# 6. udev rules: installed by `make install`; only say when they are missing.
+# 6. pcscd's polkit rule, where pcscd asks polkit: a pcscd built with polkit
+#    ships its actions; Debian 12's 1.9.9 does not use polkit (its socket is
+#    open to every local user) and needs no rule.
+pcsc_actions=/usr/share/polkit-1/actions/org.debian.pcsc-lite.policy
+if [[ -e $DESTDIR$pcsc_actions || -e $pcsc_actions ]]; then
+	say "polkit rule for pcscd in /etc/polkit-1/rules.d (pcscd here asks polkit)"
+	run install -d -m 0755 "$etc/polkit-1/rules.d"
+	run install -m 0644 "$here/polkit/60-p11signer-pcscd.rules" "$etc/polkit-1/rules.d/60-p11signer-pcscd.rules"
+else
+	say "no polkit rule for pcscd: this pcscd does not use polkit (no $pcsc_actions)"
+fi
+
+# 7. udev rules: installed by `make install`; only say when they are missing.
 if [[ ! -e $DESTDIR/usr/lib/udev/rules.d/60-p11signer.rules && ! -e $DESTDIR/usr/local/lib/udev/rules.d/60-p11signer.rules &&
 	! -e $etc/udev/rules.d/60-p11signer.rules ]]; then
 	say "note: udev/60-p11signer.rules is not installed (make install PREFIX=/usr puts it in /usr/lib/udev/rules.d)"
 fi
 
-# 7. Enable the socket (or disable both units).  Enabling in the template is
+# 8. Enable the socket (or disable both units).  Enabling in the template is
 #    harmless: the units start only where dom0 ran
 #    `qvm-service --enable VAULT p11signer`.  The service itself is not
 #    enabled: the socket starts it on the first call, and a signer started at

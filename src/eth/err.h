@@ -19,6 +19,8 @@
 	X(ERR_TOO_MANY,            -6,  "too many items") \
 	X(ERR_IO,                  -7,  "input/output error") \
 	X(ERR_TIMEOUT,             -8,  "timed out") \
+	/* general: requests whose caller went away (issue 13) */ \
+	X(ERR_WITHDRAWN,           -9,  "withdrawn: the caller is gone") \
 	/* hex and numbers */ \
 	X(ERR_HEX_NO_PREFIX,       -20, "hex string lacks the 0x prefix") \
 	X(ERR_HEX_ODD_LENGTH,      -21, "hex string has an odd number of digits") \
