@@ -80,7 +80,10 @@ rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller
 		if (strlen(rpc_qrexec_services[i]) == svc_len &&
 		    memcmp(rpc_qrexec_services[i], untrusted, svc_len) == 0)
 			known = 1;
-	if (!known || !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
+	/* "SERVICE+" names an empty argument, which is not the same call as
+	 * "SERVICE": a policy written for one must not be met by the other. */
+	if (!known || (plus != NULL && arg_len == 0) ||
+	    !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
 	    !valid_qube_name(src, src_len))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
@@ -101,8 +104,10 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 	/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
 	if (arg == NULL && full != NULL && (plus = strchr(full, '+')) != NULL)
 		arg = plus + 1;
+	/* An argument that is there but empty ("SERVICE+") is refused, as in
+	 * rpc_qrexec_parse_descriptor(). */
 	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||
-	    (arg != NULL && !valid_profile(arg, strlen(arg))))
+	    (arg != NULL && (*arg == '\0' || !valid_profile(arg, strlen(arg)))))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
 	caller->kind = RPC_CALLER_QUBE;

@@ -138,6 +138,16 @@ test_stdio_env(void **state)
 	assert_string_equal(caller.profile, "warm");
 	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+bad/profile", 1);
 	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	/* "SERVICE+" with nothing after it is refused, not taken as default. */
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_FULL_NAME");
+	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_ARGUMENT");
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign", 1);
+	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	assert_string_equal(caller.profile, "default");
 	unsetenv("QREXEC_SERVICE_FULL_NAME");
 	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
 	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
