@@ -74,4 +74,14 @@
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
 
+/* connections (src/rpc/http.c, src/rpc/unixsrv.c): how long and how many a
+ * peer may hold.  Deadlines are absolute: a byte now and then does not move
+ * them, so a slow sender cannot keep a connection for longer. */
+#define LIMIT_HTTP_CONNECTIONS    64             /* open HTTP connections, default */
+#define LIMIT_HTTP_PER_ADDR       16             /* open HTTP connections from one address */
+#define LIMIT_HTTP_HEADER_SECONDS 10             /* connection open (or last answer) to end of headers */
+#define LIMIT_HTTP_BODY_SECONDS   30             /* end of headers to end of body */
+#define LIMIT_UNIX_CONNECTIONS    64             /* open IPC or qrexec socket connections */
+#define LIMIT_UNIX_REQUEST_SECONDS 30            /* first byte of a request to its end */
+
 #endif /* P11S_LIMITS_H */
