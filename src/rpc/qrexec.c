@@ -17,6 +17,7 @@ const size_t rpc_qrexec_nservices = 2;
 struct rpc_qrexec {
 	struct rpc_unixsrv *srv;
 	const struct rpc_table *table;
+	unsigned request_deadline_s;	/* read without lock: set before a call starts */
 };
 
 static int
@@ -117,15 +118,16 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 	return 0;
 }
 
-/* Read fd to EOF into b (capped by b's max); 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
+/* Read fd to EOF into b (capped by b's max), by the deadline due when srv is
+ * not NULL; 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
 static int
-read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
+read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b, const struct timespec *due)
 {
 	char chunk[8192];
 
 	for (;;) {
 		ssize_t n;
-		if (srv != NULL && rpc_unixsrv_wait(srv, fd, 60000) <= 0)
+		if (srv != NULL && rpc_unixsrv_wait_until(srv, fd, due) <= 0)
 			return ERR_TIMEOUT;
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -185,14 +187,18 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	struct rpc_caller caller;
 	char desc[LIMIT_QREXEC_DESCRIPTOR];
 	struct eth_buf body;
+	struct timespec due;
 	size_t n = 0;
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
+	/* One call per connection: descriptor and body are due by one absolute
+	 * deadline, which a caller sending a byte now and then cannot move. */
+	rpc_unixsrv_deadline(&due, q->request_deadline_s);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;
-		if (rpc_unixsrv_wait(srv, fd, 10000) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
+		if (rpc_unixsrv_wait_until(srv, fd, &due) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
 			goto out;
 		if (desc[n++] == '\0')
 			break;
@@ -202,7 +208,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
 		goto out;
 	}
-	if ((r = read_to_eof(srv, fd, &body)) != 0) {
+	if ((r = read_to_eof(srv, fd, &body, &due)) != 0) {
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
@@ -227,12 +233,19 @@ rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return ERR_NOMEM;
 	q->table = table;
+	q->request_deadline_s = LIMIT_UNIX_REQUEST_SECONDS;
 	if ((r = rpc_unixsrv_start(path, allowed_uids, n, qrexec_serve, q, &q->srv)) != 0) {
 		free(q);
 		return r;
 	}
 	*outp = q;
 	return 0;
+}
+
+void
+rpc_qrexec_set_request_deadline(struct rpc_qrexec *q, unsigned seconds)
+{
+	q->request_deadline_s = seconds > 0 ? seconds : LIMIT_UNIX_REQUEST_SECONDS;
 }
 
 void
@@ -252,7 +265,7 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
-	if ((r = read_to_eof(NULL, in_fd, &body)) != 0) {
+	if ((r = read_to_eof(NULL, in_fd, &body, NULL)) != 0) {
 		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}

@@ -7,13 +7,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eth/err.h"
+#include "eth/limits.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
-#define UNIXSRV_MAX_CONNECTIONS 64
+/* How long a new connection waits for an evicted idle one to go. */
+#define UNIXSRV_ROOM_WAIT_MS 1000
 
 struct rpc_unixsrv {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -27,14 +30,20 @@ struct rpc_unixsrv {
 	rpc_unixsrv_serve_fn serve;
 	void *ctx;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;
+	pthread_cond_t idle;	/* broadcast whenever a connection ends */
 	unsigned nconn;
+	struct unixsrv_conn *conns;	/* open connections, under lock */
 };
 
 struct unixsrv_conn {
 	struct rpc_unixsrv *srv;
 	int fd;
 	uid_t uid;
+	/* Between requests (nothing of one read): may be closed to make room. */
+	int idle;
+	int evicted;
+	struct timespec idle_since;	/* CLOCK_MONOTONIC */
+	struct unixsrv_conn *next;
 };
 
 static int
@@ -108,19 +117,99 @@ rpc_unixsrv_wait(struct rpc_unixsrv *s, int fd, int timeout_ms)
 	}
 }
 
+void
+rpc_unixsrv_deadline(struct timespec *due, unsigned seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, due);
+	due->tv_sec += (time_t)seconds;
+}
+
+int
+rpc_unixsrv_wait_until(struct rpc_unixsrv *s, int fd, const struct timespec *due)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(due->tv_sec - now.tv_sec) * 1000 + (due->tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0)
+		return 0;
+	return rpc_unixsrv_wait(s, fd, ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : (int)ms);
+}
+
+void
+rpc_unixsrv_set_idle(struct rpc_unixsrv *s, int fd, int idle)
+{
+	struct unixsrv_conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (c->fd != fd)
+			continue;
+		c->idle = idle;
+		if (idle)
+			clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Every slot is taken (lock held): close the connection that has waited
+ * longest between requests, so that silent connections cannot lock out a
+ * caller with something to ask.  A connection in the middle of a request
+ * or a call is never chosen; those have deadlines of their own.  Waits at
+ * most UNIXSRV_ROOM_WAIT_MS for the slot to be given back.  Returns 1 when
+ * there is room.
+ */
+static int
+make_room(struct rpc_unixsrv *s)
+{
+	struct unixsrv_conn *c, *oldest = NULL;
+	struct timespec until;
+
+	for (c = s->conns; c != NULL; c = c->next)
+		if (c->idle && !c->evicted && (oldest == NULL || earlier(&c->idle_since, &oldest->idle_since)))
+			oldest = c;
+	if (oldest == NULL)
+		return 0;
+	oldest->evicted = 1;
+	/* Its thread sees the end of the stream and returns; the descriptor is
+	 * closed only after it left the list, so it is still this socket. */
+	shutdown(oldest->fd, SHUT_RDWR);
+	rpc_unixsrv_deadline(&until, 0);
+	until.tv_nsec += UNIXSRV_ROOM_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (s->nconn >= LIMIT_UNIX_CONNECTIONS)
+		if (pthread_cond_timedwait(&s->idle, &s->lock, &until) != 0)
+			break;
+	return s->nconn < LIMIT_UNIX_CONNECTIONS;
+}
+
 static void *
 conn_thread(void *arg)
 {
-	struct unixsrv_conn *c = arg;
+	struct unixsrv_conn *c = arg, **pp;
 	struct rpc_unixsrv *s = c->srv;
 
 	s->serve(s, s->ctx, c->fd, c->uid);
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	s->nconn--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
 	close(c->fd);
 	free(c);
-	pthread_mutex_lock(&s->lock);
-	if (--s->nconn == 0)
-		pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -151,7 +240,8 @@ accept_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&s->lock);
-		if (s->nconn >= UNIXSRV_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
+		if ((s->nconn >= LIMIT_UNIX_CONNECTIONS && !make_room(s)) ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
 			continue;
@@ -159,8 +249,11 @@ accept_thread(void *arg)
 		c->srv = s;
 		c->fd = fd;
 		c->uid = cred.uid;
+		c->next = s->conns;
+		s->conns = c;
 		s->nconn++;
 		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+			s->conns = c->next;
 			s->nconn--;
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
@@ -247,7 +340,14 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	s->serve = serve;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->idle, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->idle, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	r = ERR_IO;
 	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
 		goto out;

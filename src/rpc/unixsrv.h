@@ -9,6 +9,12 @@
  * which calls serve(); serve owns nothing and must return when it reads EOF
  * or when rpc_unixsrv_stopping() says so.
  *
+ * At most LIMIT_UNIX_CONNECTIONS connections are open at once.  When all
+ * are taken, the one that has waited longest between requests (see
+ * rpc_unixsrv_set_idle()) is shut down to make room for the new one, so
+ * silent connections cannot lock callers out; a new connection for which
+ * no room is found within a second is closed.
+ *
  * Under systemd socket activation (LISTEN_PID is this process, LISTEN_FDS
  * counts descriptors from 3), a passed listening Unix stream socket bound to
  * the same path is used instead of binding one; it keeps the unit's owner
@@ -19,6 +25,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct rpc_unixsrv;
 
@@ -38,6 +45,23 @@ int rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
  * ever.  Returns 1 readable, 0 timed out, -1 stopping or error.
  */
 int rpc_unixsrv_wait(struct rpc_unixsrv *srv, int fd, int timeout_ms);
+
+/*
+ * Wait until fd is readable, the deadline (CLOCK_MONOTONIC, from
+ * rpc_unixsrv_deadline()) has passed, or the server stops.  Returns as
+ * rpc_unixsrv_wait().
+ */
+int rpc_unixsrv_wait_until(struct rpc_unixsrv *srv, int fd, const struct timespec *due);
+
+/* A deadline seconds from now, for rpc_unixsrv_wait_until(). */
+void rpc_unixsrv_deadline(struct timespec *due, unsigned seconds);
+
+/*
+ * Say that the connection on fd (served by this thread) is between requests
+ * (idle 1: nothing of the next request read yet) or not (0).  Idle
+ * connections may be shut down to make room; serve then reads EOF.
+ */
+void rpc_unixsrv_set_idle(struct rpc_unixsrv *srv, int fd, int idle);
 
 /* Write all of p to fd (a socket, without SIGPIPE; or a pipe).  0 or ERR_IO. */
 int rpc_unixsrv_write_all(int fd, const void *p, size_t n);
