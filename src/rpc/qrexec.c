@@ -153,7 +153,7 @@ rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
 	char *s = NULL;
 	int r;
 
-	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0 ||
+	if ((r = rpc_jsonrpc_precheck_request(untrusted_body, len)) != 0 ||
 	    (body = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 	    !json_is_object(body) || json_object_get(body, "p11signer_envelope") == NULL) {
 		if (r == 0)
