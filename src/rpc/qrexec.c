@@ -100,11 +100,21 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 {
 	const char *dom = getenv("QREXEC_REMOTE_DOMAIN");
 	const char *arg = getenv("QREXEC_SERVICE_ARGUMENT");
-	const char *full = getenv("QREXEC_SERVICE_FULL_NAME"), *plus;
+	const char *full = getenv("QREXEC_SERVICE_FULL_NAME");
+	const char *plus = full != NULL ? strchr(full, '+') : NULL;
 
-	/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
-	if (arg == NULL && full != NULL && (plus = strchr(full, '+')) != NULL)
+	if (full != NULL && plus == NULL) {
+		/* The full name says there is no argument; an empty
+		 * QREXEC_SERVICE_ARGUMENT beside it says the same. */
+		if (arg != NULL && *arg != '\0')
+			return ERR_INVALID_ARGUMENT;
+		arg = NULL;
+	} else if (plus != NULL) {
+		/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
+		if (arg != NULL && strcmp(arg, plus + 1) != 0)
+			return ERR_INVALID_ARGUMENT;
 		arg = plus + 1;
+	}
 	/* An argument that is there but empty ("SERVICE+") is refused, as in
 	 * rpc_qrexec_parse_descriptor(). */
 	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||

@@ -185,6 +185,17 @@ test_stdio_env(void **state)
 	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign", 1);
 	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
 	assert_string_equal(caller.profile, "default");
+	/* No '+' in the full name: no argument, which an empty one beside it
+	 * repeats and a non-empty one contradicts. */
+	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
+	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	assert_string_equal(caller.profile, "default");
+	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	/* The two places disagreeing is refused. */
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+warm", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_ARGUMENT");
 	unsetenv("QREXEC_SERVICE_FULL_NAME");
 	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
 	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
