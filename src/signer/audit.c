@@ -20,6 +20,8 @@
 
 /* A checkpoint line: "HASH@SEQ\n", SEQ at most 20 digits. */
 #define AUDIT_CHECKPOINT_LINE (SIGNER_AUDIT_HASH_HEX + 22)
+/* How much of a checkpoint file's end is searched for its last head. */
+#define AUDIT_CHECKPOINT_TAIL 4096
 
 /* The chain's key; len 0: plain SHA-256. */
 struct audit_key {
@@ -90,32 +92,41 @@ signer_audit_head_parse(const char *untrusted_s, struct signer_audit_head *h)
 int
 signer_audit_checkpoint_last(const char *path, struct signer_audit_head *h)
 {
-	char buf[2 * AUDIT_CHECKPOINT_LINE + 1], *end, *start;
+	char buf[AUDIT_CHECKPOINT_TAIL + 1], *end, *start;
 	FILE *f;
-	long size;
+	long size, from;
 	size_t n;
 	int r = ERR_AUDIT_IO;
 
 	if ((f = fopen(path, "re")) == NULL)
 		return ERR_AUDIT_IO;
 	/* Only the tail: the file grows by one line per record. */
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, size > (long)sizeof(buf) - 1 ? size - ((long)sizeof(buf) - 1) : 0, SEEK_SET) != 0)
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0)
 		goto out;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	from = size > AUDIT_CHECKPOINT_TAIL ? size - AUDIT_CHECKPOINT_TAIL : 0;
+	if (fseek(f, from, SEEK_SET) != 0)
+		goto out;
+	n = fread(buf, 1, AUDIT_CHECKPOINT_TAIL, f);
 	if (ferror(f))
 		goto out;
 	buf[n] = '\0';
+	/*
+	 * The last complete line that is a head.  Other lines are passed over,
+	 * so that the file may be one the daemon also logs to (its stderr); a
+	 * torn last write is not a head.
+	 */
 	r = ERR_INVALID_ARGUMENT;
-	/* The last complete line; a torn last write is not a head. */
-	if ((end = strrchr(buf, '\n')) == NULL)
-		goto out;
-	*end = '\0';
-	start = strrchr(buf, '\n');
-	start = start != NULL ? start + 1 : buf;
-	if (start == buf && (size_t)size > n)
-		goto out;	/* the line began before what was read: too long */
-	r = signer_audit_head_parse(start, h);
+	while ((end = strrchr(buf, '\n')) != NULL) {
+		*end = '\0';
+		start = strrchr(buf, '\n');
+		if (start == NULL && from > 0)
+			break;	/* began before what was read */
+		start = start != NULL ? start + 1 : buf;
+		if (signer_audit_head_parse(start, h) == 0) {
+			r = 0;
+			break;
+		}
+	}
  out:
 	fclose(f);
 	return r;
@@ -301,13 +312,11 @@ checkpoint_open(struct signer_audit *a, const char *path, struct signer_audit_he
 	    fstat(a->cp_fd, &st) != 0)
 		return ERR_AUDIT_IO;
 	a->cp_sync = S_ISREG(st.st_mode);
-	if (a->cp_sync && st.st_size > 0) {
-		/* A file that has heads but no readable last one was tampered
-		 * with or torn: refuse rather than start without the check. */
-		if (signer_audit_checkpoint_last(path, cp) != 0)
-			return ERR_AUDIT_BROKEN;
+	/* A regular file with a head in its tail: the log must match it.
+	 * (Whoever can remove every head from it could as well write one that
+	 * matches a rewritten log: the file protects only if kept apart.) */
+	if (a->cp_sync && st.st_size > 0 && signer_audit_checkpoint_last(path, cp) == 0)
 		*cpp = cp;
-	}
 	return 0;
 }
 

@@ -62,9 +62,10 @@ struct signer_audit_config {
 int signer_audit_head_parse(const char *untrusted_s, struct signer_audit_head *h);
 
 /*
- * The last head in a checkpoint file (its last complete line).  Returns 0,
- * ERR_AUDIT_IO (cannot read), ERR_INVALID_ARGUMENT (empty, or the last line
- * is not HASH@SEQ).
+ * The last head in a checkpoint file: the last complete line that is
+ * HASH@SEQ within its last 4 KiB (other lines, such as log messages when the
+ * file is also the daemon's stderr, are passed over).  Returns 0,
+ * ERR_AUDIT_IO (cannot read), ERR_INVALID_ARGUMENT (no head there).
  */
 int signer_audit_checkpoint_last(const char *path, struct signer_audit_head *h);
 
@@ -80,10 +81,11 @@ int signer_audit_key_read(const char *path, uint8_t **keyp, size_t *lenp);
 void signer_audit_key_free(uint8_t *key, size_t len);
 
 /*
- * Open as signer_audit_open(), with a checkpoint file and a key.  An
- * existing checkpoint file (a regular file, not empty) must hold a head
- * that the log matches, or ERR_AUDIT_BROKEN.  Errors as signer_audit_open(),
- * and signer_audit_key_read()'s.
+ * Open as signer_audit_open(), with a checkpoint file and a key.  When the
+ * checkpoint file is a regular file with a head in it (see
+ * signer_audit_checkpoint_last()), the log must match that head, or
+ * ERR_AUDIT_BROKEN.  Errors as signer_audit_open(), and
+ * signer_audit_key_read()'s.
  */
 int signer_audit_open_cfg(const struct signer_audit_config *cfg, struct signer_audit **outp);
 

@@ -273,6 +273,19 @@ test_checkpoint_file(void **state)
 	assert_int_equal(signer_audit_verify(path, head, &n, &bad, why, sizeof(why)), 0);
 	assert_string_equal(h.hash, head);
 	assert_int_equal(verify_against(&h, &bad), 0);
+	/* Lines that are not heads (the file is also someone's log) are passed
+	 * over; so is a torn last write. */
+	{
+		FILE *f = fopen(cppath, "a");
+
+		assert_non_null(f);
+		fputs("p11signer: IPC listening on /run/x\n0123abc", f);
+		fclose(f);
+	}
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(signer_audit_checkpoint_last(cppath, &h), 0);
+	assert_int_equal(h.seq, 5);
+	assert_string_equal(h.hash, head);
 }
 
 /* Change the caller in line 3 and recompute the chain: the chain alone says
