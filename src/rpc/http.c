@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -19,16 +17,9 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
-
-/* One open connection's deadline (see the "Deadlines" section). */
-struct conn_deadline {
-	struct MHD_Connection *conn;	/* NULL: slot free */
-	int fd;
-	int armed;			/* 0 while the request waits for approval */
-	struct timespec due;		/* CLOCK_MONOTONIC */
-};
 
 struct rpc_http {
 	struct MHD_Daemon *daemon;
@@ -42,13 +33,7 @@ struct rpc_http {
 	size_t npins;
 	char *tls_key, *tls_cert;
 	size_t tls_key_len, tls_cert_len;
-	/* absolute deadlines of open connections, enforced by the watchdog thread */
-	pthread_mutex_t dl_lock;
-	pthread_cond_t dl_wake;
-	pthread_t dl_thread;
-	int dl_started, dl_stop;
-	struct conn_deadline *dl;	/* max_connections slots */
-	size_t ndl;
+	struct rpc_deadlines *deadlines;	/* of open connections (see "Deadlines") */
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
@@ -69,166 +54,29 @@ struct tls_conn {
  * Deadlines.  libmicrohttpd's connection timeout is an idle timeout, reset by
  * every byte, so a peer sending one header line every few seconds holds its
  * connection (and, 64 times over, the whole listener) for ever.  Each
- * connection here gets an absolute deadline instead: for its headers from
- * when it opens or its previous answer went out, for its body from the end
- * of its headers; none while its request is with the signer (approval has
- * its own timeout).  A watchdog thread shuts down the socket of a connection
- * past its deadline; libmicrohttpd's thread for it then sees the end of the
- * stream and closes it.  Slots are removed under dl_lock when libmicrohttpd
- * reports the connection closed, before it closes the descriptor, so the
- * watchdog never shuts down a descriptor that was reused.
+ * connection here gets an absolute deadline instead (rpc/deadline.h): for
+ * its headers from when it opens or its previous answer went out, for its
+ * body from the end of its headers; none while its request is with the
+ * signer (approval has its own timeout).  libmicrohttpd reports a
+ * connection closed before it closes the descriptor, which is when it
+ * leaves the watchdog's table.
  */
-
-/* How often the watchdog looks, at most; a deadline is kept to within this. */
-#define HTTP_WATCHDOG_MS 250
-
-static void
-deadline_after(struct timespec *ts, unsigned seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)seconds;
-}
-
-static struct conn_deadline *
-deadline_slot(struct rpc_http *h, const struct MHD_Connection *conn)
-{
-	size_t i;
-
-	for (i = 0; i < h->ndl; i++)
-		if (h->dl[i].conn == conn)
-			return &h->dl[i];
-	return NULL;
-}
-
-/* A connection opened: its headers are due within header_deadline_s. */
-static void
-deadline_open(struct rpc_http *h, struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct conn_deadline *d;
-
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	pthread_mutex_lock(&h->dl_lock);
-	if ((d = deadline_slot(h, NULL)) != NULL && ci != NULL) {
-		d->conn = conn;
-		d->fd = ci->connect_fd;
-		d->armed = 1;
-		deadline_after(&d->due, h->cfg.header_deadline_s);
-	} else if (ci != NULL) {
-		/* More connections than MHD's own limit lets in: cannot be timed. */
-		shutdown(ci->connect_fd, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&h->dl_lock);
-}
-
-/* The next thing the connection must finish within seconds (0: disarm). */
-static void
-deadline_set(struct rpc_http *h, const struct MHD_Connection *conn, unsigned seconds)
-{
-	struct conn_deadline *d;
-
-	pthread_mutex_lock(&h->dl_lock);
-	if ((d = deadline_slot(h, conn)) != NULL) {
-		d->armed = seconds > 0;
-		if (seconds > 0)
-			deadline_after(&d->due, seconds);
-	}
-	pthread_mutex_unlock(&h->dl_lock);
-}
-
-static void
-deadline_close(struct rpc_http *h, const struct MHD_Connection *conn)
-{
-	struct conn_deadline *d;
-
-	pthread_mutex_lock(&h->dl_lock);
-	if ((d = deadline_slot(h, conn)) != NULL)
-		memset(d, 0, sizeof(*d));
-	pthread_mutex_unlock(&h->dl_lock);
-}
-
-static int
-deadline_passed(const struct timespec *due, const struct timespec *now)
-{
-	return now->tv_sec > due->tv_sec ||
-	    (now->tv_sec == due->tv_sec && now->tv_nsec >= due->tv_nsec);
-}
-
-static void *
-deadline_watchdog(void *arg)
-{
-	struct rpc_http *h = arg;
-	struct timespec now, wake;
-	size_t i;
-
-	pthread_mutex_lock(&h->dl_lock);
-	while (!h->dl_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		for (i = 0; i < h->ndl; i++) {
-			if (h->dl[i].conn == NULL || !h->dl[i].armed ||
-			    !deadline_passed(&h->dl[i].due, &now))
-				continue;
-			h->dl[i].armed = 0;
-			shutdown(h->dl[i].fd, SHUT_RDWR);
-		}
-		wake = now;
-		wake.tv_nsec += HTTP_WATCHDOG_MS * 1000000L;
-		if (wake.tv_nsec >= 1000000000L) {
-			wake.tv_sec++;
-			wake.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&h->dl_wake, &h->dl_lock, &wake);
-	}
-	pthread_mutex_unlock(&h->dl_lock);
-	return NULL;
-}
-
-static int
-deadline_start(struct rpc_http *h)
-{
-	pthread_condattr_t ca;
-
-	if ((h->dl = calloc(h->cfg.max_connections, sizeof(*h->dl))) == NULL)
-		return ERR_NOMEM;
-	h->ndl = h->cfg.max_connections;
-	pthread_mutex_init(&h->dl_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->dl_wake, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&h->dl_thread, NULL, deadline_watchdog, h) != 0)
-		return ERR_NOMEM;
-	h->dl_started = 1;
-	return 0;
-}
-
-static void
-deadline_stop(struct rpc_http *h)
-{
-	if (h->dl == NULL)
-		return;
-	if (h->dl_started) {
-		pthread_mutex_lock(&h->dl_lock);
-		h->dl_stop = 1;
-		pthread_cond_signal(&h->dl_wake);
-		pthread_mutex_unlock(&h->dl_lock);
-		pthread_join(h->dl_thread, NULL);
-	}
-	pthread_mutex_destroy(&h->dl_lock);
-	pthread_cond_destroy(&h->dl_wake);
-	free(h->dl);
-	h->dl = NULL;
-}
-
-/* Every connection, TLS or not: its deadline slot. */
 static void
 notify_connection_deadline(struct rpc_http *h, struct MHD_Connection *conn,
     enum MHD_ConnectionNotificationCode toe)
 {
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		deadline_open(h, conn);
-	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-		deadline_close(h, conn);
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		rpc_deadlines_remove(h->deadlines, conn);
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED ||
+	    (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return;
+	/* More connections than libmicrohttpd's own limit let in: not timed, not served. */
+	if (rpc_deadlines_add(h->deadlines, conn, ci->connect_fd, h->cfg.header_deadline_s) != 0)
+		shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
 /*
@@ -580,7 +428,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (req == NULL) {
 		/* First call: headers only.  Decide everything that needs no body. */
 		/* The body, if any, is due from now; its headers were in time. */
-		deadline_set(h, conn, h->cfg.body_deadline_s);
+		rpc_deadlines_set(h->deadlines, conn, h->cfg.body_deadline_s);
 		if (h->tls && !tls_request_allowed(conn, h, tls_client))
 			return respond_text(conn, h, MHD_HTTP_FORBIDDEN, "client certificate not allowed\n");
 		if (!headers_unambiguous(conn))
@@ -628,7 +476,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	/* The whole body is in: no deadline while the signer (and perhaps a
 	 * person) decides. */
-	deadline_set(h, conn, 0);
+	rpc_deadlines_set(h->deadlines, conn, 0);
 	if (req->too_large)
 		return respond_text(conn, h, MHD_HTTP_CONTENT_TOO_LARGE, "content length too large\n");
 	fill_caller(conn, req, &caller);
@@ -647,7 +495,8 @@ request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct http_request *req = *req_cls;
 
 	/* Answered: the next request's headers are due (keep-alive). */
-	deadline_set(cls, conn, ((struct rpc_http *)cls)->cfg.header_deadline_s);
+	rpc_deadlines_set(((struct rpc_http *)cls)->deadlines, conn,
+	    ((struct rpc_http *)cls)->cfg.header_deadline_s);
 	if (req == NULL)
 		return;
 	eth_buf_free(&req->untrusted_body);
@@ -778,7 +627,7 @@ rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *
 		h->cfg.header_deadline_s = LIMIT_HTTP_HEADER_SECONDS;
 	if (h->cfg.body_deadline_s == 0)
 		h->cfg.body_deadline_s = LIMIT_HTTP_BODY_SECONDS;
-	if ((r = deadline_start(h)) != 0)
+	if ((r = rpc_deadlines_start(h->cfg.max_connections, &h->deadlines)) != 0)
 		goto out;
 	tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	if (cfg->tls_cert_file != NULL || cfg->tls_key_file != NULL || cfg->ntls_client_pins > 0) {
@@ -830,7 +679,7 @@ rpc_http_stop(struct rpc_http *h)
 		return;
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
-	deadline_stop(h);
+	rpc_deadlines_stop(h->deadlines);
 	free(h->pins);
 	rpc_tls_pem_free(h->tls_key, h->tls_key_len);
 	rpc_tls_pem_free(h->tls_cert, h->tls_cert_len);

@@ -9,6 +9,7 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "rpc/ipc.h"
 #include "rpc/unixsrv.h"
 
@@ -63,7 +64,7 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 			break;
 		/* The first bytes of a request start its deadline. */
 		if (in.len == 0)
-			rpc_unixsrv_deadline(&due, s->request_deadline_s);
+			rpc_deadline_after(&due, s->request_deadline_s);
 		if (eth_buf_put(&in, chunk, (size_t)n) != 0) {
 			rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 			break;
@@ -88,7 +89,7 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 			in.len -= frame;
 			/* What follows a pipelined request is the next one, starting now. */
 			if (in.len > 0)
-				rpc_unixsrv_deadline(&due, s->request_deadline_s);
+				rpc_deadline_after(&due, s->request_deadline_s);
 		}
 	}
 	if (w == 0)

@@ -8,6 +8,7 @@
 #include "eth/buf.h"
 #include "eth/err.h"
 #include "eth/limits.h"
+#include "rpc/deadline.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -204,7 +205,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	eth_buf_init(&body, LIMIT_JSON_BODY);
 	/* One call per connection: descriptor and body are due by one absolute
 	 * deadline, which a caller sending a byte now and then cannot move. */
-	rpc_unixsrv_deadline(&due, q->request_deadline_s);
+	rpc_deadline_after(&due, q->request_deadline_s);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;

@@ -12,6 +12,7 @@
 
 #include "eth/err.h"
 #include "eth/limits.h"
+#include "rpc/deadline.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
@@ -117,21 +118,11 @@ rpc_unixsrv_wait(struct rpc_unixsrv *s, int fd, int timeout_ms)
 	}
 }
 
-void
-rpc_unixsrv_deadline(struct timespec *due, unsigned seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += (time_t)seconds;
-}
-
 int
 rpc_unixsrv_wait_until(struct rpc_unixsrv *s, int fd, const struct timespec *due)
 {
-	struct timespec now;
-	long long ms;
+	long long ms = rpc_deadline_ms_left(due);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(due->tv_sec - now.tv_sec) * 1000 + (due->tv_nsec - now.tv_nsec) / 1000000;
 	if (ms <= 0)
 		return 0;
 	return rpc_unixsrv_wait(s, fd, ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : (int)ms);
@@ -182,10 +173,7 @@ make_room(struct rpc_unixsrv *s)
 	/* Its thread sees the end of the stream and returns; the descriptor is
 	 * closed only after it left the list, so it is still this socket. */
 	shutdown(oldest->fd, SHUT_RDWR);
-	rpc_unixsrv_deadline(&until, 0);
-	until.tv_nsec += UNIXSRV_ROOM_WAIT_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	rpc_deadline_after_ms(&until, UNIXSRV_ROOM_WAIT_MS);
 	while (s->nconn >= LIMIT_UNIX_CONNECTIONS)
 		if (pthread_cond_timedwait(&s->idle, &s->lock, &until) != 0)
 			break;

@@ -19,6 +19,7 @@
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "signer/api.h"
 
 struct signer_api {
@@ -1004,13 +1005,7 @@ typed_enter(struct signer_api *api, struct rpc_error *err)
 	struct timespec until;
 	int r = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(api->cfg.typed_data_wait_ms / 1000);
-	until.tv_nsec += (long)(api->cfg.typed_data_wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	rpc_deadline_after_ms(&until, api->cfg.typed_data_wait_ms);
 	pthread_mutex_lock(&api->typed_lock);
 	while (api->typed_held >= api->cfg.typed_data_at_once && r == 0)
 		r = pthread_cond_timedwait(&api->typed_done, &api->typed_lock, &until);
