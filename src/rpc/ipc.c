@@ -110,7 +110,8 @@ rpc_ipc_start(const char *path, const uid_t *allowed_uids, size_t n,
 		return ERR_NOMEM;
 	s->table = table;
 	s->request_deadline_s = LIMIT_UNIX_REQUEST_SECONDS;
-	if ((r = rpc_unixsrv_start(path, allowed_uids, n, ipc_serve, s, &s->srv)) != 0) {
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, RPC_UNIXSRV_IDLE_WHEN_NEW, ipc_serve, s,
+	    &s->srv)) != 0) {
 		free(s);
 		return r;
 	}

@@ -245,7 +245,7 @@ rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
 		return ERR_NOMEM;
 	q->table = table;
 	q->request_deadline_s = LIMIT_UNIX_REQUEST_SECONDS;
-	if ((r = rpc_unixsrv_start(path, allowed_uids, n, qrexec_serve, q, &q->srv)) != 0) {
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, 0, qrexec_serve, q, &q->srv)) != 0) {
 		free(q);
 		return r;
 	}

@@ -16,8 +16,8 @@
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
-/* How long a new connection waits for an evicted idle one to go. */
-#define UNIXSRV_ROOM_WAIT_MS 1000
+/* Connections not yet accepted that the kernel holds (listen(2)). */
+#define UNIXSRV_BACKLOG LIMIT_UNIX_CONNECTIONS
 
 struct rpc_unixsrv {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -30,9 +30,11 @@ struct rpc_unixsrv {
 	size_t nallowed;
 	rpc_unixsrv_serve_fn serve;
 	void *ctx;
+	unsigned flags;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;	/* broadcast whenever a connection ends */
 	unsigned nconn;
+	unsigned nevicted;	/* of them, shut down to make room and not yet gone */
 	struct unixsrv_conn *conns;	/* open connections, under lock */
 };
 
@@ -151,18 +153,19 @@ earlier(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * Every slot is taken (lock held): close the connection that has waited
+ * Every slot is taken (lock held): shut down the connection that has waited
  * longest between requests, so that silent connections cannot lock out a
- * caller with something to ask.  A connection in the middle of a request
- * or a call is never chosen; those have deadlines of their own.  Waits at
- * most UNIXSRV_ROOM_WAIT_MS for the slot to be given back.  Returns 1 when
- * there is room.
+ * caller with something to ask.  A connection in the middle of a request or
+ * a call is never chosen; those have deadlines of their own.  The new
+ * connection is let in at once, without waiting for the old one's thread to
+ * see the end of its stream: the evicted are not counted against the limit
+ * (they leave within moments), so accepting never stalls and the kernel's
+ * backlog does not fill.  Returns 1 when there is room.
  */
 static int
 make_room(struct rpc_unixsrv *s)
 {
 	struct unixsrv_conn *c, *oldest = NULL;
-	struct timespec until;
 
 	for (c = s->conns; c != NULL; c = c->next)
 		if (c->idle && !c->evicted && (oldest == NULL || earlier(&c->idle_since, &oldest->idle_since)))
@@ -170,14 +173,10 @@ make_room(struct rpc_unixsrv *s)
 	if (oldest == NULL)
 		return 0;
 	oldest->evicted = 1;
-	/* Its thread sees the end of the stream and returns; the descriptor is
-	 * closed only after it left the list, so it is still this socket. */
+	s->nevicted++;
+	/* Its descriptor is closed only after it left the list: still this socket. */
 	shutdown(oldest->fd, SHUT_RDWR);
-	rpc_deadline_after_ms(&until, UNIXSRV_ROOM_WAIT_MS);
-	while (s->nconn >= LIMIT_UNIX_CONNECTIONS)
-		if (pthread_cond_timedwait(&s->idle, &s->lock, &until) != 0)
-			break;
-	return s->nconn < LIMIT_UNIX_CONNECTIONS;
+	return 1;
 }
 
 static void *
@@ -194,6 +193,8 @@ conn_thread(void *arg)
 			break;
 		}
 	s->nconn--;
+	if (c->evicted)
+		s->nevicted--;
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
 	close(c->fd);
@@ -228,7 +229,7 @@ accept_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&s->lock);
-		if ((s->nconn >= LIMIT_UNIX_CONNECTIONS && !make_room(s)) ||
+		if ((s->nconn - s->nevicted >= LIMIT_UNIX_CONNECTIONS && !make_room(s)) ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
@@ -237,6 +238,10 @@ accept_thread(void *arg)
 		c->srv = s;
 		c->fd = fd;
 		c->uid = cred.uid;
+		if (s->flags & RPC_UNIXSRV_IDLE_WHEN_NEW) {
+			c->idle = 1;
+			rpc_deadline_after(&c->idle_since, 0);
+		}
 		c->next = s->conns;
 		s->conns = c;
 		s->nconn++;
@@ -305,7 +310,7 @@ inherited_listener(const char *path)
 
 int
 rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
-    rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
+    unsigned flags, rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
 {
 	struct rpc_unixsrv *s = NULL;
 	struct sockaddr_un sun;
@@ -327,6 +332,7 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	s->nallowed = allowed_uids != NULL ? n : 0;
 	s->serve = serve;
 	s->ctx = ctx;
+	s->flags = flags;
 	pthread_mutex_init(&s->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -355,7 +361,7 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	old_umask = umask(0177);
 	r = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
-	if (r != 0 || listen(s->listen_fd, 16) != 0) {
+	if (r != 0 || listen(s->listen_fd, UNIXSRV_BACKLOG) != 0) {
 		r = ERR_IO;
 		goto out;
 	}

@@ -9,11 +9,11 @@
  * which calls serve(); serve owns nothing and must return when it reads EOF
  * or when rpc_unixsrv_stopping() says so.
  *
- * At most LIMIT_UNIX_CONNECTIONS connections are open at once.  When all
+ * At most LIMIT_UNIX_CONNECTIONS connections are served at once.  When all
  * are taken, the one that has waited longest between requests (see
  * rpc_unixsrv_set_idle()) is shut down to make room for the new one, so
- * silent connections cannot lock callers out; a new connection for which
- * no room is found within a second is closed.
+ * silent connections cannot lock callers out; when none is between
+ * requests, the new connection is closed.
  *
  * Under systemd socket activation (LISTEN_PID is this process, LISTEN_FDS
  * counts descriptors from 3), a passed listening Unix stream socket bound to
@@ -32,13 +32,19 @@ struct rpc_unixsrv;
 /* Handle one connection.  fd is closed by the server after serve returns. */
 typedef void (*rpc_unixsrv_serve_fn)(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t peer_uid);
 
+/* flags of rpc_unixsrv_start(): a connection counts as between requests
+ * from the moment it is accepted (until serve says otherwise), so that one
+ * that never sends a byte can make room even before its thread has run. */
+#define RPC_UNIXSRV_IDLE_WHEN_NEW 1
+
 /*
  * Listen at path.  allowed_uids (borrowed for the server's life; NULL or
- * n == 0: the daemon's own uid only).  Caller frees with rpc_unixsrv_stop().
- * Errors: ERR_TOO_LONG (path), ERR_IO (in use, cannot bind), ERR_NOMEM.
+ * n == 0: the daemon's own uid only).  flags: 0 or RPC_UNIXSRV_IDLE_WHEN_NEW.
+ * Caller frees with rpc_unixsrv_stop().  Errors: ERR_TOO_LONG (path), ERR_IO
+ * (in use, cannot bind), ERR_NOMEM.
  */
 int rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
-    rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp);
+    unsigned flags, rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp);
 
 /*
  * Wait until fd is readable or the server stops; timeout_ms < 0 waits for
