@@ -16,8 +16,10 @@
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
-/* Connections not yet accepted that the kernel holds (listen(2)). */
-#define UNIXSRV_BACKLOG LIMIT_UNIX_CONNECTIONS
+/* Connections not yet accepted that the kernel holds (listen(2)).  When it
+ * is full a non-blocking connect() fails EAGAIN at once (Go's net.Dial
+ * does not retry), so it is deep enough for a burst of silent ones. */
+#define UNIXSRV_BACKLOG 256
 
 struct rpc_unixsrv {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];

@@ -19,8 +19,8 @@ ok = 0
 for i in range(m):
     t0 = time.monotonic()
     s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
     s.connect(path)
+    s.settimeout(5)
     s.sendall(b'{"jsonrpc":"2.0","id":%d,"method":"account_version","params":[]}\n' % i)
     buf = b""
     try:
