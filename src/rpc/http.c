@@ -62,7 +62,7 @@ struct tls_conn {
  * leaves the watchdog's table.
  */
 static void
-notify_connection_deadline(struct rpc_http *h, struct MHD_Connection *conn,
+notify_connection_deadline(const struct rpc_http *h, struct MHD_Connection *conn,
     enum MHD_ConnectionNotificationCode toe)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -212,7 +212,7 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	struct tls_conn *tc = *socket_context;
 	gnutls_session_t session;
 
-	notify_connection_deadline((struct rpc_http *)(uintptr_t)h, conn, toe);
+	notify_connection_deadline(h, conn, toe);
 	if (!h->tls)
 		return;
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -492,11 +492,11 @@ static void
 request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	const struct rpc_http *h = cls;
 	struct http_request *req = *req_cls;
 
 	/* Answered: the next request's headers are due (keep-alive). */
-	rpc_deadlines_set(((struct rpc_http *)cls)->deadlines, conn,
-	    ((struct rpc_http *)cls)->cfg.header_deadline_s);
+	rpc_deadlines_set(h->deadlines, conn, h->cfg.header_deadline_s);
 	if (req == NULL)
 		return;
 	eth_buf_free(&req->untrusted_body);

@@ -143,7 +143,7 @@ rpc_unixsrv_set_idle(struct rpc_unixsrv *s, int fd, int idle)
 			continue;
 		c->idle = idle;
 		if (idle)
-			clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
+			rpc_deadline_after(&c->idle_since, 0);	/* now */
 	}
 	pthread_mutex_unlock(&s->lock);
 }
