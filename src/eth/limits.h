@@ -89,7 +89,8 @@
  * shown about 500 per EIP-712 value: the counts, not the body size, bound
  * memory.  Typed data is held from decoding until its approval ends, so how
  * many are held at once is bounded too. */
-#define LIMIT_JSON_VALUES         65536          /* JSON values and keys in one body, counted before parsing */
+#define LIMIT_JSON_VALUES         65536          /* JSON values and keys in one body, counted before parsing;
+                                                  * a plain number: its digits are in an error message */
 #define LIMIT_EIP712_SHOWN_BYTES  (1024 * 1024)  /* text of the values shown for one typed-data request */
 #define LIMIT_TYPED_DATA_AT_ONCE  2              /* typed-data requests decoded or awaiting approval */
 #define LIMIT_TYPED_DATA_WAIT_SECONDS 10         /* a further one waits this long for its turn, then is refused */

@@ -21,6 +21,7 @@
 #include "eth/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
+#include "eth/limits.h"
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
@@ -507,6 +508,38 @@ test_typed_data_at_once(void **state)
 	signer_api_free(a.api);
 }
 
+/* Typed data sent as hex of its JSON text is held to LIMIT_JSON_VALUES
+ * before it is parsed, as a request's own JSON is. */
+static void
+test_typed_hex_values(void **state)
+{
+	static const char head[] = "{\"types\":{\"EIP712Domain\":[],\"M\":[{\"name\":\"v\","
+	    "\"type\":\"uint8[]\"}]},\"primaryType\":\"M\",\"domain\":{},\"message\":{\"v\":[";
+	size_t n = LIMIT_JSON_VALUES + 10, len = strlen(head) + 2 * n + 8, i, o;
+	char *text = malloc(len), *hex = malloc(2 * len + 3);
+	json_t *req, *resp;
+	const char *msg;
+
+	o = (size_t)sprintf(text, "%s", head);
+	for (i = 0; i < n; i++)
+		o += (size_t)sprintf(text + o, i + 1 < n ? "0," : "0");
+	o += (size_t)sprintf(text + o, "]}}");
+	strcpy(hex, "0x");
+	for (i = 0; i < o; i++)
+		sprintf(hex + 2 + 2 * i, "%02x", (unsigned char)text[i]);
+	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
+	    "account_signData", "params", "data/typed", key_hex, hex);
+	resp = call(req, "approve", 0, NULL, NULL);
+	msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "more than 65536 JSON values"));
+	assert_int_equal(ui.calls, 0);
+	json_decref(resp);
+	json_decref(req);
+	free(text);
+	free(hex);
+}
+
 int
 main(void)
 {
@@ -514,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
 		cmocka_unit_test(test_typed_data_at_once),
+		cmocka_unit_test(test_typed_hex_values),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	secp256k1_pubkey pk;
