@@ -150,6 +150,12 @@ test_socket_service(void **state)
 	out = exchange(path, msg, n);
 	assert_non_null(strstr(out, "invalid qrexec service descriptor"));
 	free(out);
+	/* An empty argument is refused on the socket too, not served as default. */
+	n = (size_t)snprintf(msg, sizeof(msg), "p11signer.Sign+ work%c%s", 0, call);
+	out = exchange(path, msg, n);
+	assert_non_null(strstr(out, "invalid qrexec service descriptor"));
+	assert_null(strstr(out, "\"profile\":\"default\""));
+	free(out);
 	trickle_cut(path, q);
 	rpc_qrexec_stop(q);
 	rmdir(dir);
