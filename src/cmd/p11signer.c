@@ -78,6 +78,8 @@ struct opts {
 	const char *rules_state;
 	struct eth_u256 chain_id;
 	const char *auditlog;
+	const char *auditlog_checkpoint;
+	const char *auditlog_key;
 	int advanced;
 	unsigned approval_timeout;
 	const char *keygen_token;
@@ -117,7 +119,7 @@ usage(FILE *f)
 	    "       p11signer login --module M --token URI\n"
 	    "       p11signer doctor [--module M]...\n"
 	    "       p11signer tls init DIR NAME\n"
-	    "       p11signer audit verify FILE [--head HASH]\n"
+	    "       p11signer audit verify FILE [--head HASH[@SEQ]] [--checkpoints FILE] [--key FILE]\n"
 	    "       p11signer version\n"
 	    "p11signer COMMAND --help shows that command's options; see p11signer(1).\n");
 }
@@ -158,6 +160,8 @@ usage_command(FILE *f, const char *cmd)
 		    "  --rules-state FILE     where the policy's windows are kept across restarts\n"
 		    "  --chainid N            chain id (1)\n"
 		    "  --auditlog FILE        hash-chained audit log\n"
+		    "  --auditlog.checkpoint FILE  append each head (HASH@SEQ) here too; checked at start\n"
+		    "  --auditlog.key FILE    key the chain (HMAC-SHA256; file mode 0600 or stricter)\n"
 		    "  --advanced             validation warnings do not refuse a transaction\n"
 		    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 		    "  --keygen-token URI     token for account_new   --label PREFIX\n"
@@ -219,6 +223,7 @@ enum {
 	O_VHOSTS, O_CORS, O_IPCPATH, O_IPCDISABLE, O_QREXEC, O_STDIO, O_STDIO_UI, O_UI,
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
+	O_AUDIT_CHECKPOINT, O_AUDIT_KEY,
 };
 
 static const struct option long_opts[] = {
@@ -241,6 +246,8 @@ static const struct option long_opts[] = {
 	{ "rules-state", required_argument, NULL, O_RULES_STATE },
 	{ "chainid", required_argument, NULL, O_CHAINID },
 	{ "auditlog", required_argument, NULL, O_AUDITLOG },
+	{ "auditlog.checkpoint", required_argument, NULL, O_AUDIT_CHECKPOINT },
+	{ "auditlog.key", required_argument, NULL, O_AUDIT_KEY },
 	{ "advanced", no_argument, NULL, O_ADVANCED },
 	{ "approval-timeout", required_argument, NULL, O_TIMEOUT },
 	{ "keygen-token", required_argument, NULL, O_KEYGEN_TOKEN },
@@ -290,6 +297,8 @@ apply(struct opts *o, int opt, char *value)
 			die("--chainid: not a chain id: %s", value);
 		break;
 	case O_AUDITLOG: o->auditlog = value; break;
+	case O_AUDIT_CHECKPOINT: o->auditlog_checkpoint = value; break;
+	case O_AUDIT_KEY: o->auditlog_key = value; break;
 	case O_ADVANCED: o->advanced = 1; break;
 	case O_TIMEOUT: o->approval_timeout = parse_unsigned(value, 86400, "--approval-timeout"); break;
 	case O_KEYGEN_TOKEN: o->keygen_token = value; break;
@@ -815,8 +824,18 @@ cmd_serve(int argc, char **argv)
 		if ((r = signer_policy_load(o.rules, o.rules_state, &policy, why, sizeof(why))) != 0)
 			die("%s", why);
 	}
-	if (o.auditlog != NULL && (r = signer_audit_open(o.auditlog, &audit)) != 0)
-		die("%s: %s", o.auditlog, err_str(r));
+	if (o.auditlog == NULL && (o.auditlog_checkpoint != NULL || o.auditlog_key != NULL))
+		die("--auditlog.checkpoint and --auditlog.key need --auditlog");
+	if (o.auditlog != NULL) {
+		struct signer_audit_config ac = { o.auditlog, o.auditlog_checkpoint, o.auditlog_key };
+
+		if ((r = signer_audit_open_cfg(&ac, &audit)) != 0)
+			die("%s: %s%s", o.auditlog, err_str(r), r == ERR_AUDIT_BROKEN ?
+			    " (p11signer audit verify says where)" :
+			    r == ERR_INVALID_ARGUMENT ? " (--auditlog.key: group or others may read it, "
+			    "or --auditlog.checkpoint: its last line is not HASH@SEQ)" :
+			    r == ERR_TOO_LONG ? " (--auditlog.key: not 16 to 1024 bytes)" : "");
+	}
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.chain_id = o.chain_id;
@@ -1483,22 +1502,61 @@ static int
 cmd_audit(int argc, char **argv)
 {
 	char head[SIGNER_AUDIT_HASH_HEX], why[512];
+	const char *want_last = NULL, *key_path = NULL, *cp_path = NULL;
+	struct signer_audit_head cp, *cpp = NULL;
+	uint8_t *key = NULL;
+	size_t keylen = 0;
 	unsigned long nlines = 0, bad = 0;
-	int r;
+	int i, r;
 
-	if (argc < 3 || strcmp(argv[1], "verify") != 0)
-		die("usage: p11signer audit verify FILE [--head HASH]");
-	r = signer_audit_verify(argv[2], head, &nlines, &bad, why, sizeof(why));
+	if (argc < 3 || strcmp(argv[1], "verify") != 0 || (argc - 3) % 2 != 0)
+		die("usage: p11signer audit verify FILE [--head HASH[@SEQ]] [--checkpoints FILE] "
+		    "[--key FILE]");
+	for (i = 3; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--head") == 0 && strchr(argv[i + 1], '@') == NULL)
+			want_last = argv[i + 1];	/* the old form: the last line's hash */
+		else if (strcmp(argv[i], "--head") == 0) {
+			if (signer_audit_head_parse(argv[i + 1], &cp) != 0)
+				die("--head: want HASH@SEQ (64 hex digits, a line number), not %s",
+				    argv[i + 1]);
+			cpp = &cp;
+		} else if (strcmp(argv[i], "--checkpoints") == 0)
+			cp_path = argv[i + 1];
+		else if (strcmp(argv[i], "--key") == 0)
+			key_path = argv[i + 1];
+		else
+			die("audit verify: unknown option %s", argv[i]);
+	}
+	if (cp_path != NULL && cpp != NULL)
+		die("audit verify: give --head HASH@SEQ or --checkpoints, not both");
+	if (cp_path != NULL) {
+		if ((r = signer_audit_checkpoint_last(cp_path, &cp)) != 0)
+			die("%s: %s", cp_path, r == ERR_AUDIT_IO ? strerror(errno) :
+			    "its last line is not a head HASH@SEQ");
+		cpp = &cp;
+	}
+	if (key_path != NULL && (r = signer_audit_key_read(key_path, &key, &keylen)) != 0)
+		die("%s: %s", key_path, r == ERR_INVALID_ARGUMENT ?
+		    "group or others may read it (chmod 600)" : r == ERR_TOO_LONG ?
+		    "a key file has 16 to 1024 bytes" : err_str(r));
+	r = signer_audit_verify_ex(argv[2], key, keylen, cpp, head, &nlines, &bad, why,
+	    sizeof(why));
+	signer_audit_key_free(key, keylen);
 	if (r != 0) {
 		if (r == ERR_AUDIT_BROKEN)
 			die("%s: broken at line %lu: %s", argv[2], bad, why);
 		die("%s: %s", argv[2], err_str(r));
 	}
-	if (argc == 5 && strcmp(argv[3], "--head") == 0 && strcmp(argv[4], head) != 0)
+	if (want_last != NULL && strcasecmp(want_last, head) != 0)
 		die("%s: intact chain of %lu lines, but its head %s is not the recorded %s "
-		    "(lines were removed from the end, or it is another log)", argv[2], nlines,
-		    head, argv[4]);
-	printf("%s: %lu lines, chain intact, head %s\n", argv[2], nlines, head);
+		    "(lines were removed from the end, or it is another log; a head written "
+		    "as HASH@SEQ stays checkable after later appends)", argv[2], nlines,
+		    head, want_last);
+	if (cpp != NULL)
+		printf("%s: %lu lines, chain intact, line %lu matches the checkpoint, head %s@%lu\n",
+		    argv[2], nlines, cpp->seq, head, nlines);
+	else
+		printf("%s: %lu lines, chain intact, head %s@%lu\n", argv[2], nlines, head, nlines);
 	return 0;
 }
 

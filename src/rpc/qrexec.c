@@ -8,6 +8,7 @@
 #include "eth/buf.h"
 #include "eth/err.h"
 #include "eth/limits.h"
+#include "rpc/deadline.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -17,6 +18,7 @@ const size_t rpc_qrexec_nservices = 2;
 struct rpc_qrexec {
 	struct rpc_unixsrv *srv;
 	const struct rpc_table *table;
+	unsigned request_deadline_s;	/* read without lock: set before a call starts */
 };
 
 static int
@@ -80,7 +82,10 @@ rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller
 		if (strlen(rpc_qrexec_services[i]) == svc_len &&
 		    memcmp(rpc_qrexec_services[i], untrusted, svc_len) == 0)
 			known = 1;
-	if (!known || !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
+	/* "SERVICE+" names an empty argument, which is not the same call as
+	 * "SERVICE": a policy written for one must not be met by the other. */
+	if (!known || (plus != NULL && arg_len == 0) ||
+	    !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
 	    !valid_qube_name(src, src_len))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
@@ -96,13 +101,25 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 {
 	const char *dom = getenv("QREXEC_REMOTE_DOMAIN");
 	const char *arg = getenv("QREXEC_SERVICE_ARGUMENT");
-	const char *full = getenv("QREXEC_SERVICE_FULL_NAME"), *plus;
+	const char *full = getenv("QREXEC_SERVICE_FULL_NAME");
+	const char *plus = full != NULL ? strchr(full, '+') : NULL;
 
-	/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
-	if (arg == NULL && full != NULL && (plus = strchr(full, '+')) != NULL)
+	if (full != NULL && plus == NULL) {
+		/* The full name says there is no argument; an empty
+		 * QREXEC_SERVICE_ARGUMENT beside it says the same. */
+		if (arg != NULL && *arg != '\0')
+			return ERR_INVALID_ARGUMENT;
+		arg = NULL;
+	} else if (plus != NULL) {
+		/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
+		if (arg != NULL && strcmp(arg, plus + 1) != 0)
+			return ERR_INVALID_ARGUMENT;
 		arg = plus + 1;
+	}
+	/* An argument that is there but empty ("SERVICE+") is refused, as in
+	 * rpc_qrexec_parse_descriptor(). */
 	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||
-	    (arg != NULL && !valid_profile(arg, strlen(arg))))
+	    (arg != NULL && (*arg == '\0' || !valid_profile(arg, strlen(arg)))))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
 	caller->kind = RPC_CALLER_QUBE;
@@ -112,15 +129,16 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 	return 0;
 }
 
-/* Read fd to EOF into b (capped by b's max); 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
+/* Read fd to EOF into b (capped by b's max), by the deadline due when srv is
+ * not NULL; 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
 static int
-read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
+read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b, const struct timespec *due)
 {
 	char chunk[8192];
 
 	for (;;) {
 		ssize_t n;
-		if (srv != NULL && rpc_unixsrv_wait(srv, fd, 60000) <= 0)
+		if (srv != NULL && rpc_unixsrv_wait_until(srv, fd, due) <= 0)
 			return ERR_TIMEOUT;
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -146,7 +164,7 @@ rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
 	char *s = NULL;
 	int r;
 
-	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0 ||
+	if ((r = rpc_jsonrpc_precheck_request(untrusted_body, len)) != 0 ||
 	    (body = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 	    !json_is_object(body) || json_object_get(body, "p11signer_envelope") == NULL) {
 		if (r == 0)
@@ -180,14 +198,18 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	struct rpc_caller caller;
 	char desc[LIMIT_QREXEC_DESCRIPTOR];
 	struct eth_buf body;
+	struct timespec due;
 	size_t n = 0;
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
+	/* One call per connection: descriptor and body are due by one absolute
+	 * deadline, which a caller sending a byte now and then cannot move. */
+	rpc_deadline_after(&due, q->request_deadline_s);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;
-		if (rpc_unixsrv_wait(srv, fd, 10000) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
+		if (rpc_unixsrv_wait_until(srv, fd, &due) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
 			goto out;
 		if (desc[n++] == '\0')
 			break;
@@ -197,7 +219,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
 		goto out;
 	}
-	if ((r = read_to_eof(srv, fd, &body)) != 0) {
+	if ((r = read_to_eof(srv, fd, &body, &due)) != 0) {
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
@@ -225,12 +247,19 @@ rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return ERR_NOMEM;
 	q->table = table;
-	if ((r = rpc_unixsrv_start(path, allowed_uids, n, qrexec_serve, q, &q->srv)) != 0) {
+	q->request_deadline_s = LIMIT_UNIX_REQUEST_SECONDS;
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, 0, qrexec_serve, q, &q->srv)) != 0) {
 		free(q);
 		return r;
 	}
 	*outp = q;
 	return 0;
+}
+
+void
+rpc_qrexec_set_request_deadline(struct rpc_qrexec *q, unsigned seconds)
+{
+	q->request_deadline_s = seconds > 0 ? seconds : LIMIT_UNIX_REQUEST_SECONDS;
 }
 
 void
@@ -250,7 +279,7 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
-	if ((r = read_to_eof(NULL, in_fd, &body)) != 0) {
+	if ((r = read_to_eof(NULL, in_fd, &body, NULL)) != 0) {
 		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}

@@ -19,11 +19,16 @@
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "signer/api.h"
 
 struct signer_api {
 	struct signer_api_config cfg;
 	struct rpc_table table;
+	/* typed-data requests decoded or awaiting approval (typed_enter()) */
+	pthread_mutex_t typed_lock;
+	pthread_cond_t typed_done;	/* CLOCK_MONOTONIC */
+	unsigned typed_held;
 };
 
 #define DENIED "request denied"
@@ -1024,6 +1029,44 @@ data_clique(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 	return 0;
 }
 
+/*
+ * Take one of the typed_data_at_once turns before typed data is decoded; give
+ * it back with typed_leave() once the request is answered.  Decoding builds
+ * the tree the approver is shown (up to LIMIT_EIP712_VALUES nodes, some
+ * megabytes), which lives until the approval ends: the turns bound how many
+ * such trees exist at once, whatever the number of connections.
+ */
+static int
+typed_enter(struct signer_api *api, struct rpc_error *err)
+{
+	struct timespec until;
+	int r = 0;
+
+	rpc_deadline_after_ms(&until, api->cfg.typed_data_wait_ms);
+	pthread_mutex_lock(&api->typed_lock);
+	while (api->typed_held >= api->cfg.typed_data_at_once && r == 0)
+		r = pthread_cond_timedwait(&api->typed_done, &api->typed_lock, &until);
+	if (api->typed_held < api->cfg.typed_data_at_once) {
+		api->typed_held++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&api->typed_lock);
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "signer busy: %u typed-data requests "
+		    "are being decoded or await approval; try again later",
+		    api->cfg.typed_data_at_once);
+	return 0;
+}
+
+static void
+typed_leave(struct signer_api *api)
+{
+	pthread_mutex_lock(&api->typed_lock);
+	api->typed_held--;
+	pthread_cond_signal(&api->typed_done);
+	pthread_mutex_unlock(&api->typed_lock);
+}
+
 /* Typed data as an object, or (as Clef also takes it) hex of its JSON text. */
 static int
 data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
@@ -1038,6 +1081,12 @@ data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 	if (json_is_string(data)) {
 		if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &text, &len, "2", err)) != 0)
 			return r;
+		/* The same bound on values as a request's own JSON, before parsing. */
+		if ((r = rpc_jsonrpc_precheck_request((const char *)text, len)) != 0) {
+			free(text);
+			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument 2: %s",
+			    rpc_jsonrpc_precheck_str(r));
+		}
 		parsed = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, NULL);
 		free(text);
 		if (parsed == NULL)
@@ -1179,9 +1228,11 @@ m_sign_data(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = data_validator(json_array_get(params, 2), &sd, err);
 	else if (strcmp(type, "application/x-clique-header") == 0)
 		r = data_clique(json_array_get(params, 2), &sd, err);
-	else if (strcmp(type, "data/typed") == 0)
+	else if (strcmp(type, "data/typed") == 0) {
+		if ((r = typed_enter(api, err)) != 0)
+			return r;
 		r = data_typed(json_array_get(params, 2), &sd, err);
-	else
+	} else
 		return rpc_error_set(err, RPC_ERR_SERVER, "unknown content type \"%.64s\": "
 		    "want text/plain, data/validator, data/typed or "
 		    "application/x-clique-header", type);
@@ -1189,6 +1240,8 @@ m_sign_data(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = sign_data_common(api, call_ctx, "account_signData", type, addr, &sd,
 		    resultp, err);
 	signed_data_clear(&sd);
+	if (strcmp(type, "data/typed") == 0)
+		typed_leave(api);
 	return r;
 }
 
@@ -1208,10 +1261,13 @@ m_sign_typed(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	if (!json_is_object(json_array_get(params, 1)))
 		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
 		    "invalid argument 1: typed data is not an object");
+	if ((r = typed_enter(api, err)) != 0)
+		return r;
 	if ((r = data_typed(json_array_get(params, 1), &sd, err)) == 0)
 		r = sign_data_common(api, call_ctx, "account_signTypedData", "data/typed",
 		    addr, &sd, resultp, err);
 	signed_data_clear(&sd);
+	typed_leave(api);
 	return r;
 }
 
@@ -1351,6 +1407,19 @@ signer_api_new(const struct signer_api_config *cfg, struct signer_api **outp)
 	api->cfg = *cfg;
 	if (api->cfg.approval_timeout_ms <= 0)
 		api->cfg.approval_timeout_ms = 120000;
+	if (api->cfg.typed_data_at_once == 0)
+		api->cfg.typed_data_at_once = LIMIT_TYPED_DATA_AT_ONCE;
+	if (api->cfg.typed_data_wait_ms == 0)
+		api->cfg.typed_data_wait_ms = LIMIT_TYPED_DATA_WAIT_SECONDS * 1000;
+	pthread_mutex_init(&api->typed_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&api->typed_done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	api->table.methods = methods;
 	api->table.n = sizeof(methods) / sizeof(methods[0]);
 	api->table.ctx = api;
@@ -1367,5 +1436,9 @@ signer_api_table(struct signer_api *api)
 void
 signer_api_free(struct signer_api *api)
 {
+	if (api == NULL)
+		return;
+	pthread_mutex_destroy(&api->typed_lock);
+	pthread_cond_destroy(&api->typed_done);
 	free(api);
 }

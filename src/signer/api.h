@@ -98,6 +98,13 @@ struct signer_api_config {
 	struct signer_audit *audit;	/* borrowed; NULL: no audit log */
 	struct signer_keys keys;
 	struct signer_approver approver;
+	/* Typed data (account_signTypedData, account_signData data/typed) is
+	 * held from decoding until its approval ends; at most this many at once
+	 * (0: LIMIT_TYPED_DATA_AT_ONCE).  A further one waits up to
+	 * typed_data_wait_ms (0: LIMIT_TYPED_DATA_WAIT_SECONDS) for its turn,
+	 * then is refused -32000 "signer busy". */
+	unsigned typed_data_at_once;
+	unsigned typed_data_wait_ms;
 };
 
 struct signer_api;

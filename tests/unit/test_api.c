@@ -7,8 +7,10 @@
  * tests/vectors/clef-eip712/signtx-requests.
  */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <secp256k1.h>
@@ -19,6 +21,7 @@
 #include "eth/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
+#include "eth/limits.h"
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
@@ -397,12 +400,154 @@ test_audit_trail(void **state)
 	unlink(path);
 }
 
+/* An approver that holds its first request until told, and approves. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int asked, release;
+} hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+
+static int
+holding_ask(void *c, const char *method, const json_t *request, int timeout_ms,
+    json_t **resultp)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;	/* bounded: the test fails rather than hangs */
+	pthread_mutex_lock(&hold.lock);
+	hold.asked++;
+	pthread_cond_broadcast(&hold.cond);
+	while (!hold.release && pthread_cond_timedwait(&hold.cond, &hold.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&hold.lock);
+	*resultp = json_pack("{s:b}", "approved", 1);
+	return 0;
+}
+
+struct typed_call {
+	struct signer_api *api;
+	json_t *req;
+	json_t *resp;
+};
+
+static void *
+typed_call_thread(void *arg)
+{
+	struct typed_call *tc = arg;
+	struct rpc_caller caller;
+
+	memset(&caller, 0, sizeof(caller));
+	caller.kind = RPC_CALLER_QUBE;
+	rpc_caller_set(caller.id, "work");
+	tc->resp = rpc_jsonrpc_dispatch(signer_api_table(tc->api), &caller, tc->req);
+	return NULL;
+}
+
+/*
+ * Typed data is held from decoding to the end of its approval; with one turn
+ * (typed_data_at_once 1), a second request while the first awaits approval
+ * waits typed_data_wait_ms and is refused "signer busy"; once the first is
+ * answered the next one is served.
+ */
+static void
+test_typed_data_at_once(void **state)
+{
+	struct signer_api_config cfg;
+	struct typed_call a, b;
+	struct timespec until;
+	pthread_t t;
+	json_t *req;
+	const char *msg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	eth_u256_from_u64(&cfg.chain_id, 1);
+	cfg.approval_timeout_ms = 10000;
+	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.approver = (struct signer_approver){ .ask = holding_ask, .notify = fake_notify };
+	cfg.typed_data_at_once = 1;
+	cfg.typed_data_wait_ms = 300;
+	assert_int_equal(signer_api_new(&cfg, &a.api), 0);
+	req = json_pack("{s:s,s:i,s:s,s:[s,{s:{s:[{s:s,s:s}],s:[{s:s,s:s}]},s:s,s:{s:s},s:{s:[i,i]}}]}",
+	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key_hex,
+	    "types", "EIP712Domain", "name", "name", "type", "string",
+	    "M", "name", "v", "type", "uint8[]", "primaryType", "M", "domain", "name", "x",
+	    "message", "v", 1, 2);
+	assert_non_null(req);
+	b.api = a.api;
+	a.req = b.req = req;
+	hold.asked = hold.release = 0;
+	assert_int_equal(pthread_create(&t, NULL, typed_call_thread, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&hold.lock);
+	while (hold.asked == 0 && pthread_cond_timedwait(&hold.cond, &hold.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&hold.lock);
+	assert_int_equal(hold.asked, 1);
+	/* The first awaits approval: the second is refused, without being asked. */
+	typed_call_thread(&b);
+	msg = json_string_value(json_object_get(json_object_get(b.resp, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "signer busy"));
+	assert_int_equal(hold.asked, 1);
+	json_decref(b.resp);
+	pthread_mutex_lock(&hold.lock);
+	hold.release = 1;
+	pthread_cond_broadcast(&hold.cond);
+	pthread_mutex_unlock(&hold.lock);
+	pthread_join(t, NULL);
+	assert_non_null(json_object_get(a.resp, "result"));
+	json_decref(a.resp);
+	/* Its turn given back, the next is served. */
+	typed_call_thread(&b);
+	assert_non_null(json_object_get(b.resp, "result"));
+	assert_int_equal(hold.asked, 2);
+	json_decref(b.resp);
+	json_decref(req);
+	signer_api_free(a.api);
+}
+
+/* Typed data sent as hex of its JSON text is held to LIMIT_JSON_VALUES
+ * before it is parsed, as a request's own JSON is. */
+static void
+test_typed_hex_values(void **state)
+{
+	static const char head[] = "{\"types\":{\"EIP712Domain\":[],\"M\":[{\"name\":\"v\","
+	    "\"type\":\"uint8[]\"}]},\"primaryType\":\"M\",\"domain\":{},\"message\":{\"v\":[";
+	size_t n = LIMIT_JSON_VALUES + 10, len = strlen(head) + 2 * n + 8, i, o;
+	char *text = malloc(len), *hex = malloc(2 * len + 3);
+	json_t *req, *resp;
+	const char *msg;
+
+	o = (size_t)sprintf(text, "%s", head);
+	for (i = 0; i < n; i++)
+		o += (size_t)sprintf(text + o, i + 1 < n ? "0," : "0");
+	o += (size_t)sprintf(text + o, "]}}");
+	strcpy(hex, "0x");
+	for (i = 0; i < o; i++)
+		sprintf(hex + 2 + 2 * i, "%02x", (unsigned char)text[i]);
+	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
+	    "account_signData", "params", "data/typed", key_hex, hex);
+	resp = call(req, "approve", 0, NULL, NULL);
+	msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "more than 65536 JSON values"));
+	assert_int_equal(ui.calls, 0);
+	json_decref(resp);
+	json_decref(req);
+	free(text);
+	free(hex);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_typed_data_at_once),
+		cmocka_unit_test(test_typed_hex_values),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	secp256k1_pubkey pk;
