@@ -242,6 +242,18 @@ armhf:
 check-armhf:
 	$(Q)scripts/cross-armhf check
 
+# ---- Debian packages (debian/, scripts/make-deb, tests/packages/) ----
+# `make deb`: dpkg-buildpackage on a copy of the tree, the packages in
+# build/deb/, then lintian (errors fail).  `make deb-armhf`: the same, cross
+# built for the USB armory (dpkg-buildpackage -aarmhf).  The chroot test
+# tests/packages/chroot.test installs, uses and purges them in Debian 12.
+.PHONY: deb deb-armhf
+deb:
+	$(Q)scripts/make-deb
+deb-armhf:
+	$(Q)scripts/make-deb -aarmhf
+# ---- end Debian packages ----
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo
@@ -281,6 +293,7 @@ help:
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
 	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"
+	@echo "make deb       the Debian packages in build/deb/, checked by lintian"
 	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
