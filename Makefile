@@ -296,8 +296,8 @@ help:
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
 	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"
+	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
 	@echo "make deb       the Debian packages in build/deb/, checked by lintian"
 	@echo "make rpm-dom0  the dom0 policy file as an RPM in build/rpm/"
-	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
