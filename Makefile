@@ -242,6 +242,21 @@ armhf:
 check-armhf:
 	$(Q)scripts/cross-armhf check
 
+# ---- Debian packages (debian/, scripts/make-deb, tests/packages/) ----
+# `make deb`: dpkg-buildpackage on a copy of the tree, the packages in
+# build/deb/, then lintian (errors fail).  `make deb-armhf`: the same, cross
+# built for the USB armory (dpkg-buildpackage -aarmhf).  The chroot test
+# tests/packages/chroot.test installs, uses and purges them in Debian 12.
+# `make rpm-dom0`: the dom0 policy file alone as a noarch RPM in build/rpm/.
+.PHONY: deb deb-armhf rpm-dom0
+rpm-dom0:
+	$(Q)scripts/make-rpm-dom0
+deb:
+	$(Q)scripts/make-deb
+deb-armhf:
+	$(Q)scripts/make-deb -aarmhf
+# ---- end Debian packages ----
+
 # The demos never need Go (only the geth interop test does): deps without it.
 .PHONY: deps-no-go
 deps-no-go:
@@ -287,5 +302,7 @@ help:
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
 	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"
 	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
+	@echo "make deb       the Debian packages in build/deb/, checked by lintian"
+	@echo "make rpm-dom0  the dom0 policy file as an RPM in build/rpm/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
