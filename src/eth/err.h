@@ -106,7 +106,12 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
+	X(ERR_ABI_SIGNATURE,       -300, "invalid ABI function signature") \
+	X(ERR_ABI_DECODE,          -301, "call data does not decode by the function's ABI types") \
+	X(ERR_ABI_NONCANONICAL,    -302, "call data is not in canonical ABI form (stuffed or extra bytes)") \
+	X(ERR_4BYTEDB_INVALID,     -303, "invalid 4byte database")
 
 enum err_code {
 	ERR_OK = 0,
