@@ -85,6 +85,7 @@ struct opts {
 	const char *tls_key;
 	const char *tls_pins[MAX_LIST];
 	size_t ntls_pins;
+	const char *fourbytedb;	/* --4bytedb: Clef's 4byte.json format */
 	char *owned[256];	/* strings this program allocated (config file values) */
 	size_t nowned;
 };
@@ -133,6 +134,7 @@ usage(FILE *f)
 	    "  --chainid N            chain id (1)\n"
 	    "  --auditlog FILE        hash-chained audit log\n"
 	    "  --advanced             validation warnings do not refuse a transaction\n"
+	    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
 	    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 	    "  --keygen-token URI     token for account_new   --label PREFIX\n"
 	    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
@@ -178,6 +180,7 @@ enum {
 	O_VHOSTS, O_CORS, O_IPCPATH, O_IPCDISABLE, O_QREXEC, O_STDIO, O_STDIO_UI, O_UI,
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
+	O_4BYTEDB,
 };
 
 static const struct option long_opts[] = {
@@ -209,6 +212,7 @@ static const struct option long_opts[] = {
 	{ "http.tls.cert", required_argument, NULL, O_TLS_CERT },
 	{ "http.tls.key", required_argument, NULL, O_TLS_KEY },
 	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
+	{ "4bytedb", required_argument, NULL, O_4BYTEDB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -258,6 +262,7 @@ apply(struct opts *o, int opt, char *value)
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
+	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		usage(stderr);
 		exit(2);
@@ -527,6 +532,43 @@ default_ipc_path(char *out, size_t n)
 	return 0;
 }
 
+/*
+ * The built-in call-data table plus a --4bytedb file (Clef's 4byte.json),
+ * read whole; a file with one bad entry is refused, naming it.
+ */
+static struct eth_calldata_db *
+load_calldata(const char *path)
+{
+	struct eth_calldata_db *db = NULL;
+	char errmsg[ETH_CALLDATA_ERRMSG_MAX], *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1, r;
+
+	if ((r = eth_calldata_db_new(&db)) != 0)
+		die("%s", err_str(r));
+	if (path == NULL)
+		return db;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0)
+		die("--4bytedb %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > LIMIT_4BYTEDB_BYTES)
+		die("--4bytedb %s: not a regular file of at most %d bytes", path,
+		    LIMIT_4BYTEDB_BYTES);
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+		die("--4bytedb %s: out of memory", path);
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
+		die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
+	free(text);
+	fprintf(stderr, "p11signer: %zu function signatures known (--4bytedb %s)\n",
+	    eth_calldata_db_size(db), path);
+	return db;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -536,6 +578,7 @@ cmd_serve(int argc, char **argv)
 	struct signer_policy *policy = NULL;
 	struct signer_audit *audit = NULL;
 	struct signer_api *api = NULL;
+	struct eth_calldata_db *calldata = NULL;
 	struct signer_api_config cfg;
 	struct signer_pin_source pins = { NULL, NULL, NULL };
 	struct ui_ctx uctx = { NULL, -1 };
@@ -564,7 +607,9 @@ cmd_serve(int argc, char **argv)
 	if (o.auditlog != NULL && (r = signer_audit_open(o.auditlog, &audit)) != 0)
 		die("%s: %s", o.auditlog, err_str(r));
 
+	calldata = load_calldata(o.fourbytedb);
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.calldata = calldata;
 	cfg.chain_id = o.chain_id;
 	cfg.advanced = o.advanced;
 	cfg.approval_timeout_ms = (int)o.approval_timeout * 1000;
@@ -654,11 +699,19 @@ cmd_serve(int argc, char **argv)
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
-	if (uctx.stdio_ui != NULL)
+	if (uctx.stdio_ui != NULL) {
+		/* As Clef: the URLs a client can use, "n/a" for what is off. */
+		char url[300] = "n/a";
+
+		if (http != NULL)
+			snprintf(url, sizeof(url), strchr(o.http_addr, ':') != NULL ?
+			    "%s://[%s]:%u/" : "%s://%s:%u/", o.tls_cert != NULL ? "https" : "http",
+			    o.http_addr, rpc_http_port(http));
 		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
-		    "[{s:{s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
-		    "extapi_version", SIGNER_API_VERSION, "extapi_http",
-		    http != NULL ? "enabled" : "n/a"));
+		    "[{s:{s:s,s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
+		    "extapi_version", SIGNER_API_VERSION, "extapi_http", url,
+		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a"));
+	}
 	fprintf(stderr, "p11signer: ready\n");
 	for (;;) {
 		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
@@ -674,6 +727,7 @@ cmd_serve(int argc, char **argv)
 	rpc_ipc_stop(ipc);
 	rpc_qrexec_stop(qrexec);
 	signer_api_free(api);
+	eth_calldata_db_free(calldata);
 	event_keystore = NULL;
 	signer_keystore_free(ks);
 	for (i = 0; i < MAX_LIST; i++)

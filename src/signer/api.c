@@ -1059,19 +1059,26 @@ data_text(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 
 	if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &msg, &len, "2", err)) != 0)
 		return r;
-	/* Shown as text when it is UTF-8 text, else as hex (jansson refuses other strings). */
-	shown = json_stringn((const char *)msg, len);
-	if (shown == NULL)
-		shown = eth_hex_json(msg, len);
 	if ((r = eth_eip191_personal_hash(msg, len, sd->hash)) != 0 ||
-	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0 ||
-	    (sd->messages = json_array()) == NULL ||
+	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0) {
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
+	}
+	/*
+	 * As Clef shows it, the message as hashed: "\x19Ethereum Signed
+	 * Message:\n", the length, the text; as hex when it is not UTF-8
+	 * (jansson refuses other strings).
+	 */
+	shown = json_stringn((const char *)sd->raw, sd->rawlen);
+	if (shown == NULL)
+		shown = eth_hex_json(sd->raw, sd->rawlen);
+	if ((sd->messages = json_array()) == NULL ||
 	    name_value(sd->messages, "message", json_is_string(shown) &&
-	    json_string_length(shown) == len ? "text/plain" : "hexdata",
+	    json_string_length(shown) == sd->rawlen ? "text/plain" : "hexdata",
 	    json_incref(shown)) != 0) {
 		json_decref(shown);
 		free(msg);
-		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r != 0 ? r : ERR_NOMEM));
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(ERR_NOMEM));
 	}
 	json_decref(shown);
 	free(msg);
