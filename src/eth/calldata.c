@@ -786,6 +786,11 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 			r = set_summary(call, "multicall of %zu calls to %s", json_array_size(details), t);
 		break;
 	}
+	/* an unlimited approval inside a batch makes the batch one: a UI looks at the top */
+	if (r == 0)
+		json_array_foreach(json_object_get(call, "calls"), len, tuple)
+			if (json_is_true(json_object_get(json_object_get(tuple, "call"), "unlimited")))
+				unlimited = 1;
 	if (r == 0 && unlimited && json_object_set_new(call, "unlimited", json_true()) != 0)
 		r = ERR_NOMEM;
 	return r;

@@ -202,7 +202,7 @@ const calls = [
       calls: [{ operation: 1, to: addr(31), value_wei: '0', data_bytes: 0 }] } },
   { name: 'safe-multisend', chainId: 1, to: addr(32),
     data: enc('multiSend(bytes)', [multiSendPacked([[0, USDC, 0n, inner1], [1, token, 7n, inner2], [0, VITALIK, 10n ** 18n, '0x']])]),
-    expect: { status: 'decoded', summary: 'Safe multiSend of 3 calls', calls: [
+    expect: { status: 'decoded', summary: 'Safe multiSend of 3 calls', unlimited: true, calls: [
       { operation: 0, to: USDC, value_wei: '0', data_bytes: 68, summary: `transfer 5.0 of token ${short(USDC)} to ${short(VITALIK)}` },
       { operation: 1, to: token, value_wei: '7', data_bytes: 68, unlimited: true },
       { operation: 0, to: VITALIK, value_wei: (10n ** 18n).toString(), data_bytes: 0 }] } },
@@ -210,11 +210,11 @@ const calls = [
     data: enc('multiSend(bytes)', [ethers.dataSlice(multiSendPacked([[0, USDC, 0n, inner1]]), 0, 100)]),
     expect: { status: 'undecodable' } },
   { name: 'multicall', chainId: 1, to: USDC, data: enc('multicall(bytes[])', [[inner1, inner2]]),
-    expect: { status: 'decoded', summary: `multicall of 2 calls to ${short(USDC)}`, calls: [
+    expect: { status: 'decoded', summary: `multicall of 2 calls to ${short(USDC)}`, unlimited: true, calls: [
       { operation: 0, to: USDC, value_wei: '0', data_bytes: 68, summary: `transfer 5.0 of token ${short(USDC)} to ${short(VITALIK)}` },
       { operation: 0, to: USDC, value_wei: '0', data_bytes: 68, unlimited: true }] } },
   { name: 'multicall-deadline', chainId: 1, to: USDC, data: enc('multicall(uint256,bytes[])', [5n, [inner1]]),
-    expect: { status: 'decoded', summary: `multicall of 1 calls to ${short(USDC)}` } },
+    expect: { status: 'decoded', summary: `multicall of 1 calls to ${short(USDC)}`, unlimited: false } },
   { name: 'unknown-selector', chainId: 1, to: token, data: '0xdeadbeef' + '00'.repeat(32),
     expect: { status: 'unknown' } },
   { name: 'caller-signature', chainId: 1, to: token, data: enc('frobnicate(uint256,string)', [1n, 'x']),
