@@ -532,6 +532,10 @@ add_inner(struct decode_ctx *x, json_t *calls, unsigned op, const uint8_t to[ETH
 	json_t *inner = NULL, *o;
 	int r;
 
+	/* an inner call is a value too: batches of empty calls are bounded as well */
+	if (x->budget == 0)
+		return ERR_TOO_MANY;
+	x->budget--;
 	if (depth < LIMIT_ABI_CALL_NESTING &&
 	    (r = decode_call(x, to, data, len, NULL, depth + 1, &inner)) != 0)
 		return r;
@@ -580,7 +584,11 @@ multisend(struct decode_ctx *x, json_t *call, const json_t *args, unsigned depth
 			break;
 		}
 		if ((r = add_inner(x, calls, p[at], p + at + 1, &value, p + at + 85, (size_t)dl,
-		    depth)) != 0)
+		    depth)) == ERR_TOO_MANY) {
+			why = "more values than the decoder shows";
+			break;
+		}
+		if (r != 0)
 			goto out;
 		at += 85 + (size_t)dl;
 	}
@@ -615,6 +623,12 @@ multicall(struct decode_ctx *x, json_t *call, const json_t *items,
 			break;
 		r = add_inner(x, calls, 0, to, &zero, p, len, depth);
 		free(p);
+	}
+	if (r == ERR_TOO_MANY) {
+		r = json_object_set_new(call, "status", json_string("undecodable")) == 0 &&
+		    json_object_set_new(call, "error",
+		    json_string("more values than the decoder shows")) == 0 ? 0 : ERR_NOMEM;
+		return r;
 	}
 	if (r == 0 && json_array_size(items) > LIMIT_ABI_INNER_CALLS &&
 	    (json_object_set_new(call, "status", json_string("undecodable")) != 0 ||
@@ -769,9 +783,11 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 
 			if (calls == NULL || json_object_set_new(call, "calls", calls) != 0)
 				r = ERR_NOMEM;
-			else
-				r = add_inner(x, calls, eth_u256_is_zero(&v2) ? 0 : 1, ad1, &v, p, len,
-				    depth);
+			else if ((r = add_inner(x, calls, eth_u256_is_zero(&v2) ? 0 : 1, ad1, &v,
+			    p, len, depth)) == ERR_TOO_MANY)
+				r = json_object_set_new(call, "status", json_string("undecodable")) == 0 &&
+				    json_object_set_new(call, "error",
+				    json_string("more values than the decoder shows")) == 0 ? 0 : ERR_NOMEM;
 		}
 		free(p);
 		break;
@@ -794,6 +810,56 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 	if (r == 0 && unlimited && json_object_set_new(call, "unlimited", json_true()) != 0)
 		r = ERR_NOMEM;
 	return r;
+}
+
+/*
+ * Once the inner calls are decoded from them, long bytes and strings are cut
+ * to LIMIT_ABI_SHOWN_BYTES for the approver and the log: {"value": the first
+ * bytes, "bytes": the whole length, "truncated": true}.  A string is cut at a
+ * character boundary.  The raw data stays what is signed and can be shown.
+ */
+static int
+shorten_values(json_t *args, unsigned depth)
+{
+	const char *type, *s, *key;
+	json_t *a, *v, *cut;
+	size_t i, n, keep;
+
+	if (depth > LIMIT_ABI_DEPTH + 1)
+		return 0;
+	json_array_foreach(args, i, a) {
+		v = json_object_get(a, "value");
+		if (json_is_array(v)) {
+			if (shorten_values(v, depth + 1) != 0)
+				return ERR_NOMEM;
+			continue;
+		}
+		type = json_string_value(json_object_get(a, "type"));
+		key = "value";
+		if (v == NULL) {	/* a string that is not UTF-8, as hex */
+			key = "value_hex";
+			v = json_object_get(a, key);
+		}
+		if (type == NULL || (s = json_string_value(v)) == NULL)
+			continue;
+		n = json_string_length(v);
+		if ((strcmp(type, "bytes") == 0 || strcmp(key, "value_hex") == 0) &&
+		    n > 2 + 2 * LIMIT_ABI_SHOWN_BYTES) {
+			keep = 2 + 2 * LIMIT_ABI_SHOWN_BYTES;
+			n = (n - 2) / 2;
+		} else if (strcmp(type, "string") == 0 && n > LIMIT_ABI_SHOWN_BYTES) {
+			for (keep = LIMIT_ABI_SHOWN_BYTES; keep > 0 &&
+			    ((unsigned char)s[keep] & 0xc0) == 0x80; keep--)
+				;
+		} else
+			continue;
+		if ((cut = json_stringn(s, keep)) == NULL ||
+		    json_object_set_new(a, key, cut) != 0 ||
+		    json_object_set_new(a, "bytes", json_integer((json_int_t)n)) != 0 ||
+		    json_object_set_new(a, "truncated", json_true()) != 0)
+			return ERR_NOMEM;
+	}
+	return 0;
 }
 
 static int
@@ -903,7 +969,8 @@ decode_call(struct decode_ctx *x, const uint8_t to[ETH_ADDR_LEN], const uint8_t 
 		r = ERR_NOMEM;
 		goto out;
 	}
-	if ((r = describe(x, kind, to, args, call, depth)) != 0)
+	if ((r = describe(x, kind, to, args, call, depth)) != 0 ||
+	    (r = shorten_values(args, 0)) != 0)
 		goto out;
 done:
 	if (r != 0)

@@ -14,7 +14,9 @@
  *   signature  canonical signature (decoded, undecodable)
  *   source     "builtin" | "4bytedb" | "caller" (decoded, undecodable)
  *   name       the function's name (decoded)
- *   args       decoded values, abi.h (decoded)
+ *   args       decoded values, abi.h (decoded); a bytes or string value
+ *              longer than LIMIT_ABI_SHOWN_BYTES is cut to that many bytes
+ *              and gets "bytes" (its whole length) and "truncated": true
  *   summary    one line for the user, "transfer 250.0 of token 0xA0b8…eB48
  *              to 0xd8dA…6045" (decoded, built-in calls only)
  *   unlimited  true for an approval of everything (approve / Permit2 of the
@@ -24,7 +26,8 @@
  *   calls      inner calls of Safe execTransaction, multiSend and multicall:
  *              [{"operation": 0 | 1, "to": address, "value_wei": decimal,
  *                "data_bytes": n, "call": <this object>}]; operation 1 is a
- *              delegatecall
+ *              delegatecall; each inner call counts against the
+ *              LIMIT_ABI_VALUES of the whole call
  *
  * Borrowed inputs; every function returns 0 or a negative ERR_* code
  * (err.h); output pointers are set to NULL on entry and assigned only on

@@ -82,6 +82,7 @@
 #define LIMIT_ABI_VALUES          4096           /* values decoded from one call, inner calls included */
 #define LIMIT_ABI_INNER_CALLS     256            /* calls in one multiSend or multicall */
 #define LIMIT_ABI_CALL_NESTING    3              /* inner calls decoded within inner calls */
+#define LIMIT_ABI_SHOWN_BYTES     1024           /* of one bytes or string value shown; the rest is cut */
 #define LIMIT_4BYTEDB_BYTES       (64 * 1024 * 1024) /* a --4bytedb file */
 #define LIMIT_4BYTEDB_ENTRIES     1000000        /* signatures in a --4bytedb file */
 

@@ -758,6 +758,42 @@ m_new(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 }
 
 /*
+ * A decoded call's arguments can reach megabytes (1 MiB of call data, shown at
+ * each level of a batch); the audit verifier reads lines of at most 4 MiB.
+ * Past this size the record keeps the call's summary, signature and inner
+ * calls but not the arguments: the raw transaction beside it has them.
+ */
+#define AUDIT_DECODED_MAX (256 * 1024)
+
+static void
+drop_args(json_t *call)
+{
+	json_t *c;
+	size_t i;
+
+	if (call == NULL)
+		return;
+	json_object_del(call, "args");
+	json_array_foreach(json_object_get(call, "calls"), i, c)
+		drop_args(json_object_get(c, "call"));
+}
+
+/* The decoded transaction for the audit record (a copy, or the same when small). */
+static json_t *
+audit_view(json_t *decoded)
+{
+	json_t *copy;
+
+	if (decoded == NULL || json_dumpb(decoded, NULL, 0, JSON_COMPACT) <= AUDIT_DECODED_MAX)
+		return json_deep_copy(decoded);
+	if ((copy = json_deep_copy(decoded)) == NULL)
+		return NULL;
+	drop_args(json_object_get(copy, "call"));
+	json_object_set_new(copy, "args_omitted", json_true());
+	return copy;
+}
+
+/*
  * A SendTxArgs made into a transaction and checked as Clef checks it, for
  * the caller's request and for a transaction the approver changed: parsed,
  * validated (warnings refuse without --advanced), chain id compared, the call
@@ -969,11 +1005,12 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	}
 	/* the record holds what was signed and, when the approver changed it, the request */
 	if (decoded2 != NULL) {
-		summary = json_incref(decoded2);
-		json_object_set(summary, "requested", json_object_get(request, "decoded"));
+		summary = audit_view(decoded2);
+		json_object_set_new(summary, "requested",
+		    audit_view(json_object_get(request, "decoded")));
 		json_object_set_new(summary, "changed_by_approver", json_true());
 	} else
-		summary = json_incref(json_object_get(request, "decoded"));
+		summary = audit_view(json_object_get(request, "decoded"));
 	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule, summary,
 	    "raw", raw, rawlen, err)) != 0)
 		goto out;

@@ -433,15 +433,17 @@ static json_t *
 audit_lines(const char *path)
 {
 	json_t *lines = json_array(), *j;
-	char line[16384];
+	char *line = NULL;
+	size_t cap = 0;
 	FILE *f;
 
 	assert_non_null(f = fopen(path, "r"));
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (getline(&line, &cap, f) > 0) {
 		assert_non_null(j = json_loads(line, 0, NULL));
 		json_array_append(lines, json_object_get(j, "event"));
 		json_decref(j);
 	}
+	free(line);
 	fclose(f);
 	return lines;
 }
@@ -498,6 +500,63 @@ test_audit_denial_and_change(void **state)
 	unlink(path);
 }
 
+/*
+ * A call whose decoded arguments are large (4000 uint256 values, ~400 KB of
+ * JSON) is signed and recorded without its arguments: the line stays far
+ * below what the audit verifier reads, and the raw transaction has them.
+ */
+static void
+test_audit_large_call(void **state)
+{
+	enum { ITEMS = 300, ITEM = 1000, PADDED = 1024 };
+	char path[128], *data, sel[9];
+	size_t o, i;
+	uint8_t h[32];
+	json_t *req, *resp, *lines, *summary;
+	unsigned long nlines = 0, bad = 0;
+	char head[SIGNER_AUDIT_HASH_HEX], why[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit3.log", tmpdir);
+	unlink(path);
+	/* frob(bytes[]): ITEMS byte strings of ITEM bytes, canonically encoded */
+	assert_non_null(data = malloc(16 + 2 * (64 + ITEMS * (32 + 32 + PADDED)) + 1));
+	eth_keccak256("frob(bytes[])", 13, h);
+	snprintf(sel, sizeof(sel), "%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
+	o = (size_t)sprintf(data, "0x%s%064x%064x", sel, 32, ITEMS);
+	for (i = 0; i < ITEMS; i++)
+		o += (size_t)sprintf(data + o, "%064zx", ITEMS * 32 + i * (32 + PADDED));
+	for (i = 0; i < ITEMS; i++) {
+		o += (size_t)sprintf(data + o, "%064x", ITEM);
+		memset(data + o, 'a', 2 * ITEM);
+		memset(data + o + 2 * ITEM, '0', 2 * (PADDED - ITEM));
+		o += 2 * PADDED;
+	}
+	data[o] = '\0';
+	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s]}", "jsonrpc", "2.0",
+	    "id", 3, "method", "account_signTransaction", "params", "from", key_hex,
+	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x2dc6c0",
+	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x1", "data", data,
+	    "frob(bytes[])");
+	free(data);
+	resp = call(req, "approve", 0, NULL, path);
+	if (json_object_get(resp, "result") == NULL)
+		fail_msg("%s", json_dumps(resp, 0));
+	json_decref(resp);
+	json_decref(req);
+	assert_int_equal(signer_audit_verify(path, head, &nlines, &bad, why, sizeof(why)), 0);
+	lines = audit_lines(path);
+	summary = json_object_get(json_array_get(lines, 0), "summary");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "status")), "decoded");
+	assert_true(json_is_true(json_object_get(summary, "args_omitted")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "signature")), "frob(bytes[])");
+	assert_null(json_object_get(json_object_get(summary, "call"), "args"));
+	json_decref(lines);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -505,6 +564,7 @@ main(void)
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
 		cmocka_unit_test(test_audit_denial_and_change),
+		cmocka_unit_test(test_audit_large_call),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	secp256k1_pubkey pk;

@@ -280,6 +280,104 @@ test_4byte_refused(void **state)
 	eth_calldata_db_free(NULL);
 }
 
+/* call data for sig with the given ABI-encoded arguments */
+static uint8_t *
+call_data(const char *sig, const uint8_t *args, size_t n, size_t *lenp)
+{
+	struct eth_abi_fn *fn = NULL;
+	uint8_t *d = malloc(4 + n);
+
+	assert_non_null(d);
+	assert_int_equal(eth_abi_fn_parse(sig, strlen(sig), &fn), 0);
+	eth_abi_fn_selector(fn, d);
+	eth_abi_fn_free(fn);
+	memcpy(d + 4, args, n);
+	*lenp = 4 + n;
+	return d;
+}
+
+static void
+put_word(uint8_t *w, uint64_t v)
+{
+	int i;
+
+	memset(w, 0, 32);
+	for (i = 0; i < 8; i++)
+		w[31 - i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * Long bytes and strings are cut for the approver (the raw data is what is
+ * signed); a batch of more calls than the limit is undecodable, not an
+ * error; nothing grows without bound from one request.
+ */
+static void
+test_shown_values_bounded(void **state)
+{
+	static const uint8_t to[ETH_ADDR_LEN] = { 1 };
+	struct eth_calldata_db *db = NULL;
+	struct eth_u256 chain;
+	uint8_t *args, *data;
+	size_t n, len, i;
+	json_t *call = NULL, *a;
+
+	(void)state;
+	eth_u256_from_u64(&chain, 1);
+	assert_int_equal(eth_calldata_db_new(&db), 0);
+	/* upgradeToAndCall(address, bytes of 3000) */
+	n = 32 + 32 + 32 + 3008;
+	assert_non_null(args = calloc(1, n));
+	put_word(args + 32, 64);
+	put_word(args + 64, 3000);
+	memset(args + 96, 0xab, 3000);
+	data = call_data("upgradeToAndCall(address,bytes)", args, n, &len);
+	assert_int_equal(eth_calldata_decode(db, &chain, to, data, len, NULL, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "status")), "decoded");
+	a = json_array_get(json_object_get(call, "args"), 1);
+	assert_true(json_is_true(json_object_get(a, "truncated")));
+	assert_int_equal(json_integer_value(json_object_get(a, "bytes")), 3000);
+	assert_int_equal(json_string_length(json_object_get(a, "value")),
+	    2 + 2 * LIMIT_ABI_SHOWN_BYTES);
+	json_decref(call);
+	free(data);
+	free(args);
+
+	/* f(string) of 700 two-byte characters (1400 bytes): cut between characters */
+	n = 32 + 32 + 1408;
+	assert_non_null(args = calloc(1, n));
+	put_word(args, 32);
+	put_word(args + 32, 1400);
+	for (i = 0; i < 1400; i += 2) {
+		args[64 + i] = 0xc3;
+		args[64 + i + 1] = 0xa9;
+	}
+	data = call_data("frob(string)", args, n, &len);
+	assert_int_equal(eth_calldata_decode(db, &chain, to, data, len, "frob(string)", &call), 0);
+	a = json_array_get(json_object_get(call, "args"), 0);
+	assert_true(json_is_true(json_object_get(a, "truncated")));
+	assert_int_equal(json_integer_value(json_object_get(a, "bytes")), 1400);
+	assert_int_equal(json_string_length(json_object_get(a, "value")), LIMIT_ABI_SHOWN_BYTES);
+	json_decref(call);
+	free(data);
+	free(args);
+
+	/* multiSend of LIMIT_ABI_INNER_CALLS + 1 empty calls */
+	n = 64 + (LIMIT_ABI_INNER_CALLS + 1) * 85 + 32;
+	assert_non_null(args = calloc(1, n));
+	put_word(args, 32);
+	put_word(args + 32, (LIMIT_ABI_INNER_CALLS + 1) * 85);
+	data = call_data("multiSend(bytes)", args, 64 + ((LIMIT_ABI_INNER_CALLS + 1) * 85 + 31) / 32 * 32,
+	    &len);
+	assert_int_equal(eth_calldata_decode(db, &chain, to, data, len, NULL, &call), 0);
+	assert_string_equal(json_string_value(json_object_get(call, "status")), "undecodable");
+	assert_string_equal(json_string_value(json_object_get(call, "error")), "too many calls");
+	assert_int_equal(json_array_size(json_object_get(call, "calls")), LIMIT_ABI_INNER_CALLS);
+	json_decref(call);
+	free(data);
+	free(args);
+	eth_calldata_db_free(db);
+}
+
 static void
 test_units(void **state)
 {
@@ -316,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_value_budget),
 		cmocka_unit_test(test_4byte_refused),
 		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_shown_values_bounded),
 	};
 	json_t *abi = tvec_load("tests/vectors/calldata/abi.json");
 	json_t *refused = tvec_load("tests/vectors/calldata/abi-refused.json");
