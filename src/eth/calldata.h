@@ -83,25 +83,4 @@ int eth_calldata_decode(const struct eth_calldata_db *db, const struct eth_u256 
     const uint8_t *to, const uint8_t *data, size_t data_len, const char *caller_sig,
     json_t **callp);
 
-/* "12.5": v / 10^decimals in decimal, trailing zeros dropped. */
-#define ETH_CALLDATA_UNITS_MAX (ETH_U256_DECIMAL_MAX + 2)
-void eth_calldata_format_units(const struct eth_u256 *v, unsigned decimals,
-    char out[ETH_CALLDATA_UNITS_MAX]);
-
-/* "0xA0b8…eB48": EIP-55, the first and last 4 digits around an ellipsis. */
-#define ETH_CALLDATA_SHORT_ADDR_MAX 16
-void eth_calldata_short_address(const uint8_t addr[ETH_ADDR_LEN],
-    char out[ETH_CALLDATA_SHORT_ADDR_MAX]);
-
-/*
- * A token the summary names with its decimals: a small fixed table of
- * well-known tokens per chain.  Returns its symbol and sets *decimalsp, or
- * NULL for a token not in the table (amounts are then raw units).
- */
-const char *eth_calldata_token(const struct eth_u256 *chain_id,
-    const uint8_t addr[ETH_ADDR_LEN], unsigned *decimalsp);
-
-/* The name of a well-known chain ("Ethereum mainnet", "Sepolia"), or NULL. */
-const char *eth_calldata_chain_name(const struct eth_u256 *chain_id);
-
 #endif /* ETH_CALLDATA_H */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "eth/calldata.h"
+#include "eth/display.h"
 #include "eth/eip191.h"
 #include "eth/eip712.h"
 #include "eth/err.h"
@@ -339,34 +340,19 @@ notify(struct signer_api *api, const char *method, json_t *params)
 }
 
 
-/* wei as ETH in decimal, trailing zeros dropped: "1.5", "0.000000000000000001". */
+/*
+ * wei as ETH in decimal, trailing zeros dropped: "1.5", "0.000000000000000001",
+ * and a whole number without ".0" ("1"), as decoded.value_eth always was.
+ */
 static void
-format_eth(const struct eth_u256 *wei, char out[ETH_U256_DECIMAL_MAX + 8])
+format_eth(const struct eth_u256 *wei, char out[ETH_DISPLAY_UNITS_MAX])
 {
-	char dec[ETH_U256_DECIMAL_MAX];
-	size_t n, o = 0, i;
+	size_t n;
 
-	eth_u256_to_decimal(wei, dec);
-	n = strlen(dec);
-	if (n <= 18) {
-		memcpy(out, "0.", 2);
-		o = 2;
-		for (i = n; i < 18; i++)
-			out[o++] = '0';
-		memcpy(out + o, dec, n);
-		o += n;
-	} else {
-		memcpy(out, dec, n - 18);
-		o = n - 18;
-		out[o++] = '.';
-		memcpy(out + o, dec + n - 18, 18);
-		o += 18;
-	}
-	while (out[o - 1] == '0')
-		o--;
-	if (out[o - 1] == '.')
-		o--;
-	out[o] = '\0';
+	eth_display_units(wei, 18, out);
+	n = strlen(out);
+	if (n > 2 && strcmp(out + n - 2, ".0") == 0)
+		out[n - 2] = '\0';
 }
 
 static json_t *
@@ -382,9 +368,9 @@ dec_json(const struct eth_u256 *v)
 static json_t *
 gwei_json(const struct eth_u256 *wei)
 {
-	char units[ETH_CALLDATA_UNITS_MAX];
+	char units[ETH_DISPLAY_UNITS_MAX];
 
-	eth_calldata_format_units(wei, 9, units);
+	eth_display_units(wei, 9, units);
 	return json_string(units);
 }
 
@@ -396,7 +382,7 @@ gwei_json(const struct eth_u256 *wei)
 static json_t *
 tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN], json_t *call)
 {
-	char eth[ETH_U256_DECIMAL_MAX + 8];
+	char eth[ETH_DISPLAY_UNITS_MAX];
 	struct eth_u256 u;
 	const char *chain, *sig;
 	json_t *d, *auths;
@@ -412,7 +398,7 @@ tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN], json_
 	    "data_bytes", (json_int_t)tx->data_len);
 	if (d == NULL)
 		return NULL;
-	if ((chain = eth_calldata_chain_name(&tx->chain_id)) != NULL)
+	if ((chain = eth_display_chain_name(&tx->chain_id)) != NULL)
 		json_object_set_new(d, "chain_name", json_string(chain));
 	if (tx->type <= ETH_TX_ACCESS_LIST) {
 		json_object_set_new(d, "gasPrice_wei", dec_json(&tx->gas_price));

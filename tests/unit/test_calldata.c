@@ -11,6 +11,7 @@
 
 #include "eth/abi.h"
 #include "eth/calldata.h"
+#include "eth/display.h"
 #include "eth/err.h"
 #include "eth/hex.h"
 #include "eth/limits.h"
@@ -386,7 +387,7 @@ test_units(void **state)
 		{ 1500000, 6, "1.5" }, { 7, 0, "7" }, { 1000000000, 9, "1.0" },
 		{ 123456789, 3, "123456.789" },
 	};
-	char out[ETH_CALLDATA_UNITS_MAX], sa[ETH_CALLDATA_SHORT_ADDR_MAX];
+	char out[ETH_DISPLAY_UNITS_MAX], sa[ETH_DISPLAY_SHORT_ADDR_MAX];
 	struct eth_u256 v;
 	uint8_t a[ETH_ADDR_LEN];
 	size_t i;
@@ -394,16 +395,16 @@ test_units(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		eth_u256_from_u64(&v, cases[i].v);
-		eth_calldata_format_units(&v, cases[i].d, out);
+		eth_display_units(&v, cases[i].d, out);
 		assert_string_equal(out, cases[i].want);
 	}
 	assert_int_equal(eth_addr_parse("0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", 42, a, NULL), 0);
-	eth_calldata_short_address(a, sa);
+	eth_display_short_address(a, sa);
 	assert_string_equal(sa, "0xA0b8\xe2\x80\xa6" "eB48");
 	eth_u256_from_u64(&v, 11155111);
-	assert_string_equal(eth_calldata_chain_name(&v), "Sepolia");
+	assert_string_equal(eth_display_chain_name(&v), "Sepolia");
 	eth_u256_from_u64(&v, 999999);
-	assert_null(eth_calldata_chain_name(&v));
+	assert_null(eth_display_chain_name(&v));
 }
 
 int
