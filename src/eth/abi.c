@@ -249,6 +249,11 @@ parse_type(struct sig_parser *ps, unsigned depth, struct abi_type **tp)
 	if (ps->p < ps->end && *ps->p == '(') {
 		if ((r = parse_tuple(ps, depth + 1, t)) != 0 || (r = set_head(t)) != 0)
 			goto out;
+		/* Solidity has no empty struct; one would be a value of no bytes */
+		if (t->ncomps == 0) {
+			r = ERR_ABI_SIGNATURE;
+			goto out;
+		}
 	} else {
 		n = ident_len(ps);
 		if ((r = elementary(ps->p, n, t)) != 0 || (r = canon_put(ps, ps->p, n)) != 0)
@@ -483,8 +488,14 @@ dec_seq(struct decoder *d, const struct abi_type *t, size_t n, size_t at,
 	json_t *o;
 	int r;
 
-	for (i = 0; i < n; i++)
-		head += (t->kind == ABI_TUPLE ? t->comps[i] : t->elem)->head;
+	/* the heads must fit in the data: also keeps the sum from wrapping on 32 bits */
+	for (i = 0; i < n; i++) {
+		sz = (t->kind == ABI_TUPLE ? t->comps[i] : t->elem)->head;
+		if (at > d->len || sz > d->len - at - head)
+			return dec_fail(d, ERR_ABI_DECODE, "data ends before the values at byte %zu",
+			    at);
+		head += sz;
+	}
 	tail = head;
 	for (i = 0; i < n; i++) {
 		ct = t->kind == ABI_TUPLE ? t->comps[i] : t->elem;

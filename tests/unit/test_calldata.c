@@ -184,7 +184,7 @@ test_signatures_refused(void **state)
 		"f(uint256[0])", "f(uint256[01])", "f(uint256[1025])", "f(uint256[)",
 		"f()x", "(uint256)", "1f()", "f(uint256,)", "f(,uint256)", "f(uint256  a)",
 		"f(uint256 a b)", "f(uint256 1a)", "f ()", "f((uint256)", "f(address,,bool)",
-		"f(uint256[2]x)", "f(uint256[][][][][][][][][])",
+		"f(uint256[2]x)", "f(uint256[][][][][][][][][])", "f(())", "f(()[])",
 		"f((((((((((uint256))))))))))",	/* 9 nested tuples */
 	};
 	struct eth_abi_fn *fn = (struct eth_abi_fn *)1;
