@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eth/abi.h"
 #include "eth/calldata.h"
 #include "eth/display.h"
 #include "eth/eip191.h"
@@ -546,12 +547,16 @@ signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req
 		r |= add_msg(call_info, "WARNING", "Transaction data is not valid ABI "
 		    "(length should be a multiple of 32 (was %zu))", tx->data_len - 4);
 	if (selector != NULL) {
-		uint8_t h[32];
+		/* by its canonical form: "transfer(address to, uint256 v)" names transfer */
+		struct eth_abi_fn *fn = NULL;
+		uint8_t sel[4];
 
-		eth_keccak256(selector, strlen(selector), h);
-		if (memcmp(h, tx->data, 4) != 0)
+		if (eth_abi_fn_parse(selector, strlen(selector), &fn) == 0)
+			eth_abi_fn_selector(fn, sel);
+		if (fn == NULL || memcmp(sel, tx->data, 4) != 0)
 			r |= add_msg(call_info, "WARNING", "Transaction contains data, but "
 			    "provided ABI signature could not be matched: %.200s", selector);
+		eth_abi_fn_free(fn);
 	}
 	if (call == NULL || status == NULL)
 		return r != 0 ? ERR_NOMEM : 0;
