@@ -218,12 +218,7 @@ policy_request(const struct approval_req *q, struct signer_policy_request *pr)
 	pr->method = q->method;
 	pr->content_type = q->content_type;
 	pr->key = q->key;
-	if (q->is_tx && q->tx != NULL) {
-		pr->is_tx = 1;
-		pr->chain_id = q->tx->chain_id;
-		pr->to = q->tx->has_to ? q->tx->to : NULL;
-		pr->value = q->tx->value;
-	}
+	pr->tx = q->is_tx ? q->tx : NULL;
 }
 
 static int
