@@ -56,6 +56,11 @@
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
 	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
+	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
+	X(ERR_ABI_SIGNATURE,       -320, "invalid ABI function signature") \
+	X(ERR_ABI_DECODE,          -321, "call data does not decode by the function's ABI types") \
+	X(ERR_ABI_NONCANONICAL,    -322, "call data is not in canonical ABI form (stuffed or extra bytes)") \
+	X(ERR_4BYTEDB_INVALID,     -323, "invalid 4byte database") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
@@ -106,12 +111,7 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
-	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
-	X(ERR_ABI_SIGNATURE,       -300, "invalid ABI function signature") \
-	X(ERR_ABI_DECODE,          -301, "call data does not decode by the function's ABI types") \
-	X(ERR_ABI_NONCANONICAL,    -302, "call data is not in canonical ABI form (stuffed or extra bytes)") \
-	X(ERR_4BYTEDB_INVALID,     -303, "invalid 4byte database")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
 
 enum err_code {
 	ERR_OK = 0,
