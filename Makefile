@@ -242,13 +242,18 @@ armhf:
 check-armhf:
 	$(Q)scripts/cross-armhf check
 
-demo: deps
+# The demos never need Go (only the geth interop test does): deps without it.
+.PHONY: deps-no-go
+deps-no-go:
+	$(Q)scripts/deps --no-go
+
+demo: deps-no-go
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo
 
 # The Qubes simulation in network namespaces, each hop printed (docs/qubes.md).
 .PHONY: demo-qubes
-demo-qubes: deps
+demo-qubes: deps-no-go
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo-qubes
 
@@ -260,7 +265,7 @@ install: all
 	    install -D -m 0755 $(BUILD)/$$b $(DESTDIR)$$d/$$b; done
 	$(Q)for m in $(wildcard docs/*.1); do install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
 	$(Q)for r in $(wildcard udev/*.rules); do install -D -m 0644 $$r $(DESTDIR)$(UDEVDIR)/$$(basename $$r); done
-	$(Q)for d in README.md $(wildcard docs/*.md); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
+	$(Q)for d in README.md $(wildcard docs/*.md docs/*.svg); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
 
 uninstall:
 	$(Q)for b in $(notdir $(BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b $(DESTDIR)$(LIBEXECDIR)/$$b; done

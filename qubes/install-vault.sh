@@ -8,12 +8,16 @@
 #                                                   (packaging, tests): no
 #                                                   account, no systemctl
 #
-#   --socket   (default) the signer runs as p11signer.service and serves the
-#              qrexec socket service; /etc/qubes-rpc/p11signer.Sign and
-#              /etc/qubes-rpc/qubes.Clefsign become symlinks to its socket
+#   --socket   (default) the qrexec socket service, socket-activated:
+#              p11signer-qrexec.socket is enabled, so /run/p11signer/qrexec.sock
+#              exists whenever the vault runs and the first call starts
+#              p11signer.service, which takes that socket from systemd;
+#              /etc/qubes-rpc/p11signer.Sign and /etc/qubes-rpc/qubes.Clefsign
+#              become symlinks to it
 #   --exec     the executable variant: those two entries become the script
 #              qubes/rpc/p11signer.Sign.exec, which runs one
-#              `p11signer serve --stdio` per call; p11signer.service is disabled
+#              `p11signer serve --stdio` per call; the socket and the
+#              service are disabled
 #   --dry-run  print what would be done, do nothing
 #
 # It prints every step, and running it again changes nothing that is already
@@ -119,7 +123,7 @@ else
 fi
 
 # 2. systemd units, with the binary's real path.
-say "systemd units in /etc/systemd/system (p11signer-qrexec.socket is installed, never enabled: see its header)"
+say "systemd units in /etc/systemd/system"
 run install -d -m 0755 "$etc/systemd/system"
 for unit in p11signer.service p11signer-qrexec.socket; do
 	if ((dry_run)); then
@@ -167,23 +171,39 @@ else
 	printf '    no %s yet: copy vault.json.example there and edit it (docs/qubes.md)\n' "$etc/p11signer/vault.json"
 fi
 
-# 6. udev rules: installed by `make install`; only say when they are missing.
+# 6. pcscd's polkit rule, where pcscd asks polkit: a pcscd built with polkit
+#    ships its actions; Debian 12's 1.9.9 does not use polkit (its socket is
+#    open to every local user) and needs no rule.
+pcsc_actions=/usr/share/polkit-1/actions/org.debian.pcsc-lite.policy
+if [[ -e $DESTDIR$pcsc_actions || -e $pcsc_actions ]]; then
+	say "polkit rule for pcscd in /etc/polkit-1/rules.d (pcscd here asks polkit)"
+	run install -d -m 0755 "$etc/polkit-1/rules.d"
+	run install -m 0644 "$here/polkit/60-p11signer-pcscd.rules" "$etc/polkit-1/rules.d/60-p11signer-pcscd.rules"
+else
+	say "no polkit rule for pcscd: this pcscd does not use polkit (no $pcsc_actions)"
+fi
+
+# 7. udev rules: installed by `make install`; only say when they are missing.
 if [[ ! -e $DESTDIR/usr/lib/udev/rules.d/60-p11signer.rules && ! -e $DESTDIR/usr/local/lib/udev/rules.d/60-p11signer.rules &&
 	! -e $etc/udev/rules.d/60-p11signer.rules ]]; then
 	say "note: udev/60-p11signer.rules is not installed (make install PREFIX=/usr puts it in /usr/lib/udev/rules.d)"
 fi
 
-# 7. Enable (or disable) the service.  Enabling in the template is harmless:
-#    the unit starts only where dom0 ran `qvm-service --enable VAULT p11signer`.
+# 8. Enable the socket (or disable both units).  Enabling in the template is
+#    harmless: the units start only where dom0 ran
+#    `qvm-service --enable VAULT p11signer`.  The service itself is not
+#    enabled: the socket starts it on the first call, and a signer started at
+#    boot would only log in to the token before anyone asked.
 if [[ -n $DESTDIR ]]; then
 	say "systemctl skipped under DESTDIR"
 else
 	say "systemd"
 	run systemctl daemon-reload
 	if [[ $variant == socket ]]; then
-		run systemctl enable p11signer.service
-	else
 		run systemctl disable p11signer.service
+		run systemctl enable p11signer-qrexec.socket
+	else
+		run systemctl disable p11signer-qrexec.socket p11signer.service
 	fi
 fi
 

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "eth/err.h"
+#include "relay/eth.h"
 #include "relay/relay.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
@@ -28,6 +29,10 @@ usage(FILE *f)
 	    "       p11signer-relay --upstream-signer URL\n"
 	    "       p11signer-relay --upstream-signer https://ADDR:PORT/ --tls.cert FILE --tls.key FILE\n"
 	    "                       --tls.server-fingerprint sha256:HEX\n"
+	    "  --upstream-node URL     also serve eth_*: sign through the vault, pass every\n"
+	    "                          other method to this node (http:// or https://)\n"
+	    "  --upstream-node.timeout SECONDS\n"
+	    "                          per call to the node (default 30)\n"
 	    "  --http.addr ADDR        listen address (default 127.0.0.1)\n"
 	    "  --http.port PORT        listen port (default 8550)\n"
 	    "  --http.vhosts LIST      comma-separated Host names accepted (default localhost)\n"
@@ -74,7 +79,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_VAULT = 256, O_PROFILE, O_UPSTREAM, O_QREXEC, O_ADDR, O_PORT, O_VHOSTS, O_CORS, O_TIMEOUT,
-	    O_TLS_CERT, O_TLS_KEY, O_TLS_SERVER_FP };
+	    O_TLS_CERT, O_TLS_KEY, O_TLS_SERVER_FP, O_NODE, O_NODE_TIMEOUT };
 	static const struct option opts[] = {
 		{ "vault", required_argument, NULL, O_VAULT },
 		{ "profile", required_argument, NULL, O_PROFILE },
@@ -88,6 +93,8 @@ main(int argc, char **argv)
 		{ "tls.cert", required_argument, NULL, O_TLS_CERT },
 		{ "tls.key", required_argument, NULL, O_TLS_KEY },
 		{ "tls.server-fingerprint", required_argument, NULL, O_TLS_SERVER_FP },
+		{ "upstream-node", required_argument, NULL, O_NODE },
+		{ "upstream-node.timeout", required_argument, NULL, O_NODE_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,6 +102,9 @@ main(int argc, char **argv)
 	const char *vhosts[RELAY_MAX_HOSTS] = { "localhost" }, *cors[RELAY_MAX_HOSTS];
 	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64, NULL, NULL, NULL, 0 };
 	struct rpc_http *h = NULL;
+	struct relay_eth *eth = NULL;
+	const char *node_url = NULL;
+	unsigned node_timeout = 0;
 	char why[160], fp[RPC_TLS_FP_SIZE], *key = NULL;
 	size_t keylen = 0;
 	sigset_t sigs;
@@ -124,6 +134,13 @@ main(int argc, char **argv)
 		case O_TLS_CERT: cfg.tls_cert = optarg; break;
 		case O_TLS_KEY: cfg.tls_key = optarg; break;
 		case O_TLS_SERVER_FP: cfg.tls_server_fingerprint = optarg; break;
+		case O_NODE: node_url = optarg; break;
+		case O_NODE_TIMEOUT:
+			if (parse_uint(optarg, 3600, &node_timeout) != 0 || node_timeout == 0) {
+				fprintf(stderr, "p11signer-relay: --upstream-node.timeout wants 1 to 3600 seconds\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -159,15 +176,23 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if ((r = rpc_http_start_fn(&hc, relay_forward, &cfg, &h)) != 0) {
+	if (node_url != NULL && (r = relay_eth_new(&cfg, node_url, node_timeout, &eth)) != 0) {
+		fprintf(stderr, "p11signer-relay: --upstream-node: %s\n", r == ERR_INVALID_ARGUMENT ?
+		    "want an http:// or https:// URL" : err_str(r));
+		return 2;
+	}
+	if ((r = eth != NULL ? rpc_http_start_fn(&hc, relay_eth_handle, eth, &h) :
+	    rpc_http_start_fn(&hc, relay_forward, &cfg, &h)) != 0) {
 		fprintf(stderr, "p11signer-relay: cannot listen on %s port %u: %s\n", hc.addr, hc.port, err_str(r));
 		return 1;
 	}
-	fprintf(stderr, "p11signer-relay: listening on %s:%u, forwarding to %s%s%s\n", hc.addr,
+	fprintf(stderr, "p11signer-relay: listening on %s:%u, forwarding to %s%s%s%s%s\n", hc.addr,
 	    rpc_http_port(h), cfg.vault ? "qube " : "", cfg.vault ? cfg.vault : cfg.upstream,
-	    cfg.vault ? " over qrexec" : "");
+	    cfg.vault ? " over qrexec" : "", eth ? "; eth_* with the node at " : "",
+	    eth ? node_url : "");
 	sigwait(&sigs, &sig);
 	rpc_http_stop(h);
+	relay_eth_free(eth);
 	curl_global_cleanup();
 	return 0;
 }

@@ -281,6 +281,8 @@ main(int argc, char **argv)
 		free(allow[i]);
 		allow[i] = NULL;
 	}
+	if (r == ERR_P11_URI_INVALID)	/* the URI is the user's, not the module's fault */
+		refuse(r, "--token: %s", err_str(r));
 	if (r != 0)
 		refuse(r, "cannot open the module: %s", err_str(r));
 

@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -113,33 +115,72 @@ usage(FILE *f)
 	    "usage: p11signer serve [options]\n"
 	    "       p11signer list [--module M]... [--token URI]...\n"
 	    "       p11signer keygen --module M --token URI --label L\n"
+	    "       p11signer login --module M --token URI\n"
 	    "       p11signer doctor [--module M]...\n"
 	    "       p11signer tls init DIR NAME\n"
 	    "       p11signer audit verify FILE [--head HASH]\n"
 	    "       p11signer version\n"
-	    "options (serve; see p11signer(1)):\n"
+	    "p11signer COMMAND --help shows that command's options; see p11signer(1).\n");
+}
+
+/* The options every command that starts token helpers takes. */
+static void
+usage_token_opts(FILE *f)
+{
+	fprintf(f,
 	    "  --module PATH|NAME     PKCS#11 module (repeatable)\n"
 	    "  --token URI            offer only keys of these tokens/keys (repeatable)\n"
 	    "  --allow DIR            allowed module directory (repeatable; default /usr/lib*/, /usr/local/lib*/)\n"
-	    "  --http                 serve HTTP on --http.addr:--http.port\n"
-	    "  --http.addr ADDR       (127.0.0.1)   --http.port PORT (8550)\n"
-	    "  --http.vhosts LIST     accepted Host names (localhost)\n"
-	    "  --http.corsdomain LIST origins sent CORS headers (none)\n"
-	    "  --ipcpath PATH         IPC socket (~/.p11signer/p11signer.ipc)  --ipcdisable\n"
-	    "  --qrexec.socket PATH   serve a qrexec socket service (Qubes vault)\n"
-	    "  --stdio                answer one request on stdin/stdout (qrexec executable service)\n"
-	    "  --stdio-ui             approve through a Clef UI on stdin/stdout\n"
-	    "  --ui tty|none          built-in approver (tty when a terminal is there, else none)\n"
-	    "  --rules FILE           policy file (docs/policy.md)\n"
-	    "  --chainid N            chain id (1)\n"
-	    "  --auditlog FILE        hash-chained audit log\n"
-	    "  --advanced             validation warnings do not refuse a transaction\n"
-	    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
-	    "  --approval-timeout S   seconds to wait for an approval (120)\n"
-	    "  --keygen-token URI     token for account_new   --label PREFIX\n"
-	    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
-	    "                         mutual TLS on --http: only pinned client certificates (docs/tls.md)\n"
+	    "  --helper PATH          the token helper (default: next to p11signer, else "
+	    P11S_LIBEXECDIR "/p11signer-token)\n"
+	    "  --sessions N           PKCS#11 sessions per token (1 to 64)\n"
 	    "  --config FILE          JSON object of these options\n");
+}
+
+/* `p11signer CMD --help`: that command's usage, on stdout. */
+static void
+usage_command(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "serve") == 0) {
+		fprintf(f, "usage: p11signer serve [options]\n"
+		    "options (see p11signer(1)):\n");
+		usage_token_opts(f);
+		fprintf(f,
+		    "  --http                 serve HTTP on --http.addr:--http.port\n"
+		    "  --http.addr ADDR       (127.0.0.1)   --http.port PORT (8550)\n"
+		    "  --http.vhosts LIST     accepted Host names (localhost)\n"
+		    "  --http.corsdomain LIST origins sent CORS headers (none)\n"
+		    "  --ipcpath PATH         IPC socket (~/.p11signer/p11signer.ipc)  --ipcdisable\n"
+		    "  --qrexec.socket PATH   serve a qrexec socket service (Qubes vault)\n"
+		    "  --stdio                answer one request on stdin/stdout (qrexec executable service)\n"
+		    "  --stdio-ui             approve through a Clef UI on stdin/stdout\n"
+		    "  --ui tty|none          built-in approver (tty when a terminal is there, else none)\n"
+		    "  --rules FILE           policy file (docs/policy.md)\n"
+		    "  --rules-state FILE     where the policy's windows are kept across restarts\n"
+		    "  --chainid N            chain id (1)\n"
+		    "  --auditlog FILE        hash-chained audit log\n"
+		    "  --advanced             validation warnings do not refuse a transaction\n"
+		    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
+		    "  --approval-timeout S   seconds to wait for an approval (120)\n"
+		    "  --keygen-token URI     token for account_new   --label PREFIX\n"
+		    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
+		    "                         mutual TLS on --http: only pinned client certificates (docs/tls.md)\n");
+	} else if (strcmp(cmd, "keygen") == 0) {
+		fprintf(f, "usage: p11signer keygen --module M --token URI --label L\n"
+		    "options (see p11signer(1)):\n");
+		usage_token_opts(f);
+		fprintf(f, "  --label L              the new key's label (CKA_LABEL)\n");
+	} else if (strcmp(cmd, "login") == 0) {
+		fprintf(f, "usage: p11signer login --module M --token URI\n"
+		    "  log in once, typing the PIN on the terminal, after the token's tries are\n"
+		    "  shown: the way out when failed tries stop p11signer from using a PIN\n"
+		    "options (see p11signer(1)):\n");
+		usage_token_opts(f);
+	} else {
+		fprintf(f, "usage: p11signer %s [--module M]... [--token URI]...\n"
+		    "options (see p11signer(1)):\n", cmd);
+		usage_token_opts(f);
+	}
 }
 
 static void
@@ -264,7 +305,8 @@ apply(struct opts *o, int opt, char *value)
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
 	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
-		usage(stderr);
+		/* getopt_long has said which option it did not know. */
+		fputs("p11signer: see --help for the options\n", stderr);
 		exit(2);
 	}
 }
@@ -344,6 +386,7 @@ opts_free(struct opts *o)
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
+	const char *cmd = argv[0];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -355,7 +398,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	eth_u256_from_u64(&o->chain_id, 1);
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
-			usage(stdout);
+			usage_command(stdout, cmd);
 			exit(0);
 		}
 		apply(o, c, optarg);
@@ -398,6 +441,8 @@ on_token_event(void *ctx, const struct proto_event *ev)
 		signer_keystore_invalidate(event_keystore);
 }
 
+static void die_bad_token_uri(const struct opts *o) __attribute__((noreturn));
+
 static size_t
 start_clients(const struct opts *o, struct p11_client **clients, int with_events)
 {
@@ -421,10 +466,215 @@ start_clients(const struct opts *o, struct p11_client **clients, int with_events
 		if (with_events)
 			cc.on_event = on_token_event;
 		why[0] = '\0';
-		if ((r = p11_client_start(&cc, &clients[i], why)) != 0)
+		if ((r = p11_client_start(&cc, &clients[i], why)) != 0) {
+			if (strstr(why, err_str(ERR_P11_URI_INVALID)) != NULL)
+				die_bad_token_uri(o);
 			die("module %s: %s", o->modules[i], why[0] != '\0' ? why : err_str(r));
+		}
 	}
 	return o->nmodules;
+}
+
+/*
+ * A --token URI as it may be shown: up to its query, where a pin-value
+ * would be.  Borrowed static storage: one call at a time.
+ */
+static const char *
+uri_shown(const char *uri)
+{
+	static char buf[160];
+	size_t n = strcspn(uri, "?");
+
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)(n < 120 ? n : 120), uri,
+	    uri[n] == '?' ? "?..." : n > 120 ? "..." : "");
+	return buf;
+}
+
+/*
+ * The helper refuses the whole list of --token URIs when one does not parse
+ * (RFC 7512), and says only that: name the URIs the user gave, not the module.
+ */
+static void
+die_bad_token_uri(const struct opts *o)
+{
+	size_t i;
+
+	fprintf(stderr, "p11signer: --token: invalid PKCS#11 URI (RFC 7512: "
+	    "pkcs11:token=LABEL;object=KEY, %%XX escapes):\n");
+	for (i = 0; i < o->ntokens; i++)
+		fprintf(stderr, "p11signer:   %s\n", uri_shown(o->tokens[i]));
+	exit(1);
+}
+
+/*
+ * --token URIs that match no token still serve, with no key: say so at
+ * start, and name the tokens each module has, so a typo is seen at once.
+ */
+static void
+warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t n)
+{
+	size_t i, t, matched = 0;
+
+	if (o->ntokens == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct proto_msg *list = NULL;
+		char why[P11_CLIENT_WHY_MAX] = "";
+
+		if (p11_client_list(clients[i], &list, why) == 0)
+			matched += list->key_list.ntokens;
+		proto_msg_free(list);
+	}
+	if (matched > 0)
+		return;
+	fprintf(stderr, "p11signer: warning: no token matches --token");
+	for (i = 0; i < o->ntokens; i++)
+		fprintf(stderr, " %s", uri_shown(o->tokens[i]));
+	fprintf(stderr, "; no key will be offered\n");
+	for (i = 0; i < n; i++) {
+		struct p11_client_config cc;
+		struct p11_client *all = NULL;
+		struct proto_msg *list = NULL;
+		char why[P11_CLIENT_WHY_MAX] = "";
+
+		memset(&cc, 0, sizeof(cc));
+		cc.helper_path = helper_path(o);
+		cc.module = o->modules[i];
+		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
+		cc.nallowed = o->nallow;
+		if (p11_client_start(&cc, &all, why) == 0 && p11_client_list(all, &list, why) == 0) {
+			fprintf(stderr, "p11signer: module %s has %zu token(s)%s\n", o->modules[i],
+			    list->key_list.ntokens, list->key_list.ntokens > 0 ? ":" : "");
+			for (t = 0; t < list->key_list.ntokens; t++)
+				fprintf(stderr, "p11signer:   \"%s\"  %s\n",
+				    list->key_list.tokens[t].label, list->key_list.tokens[t].uri);
+		}
+		proto_msg_free(list);
+		p11_client_stop(all);
+	}
+}
+
+/*
+ * The pin-source path of a --token URI (RFC 7512 query attribute,
+ * percent-decoded, "file:" as the helper takes it) into out; 0, or -1 when
+ * the URI has none or it does not fit.
+ */
+static int
+pin_source_of(const char *uri, char *out, size_t n)
+{
+	const char *q = strchr(uri, '?'), *v, *end;
+	size_t len = 0;
+
+	if (q == NULL)
+		return -1;
+	for (v = q + 1; v != NULL && *v != '\0'; v = (end = strchr(v, '&')) ? end + 1 : NULL)
+		if (strncmp(v, "pin-source=", 11) == 0)
+			break;
+	if (v == NULL || *v == '\0')
+		return -1;
+	for (v += 11; *v != '\0' && *v != '&'; v++) {
+		unsigned hi, lo;
+		char c = *v;
+
+		if (c == '%' && sscanf(v + 1, "%1x%1x", &hi, &lo) == 2) {
+			c = (char)(hi << 4 | lo);
+			v += 2;
+		}
+		if (len + 1 >= n)
+			return -1;
+		out[len++] = c;
+	}
+	out[len] = '\0';
+	if (strncmp(out, "file://localhost/", 17) == 0)
+		memmove(out, out + 16, strlen(out + 16) + 1);
+	else if (strncmp(out, "file://", 7) == 0)
+		memmove(out, out + 7, strlen(out + 7) + 1);
+	else if (strncmp(out, "file:", 5) == 0)
+		memmove(out, out + 5, strlen(out + 5) + 1);
+	return 0;
+}
+
+/*
+ * The token helper reads a pin-source when it first logs in and says only
+ * "cannot read the PIN"; the daemon runs as the same user, so it looks at
+ * each one at start and says what is wrong with it, where the operator
+ * looks.  Returns how many cannot be used.
+ */
+static size_t
+check_pin_sources(const struct opts *o)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i, bad = 0;
+	int fd;
+
+	for (i = 0; i < o->ntokens; i++) {
+		const char *problem = NULL;
+
+		if (pin_source_of(o->tokens[i], path, sizeof(path)) != 0)
+			continue;
+		if (path[0] != '/')
+			problem = "not an absolute path (pin-source=file:/PATH)";
+		else if (stat(path, &st) != 0)
+			problem = errno == ENOENT ? "missing (no such file)" : strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			problem = "not a regular file";
+		else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+			problem = errno == EACCES ? "unreadable by this user (permission denied)" :
+			    strerror(errno);
+		else {
+			close(fd);
+			if (st.st_size == 0)
+				problem = "empty";
+			else if (st.st_mode & (S_IRWXG | S_IRWXO))
+				fprintf(stderr, "p11signer: warning: --token %s: pin-source %s is open "
+				    "to group or others (mode %03o): chmod 600 it\n",
+				    uri_shown(o->tokens[i]), path, (unsigned)(st.st_mode & 0777));
+		}
+		if (problem != NULL) {
+			fprintf(stderr, "p11signer: warning: --token %s: pin-source %s cannot be used: "
+			    "%s; that token will not be logged in automatically\n",
+			    uri_shown(o->tokens[i]), path, problem);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * libmicrohttpd says only that it could not start (and logs its own line);
+ * find the reason by binding the same address, so the user is told that the
+ * port is taken rather than "input/output error".
+ */
+static const char *
+http_bind_problem(const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	const char *why = "libmicrohttpd could not start (see the line above)";
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*s6);
+	} else
+		return "not an IPv4 or IPv6 address";
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return why;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0)
+		why = errno == EADDRINUSE ? "the port is in use (another p11signer or Clef? "
+		    "choose another --http.port)" : strerror(errno);
+	close(fd);
+	return why;
 }
 
 /* ---- PIN entry and notices for serve ---- */
@@ -445,12 +695,16 @@ tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t
 	ssize_t r;
 	char c;
 
-	dprintf(u->tty_fd, "\n%s%sPIN for token \"%.64s\": ", note, *note ? "\n" : "", token);
+	/*
+	 * Echo off (and type-ahead discarded) before the prompt is shown: a PIN
+	 * typed as soon as the prompt appears must be neither flushed nor echoed.
+	 */
 	if (tcgetattr(u->tty_fd, &old) != 0)
 		return ERR_IO;
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(u->tty_fd, TCSAFLUSH, &quiet);
+	dprintf(u->tty_fd, "\n%s%sPIN for token \"%.64s\": ", note, *note ? "\n" : "", token);
 	while ((r = read(u->tty_fd, &c, 1)) == 1 && c != '\n')
 		if (n < sizeof(line))
 			line[n++] = c;
@@ -618,20 +872,30 @@ cmd_serve(int argc, char **argv)
 	if (o.stdio_ui) {
 		if ((r = signer_ui_stdio_open(STDIN_FILENO, STDOUT_FILENO, &uctx.stdio_ui)) != 0)
 			die("--stdio-ui: %s", err_str(r));
-		cfg.approver = (struct signer_approver){ uctx.stdio_ui, signer_ui_stdio_ask,
-		    signer_ui_stdio_notify_approver };
+		cfg.approver = (struct signer_approver){ .ctx = uctx.stdio_ui,
+		    .ask = signer_ui_stdio_ask, .notify = signer_ui_stdio_notify_approver,
+		    .ask_watched = signer_ui_stdio_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, stdio_ask_pin, stdio_notice };
 	} else if (strcmp(o.ui, "tty") == 0) {
 		if ((uctx.tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
 			die("--ui tty: cannot open /dev/tty: %s", strerror(errno));
 		if ((r = signer_ui_tty_open(uctx.tty_fd, uctx.tty_fd, &tty)) != 0)
 			die("--ui tty: %s", err_str(r));
-		cfg.approver = (struct signer_approver){ tty, signer_ui_tty_ask,
-		    signer_ui_tty_notify };
+		cfg.approver = (struct signer_approver){ .ctx = tty, .ask = signer_ui_tty_ask,
+		    .notify = signer_ui_tty_notify, .ask_watched = signer_ui_tty_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, tty_ask_pin, tty_notice };
 	}
 
 	nclients = start_clients(&o, clients, 1);
+	warn_unmatched_tokens(&o, clients, nclients);
+	(void)check_pin_sources(&o);
+	if (cfg.approver.ask == NULL && policy == NULL)
+		fprintf(stderr, "p11signer: warning: --ui none and no --rules: every request that "
+		    "needs approval (listing, signing, new keys) is refused; give --rules FILE "
+		    "(docs/policy.md), --ui tty or --stdio-ui\n");
+	else if (cfg.approver.ask == NULL)
+		fprintf(stderr, "p11signer: --ui none: what the policy file would ask about is "
+		    "refused\n");
 	if ((r = signer_keystore_new(clients, nclients, &pins, &ks)) != 0)
 		die("%s", err_str(r));
 	event_keystore = ks;
@@ -678,7 +942,8 @@ cmd_serve(int argc, char **argv)
 		    .ntls_client_pins = o.ntls_pins };
 
 		if ((r = rpc_http_start(&hc, signer_api_table(api), &http)) != 0)
-			die("--http on %s:%u: %s", o.http_addr, o.http_port, err_str(r));
+			die("--http on %s:%u: %s", o.http_addr, o.http_port, r == ERR_IO ?
+			    http_bind_problem(o.http_addr, o.http_port) : err_str(r));
 		fprintf(stderr, "p11signer: HTTP listening on %s:%u\n", o.http_addr,
 		    rpc_http_port(http));
 	}
@@ -805,6 +1070,48 @@ cmd_list(int argc, char **argv)
 	return failed;
 }
 
+/*
+ * The PIN flags of the first token c offers (c was started with one
+ * --token, so that is the one the user named); 0 when it cannot be listed.
+ */
+static uint32_t
+first_token_flags(struct p11_client *c)
+{
+	struct proto_msg *list = NULL;
+	char why[P11_CLIENT_WHY_MAX] = "";
+	uint32_t flags = 0;
+
+	if (p11_client_list(c, &list, why) == 0 && list->key_list.ntokens > 0)
+		flags = list->key_list.tokens[0].flags;
+	proto_msg_free(list);
+	return flags;
+}
+
+/* What the token says of its PIN tries, for a person about to type a PIN. */
+static const char *
+tries_said(uint32_t flags)
+{
+	if (flags & PROTO_TOKEN_PIN_LOCKED)
+		return "the user PIN is locked: unlock it with the token's tools (SO PIN / PUK)";
+	if (flags & PROTO_TOKEN_PIN_FINAL_TRY)
+		return "the token reports ONE try left: a wrong PIN now locks it";
+	if (flags & PROTO_TOKEN_PIN_COUNT_LOW)
+		return "the token reports failed PIN tries: fewer tries are left (PKCS#11 "
+		    "does not say how many)";
+	return "the token reports no failed PIN tries";
+}
+
+/* The way out when the helper will not try a PIN because tries have failed. */
+static void
+die_low_tries(const struct opts *o, const char *what, uint32_t flags)
+{
+	die("%s: %s; no PIN is tried on its own then. To go on, log in once by hand: "
+	    "p11signer login --module %s --token '%s' (asks the PIN once, showing the tries "
+	    "left; a good PIN resets the count on most tokens), or use the token's own tool "
+	    "(pkcs11-tool --module %s --login --test)", what, tries_said(flags), o->modules[0],
+	    uri_shown(o->tokens[0]), o->modules[0]);
+}
+
 static int
 cmd_keygen(int argc, char **argv)
 {
@@ -828,6 +1135,8 @@ cmd_keygen(int argc, char **argv)
 		if (tty_ask_pin(&u, o.tokens[0], "", pin, sizeof(pin), &pinlen) == 0) {
 			r = p11_client_login(clients[0], o.tokens[0], 0, pin, pinlen, &lr, why);
 			explicit_bzero(pin, sizeof(pin));
+			if (r == 0 && lr.status == PROTO_LOGIN_LOW_TRIES)
+				die_low_tries(&o, "keygen: the PIN was not tried", lr.token_flags);
 			if (r == 0 && lr.status != PROTO_LOGIN_OK && lr.status != PROTO_LOGIN_ALREADY)
 				die("log-in refused (status %u); nothing was tried again", lr.status);
 			if (r == 0)
@@ -835,8 +1144,13 @@ cmd_keygen(int argc, char **argv)
 				    &gen, why);
 		}
 	}
-	if (r != 0)
+	if (r != 0) {
+		uint32_t flags = first_token_flags(clients[0]);
+
+		if (flags & (PROTO_TOKEN_PIN_COUNT_LOW | PROTO_TOKEN_PIN_FINAL_TRY))
+			die_low_tries(&o, "keygen: the token is not logged in", flags);
 		die("keygen: %s", why[0] != '\0' ? why : err_str(r));
+	}
 	eth_addr_to_checksum(gen->generated.addr, a);
 	printf("%s\n%s\n", a, gen->generated.uri);
 	proto_msg_free(gen);
@@ -845,6 +1159,72 @@ cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+
+/*
+ * p11signer login: one log-in typed by a person who has been told how the
+ * token's tries stand.  The helper never tries a PIN on its own once tries
+ * have failed (DESIGN.md); this is the way out: the PIN is asked once, on the
+ * terminal, and sent with PROTO_LOGIN_LOW_TRIES_CONFIRMED.  Nothing is
+ * retried: a wrong PIN is reported with the tries as the token now has them.
+ */
+static int
+cmd_login(int argc, char **argv)
+{
+	struct opts o;
+	struct p11_client *clients[MAX_LIST] = { NULL };
+	struct proto_login_result lr;
+	struct ui_ctx u = { NULL, STDIN_FILENO };
+	uint8_t pin[LIMIT_PROTO_PIN];
+	char why[P11_CLIENT_WHY_MAX] = "", note[256];
+	size_t pinlen = 0;
+	uint32_t flags;
+	int r;
+
+	parse_opts(&o, argc, argv);
+	if (o.nmodules != 1 || o.ntokens != 1)
+		die("login wants one --module and one --token URI");
+	if (!isatty(STDIN_FILENO))
+		die("login asks the PIN on the terminal, and standard input is not one");
+	start_clients(&o, clients, 0);
+	flags = first_token_flags(clients[0]);
+	if (flags == 0)
+		die("login: no token matches --token %s", uri_shown(o.tokens[0]));
+	if (flags & PROTO_TOKEN_PIN_LOCKED)
+		die("login: %s", tries_said(flags));
+	if (flags & PROTO_TOKEN_LOGGED_IN) {
+		printf("token %s: already logged in\n", uri_shown(o.tokens[0]));
+		goto done;
+	}
+	snprintf(note, sizeof(note), "%s.", tries_said(flags));
+	if (tty_ask_pin(&u, o.tokens[0], note, pin, sizeof(pin), &pinlen) != 0)
+		die("login: no PIN read; nothing was tried");
+	r = p11_client_login(clients[0], o.tokens[0], PROTO_LOGIN_LOW_TRIES_CONFIRMED, pin, pinlen,
+	    &lr, why);
+	explicit_bzero(pin, sizeof(pin));
+	if (r != 0)
+		die("login: %s", why[0] != '\0' ? why : err_str(r));
+	switch (lr.status) {
+	case PROTO_LOGIN_OK:
+	case PROTO_LOGIN_ALREADY:
+		printf("logged in; %s\n", tries_said(first_token_flags(clients[0])));
+		break;
+	case PROTO_LOGIN_PIN_INCORRECT:
+		die("login: the PIN is incorrect (one try spent); %s; nothing was tried again",
+		    tries_said(lr.token_flags));
+	case PROTO_LOGIN_PIN_LOCKED:
+		die("login: %s", tries_said(PROTO_TOKEN_PIN_LOCKED));
+	case PROTO_LOGIN_PIN_INVALID:
+		die("login: the token refuses the PIN's length or characters (no try spent)");
+	case PROTO_LOGIN_TOKEN_ABSENT:
+		die("login: no token in the slot");
+	default:
+		die("login: refused (status %u); nothing was tried again", lr.status);
+	}
+ done:
+	p11_client_stop(clients[0]);
+	opts_free(&o);
+	return 0;
+}
 
 /* ---- doctor ---- */
 
@@ -1070,12 +1450,34 @@ doctor_modules(const struct opts *o)
 	}
 }
 
+/*
+ * Whether a module reaches its token through pcscd and a USB smart card
+ * reader.  SoftHSM2 keeps its keys in files and YubiHSM 2's module speaks
+ * to yubihsm-connector: neither needs pcscd nor a CCID reader, and saying
+ * those are missing would send the user after the wrong problem.  Every
+ * other module (OpenSC, vendor smartcard modules, p11-kit-proxy) may.
+ */
+static int
+module_needs_pcscd(const char *module)
+{
+	static const char *const own_transport[] = { "softhsm", "yubihsm" };
+	const char *base = strrchr(module, '/');
+	size_t i;
+
+	base = base != NULL ? base + 1 : module;
+	for (i = 0; i < sizeof(own_transport) / sizeof(own_transport[0]); i++)
+		if (strstr(base, own_transport[i]) != NULL)
+			return 0;
+	return 1;
+}
+
 static int
 cmd_doctor(int argc, char **argv)
 {
 	struct opts o;
 	const char *helper;
 	size_t i;
+	int need_pcscd = 0;
 
 	parse_opts(&o, argc, argv);
 	helper = helper_path(&o);
@@ -1083,8 +1485,6 @@ cmd_doctor(int argc, char **argv)
 		doctor_say(1, "token helper %s", helper);
 	else
 		doctor_say(0, "token helper %s is missing: reinstall p11signer, or pass --helper", helper);
-	doctor_pcscd();
-	doctor_usb();
 	if (o.nmodules == 0) {
 		static const char *const known[] = {
 			"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
@@ -1092,6 +1492,7 @@ cmd_doctor(int argc, char **argv)
 			"/usr/lib/arm-linux-gnueabihf/opensc-pkcs11.so",
 		};
 
+		need_pcscd = 1;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (access(known[i], R_OK) == 0)
 				o.modules[o.nmodules++] = known[i];
@@ -1099,6 +1500,14 @@ cmd_doctor(int argc, char **argv)
 			doctor_say(0, "no --module given and OpenSC's module is not installed; fix: "
 			    "apt-get install opensc-pkcs11, or name your HSM's module with --module");
 	}
+	for (i = 0; i < o.nmodules; i++)
+		need_pcscd |= module_needs_pcscd(o.modules[i]);
+	if (need_pcscd) {
+		doctor_pcscd();
+		doctor_usb();
+	} else
+		doctor_say(1, "pcscd and a USB smart card reader: not needed by %s%s (its module "
+		    "reaches its keys without them)", o.modules[0], o.nmodules > 1 ? " and the others" : "");
 	doctor_modules(&o);
 	opts_free(&o);
 	printf("%d problem%s found\n", doctor_problems, doctor_problems == 1 ? "" : "s");
@@ -1151,6 +1560,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
+		fputs("p11signer: no command given\n", stderr);
 		usage(stderr);
 		return 2;
 	}
@@ -1160,6 +1570,8 @@ main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "login") == 0)
+		return cmd_login(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
 	if (strcmp(argv[1], "doctor") == 0)
@@ -1175,6 +1587,7 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	fprintf(stderr, "p11signer: unknown command \"%.64s\"\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -19,6 +19,8 @@
 	X(ERR_TOO_MANY,            -6,  "too many items") \
 	X(ERR_IO,                  -7,  "input/output error") \
 	X(ERR_TIMEOUT,             -8,  "timed out") \
+	/* general: requests whose caller went away (issue 13) */ \
+	X(ERR_WITHDRAWN,           -9,  "withdrawn: the caller is gone") \
 	/* hex and numbers */ \
 	X(ERR_HEX_NO_PREFIX,       -20, "hex string lacks the 0x prefix") \
 	X(ERR_HEX_ODD_LENGTH,      -21, "hex string has an odd number of digits") \
@@ -56,6 +58,9 @@
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
 	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
+	/* Unix socket servers (src/rpc/unixsrv.c) */ \
+	X(ERR_SOCKET_IN_USE,       -120, "a live socket is at that path (another server, or systemd's socket unit, listens there): not replaced") \
+	X(ERR_SOCKET_NOT_SOCKET,   -121, "something other than a socket is at that path: not replaced") \
 	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
 	X(ERR_ABI_SIGNATURE,       -320, "invalid ABI function signature") \
 	X(ERR_ABI_DECODE,          -321, "call data does not decode by the function's ABI types") \
@@ -111,7 +116,11 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	/* the relay's eth_* endpoint and the user's node (src/relay/node.h) */ \
+	X(ERR_RELAY_NODE_REFUSED,  -300, "the node answered with a JSON-RPC error") \
+	X(ERR_RELAY_NODE_ANSWER,   -301, "the node's answer is not JSON-RPC") \
+	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table")
 
 enum err_code {
 	ERR_OK = 0,

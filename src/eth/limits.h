@@ -56,6 +56,11 @@
 #define LIMIT_POLICY_LIST         1024           /* entries in one match or allow list */
 #define LIMIT_POLICY_WINDOW_EVENTS 100000        /* remembered signings per rule */
 
+/* the relay's eth_* endpoint (src/relay/eth.h, node.h) */
+#define LIMIT_NODE_CONNECT_S      5              /* connecting to the user's node */
+#define LIMIT_NONCE_ADDRESSES     256            /* sending addresses remembered */
+#define LIMIT_NONCE_RELEASED      64             /* given-back nonces kept per address */
+
 /* qrexec */
 #define LIMIT_QREXEC_DESCRIPTOR   256            /* "service+arg source\0" */
 #define LIMIT_QUBE_NAME           31             /* Qubes' own limit on qube names */

@@ -420,10 +420,23 @@ relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_
 		    "cannot reach the upstream signer" : "cannot run qrexec-client-vm");
 	} else if (exit_code == 126) {
 		answer = error_answer(id, RELAY_ERR_POLICY_DENIED,
-		    "request refused by the Qubes qrexec policy (dom0 denied the call)");
+		    "request refused by the Qubes qrexec policy (exit 126): no line in dom0's "
+		    "policy allows this qube, vault and profile, or the answer at dom0's "
+		    "prompt was no");
 	} else if (exit_code == 127) {
+		/* The agent in the vault found nothing at /etc/qubes-rpc/SERVICE: no
+		 * entry, or a symlink to a socket that is gone. */
 		answer = error_answer(id, RELAY_ERR_NO_SERVICE,
-		    "the vault has no p11signer.Sign service (is p11signer installed there?)");
+		    "the vault has no p11signer.Sign service (exit 127): not installed there, "
+		    "or the vault was not restarted after its template was, or the signer's "
+		    "socket is gone (p11signer stopped and p11signer-qrexec.socket not enabled)");
+	} else if (exit_code == 125) {
+		/* The entry is a socket the agent could not connect to. */
+		answer = error_answer(id, RELAY_ERR_QREXEC,
+		    "qrexec could not connect the call in the vault (exit 125): the signer's "
+		    "socket is stale (p11signer was killed and p11signer-qrexec.socket is not "
+		    "enabled), or dom0's policy line lacks user=root so the vault's user "
+		    "connected and the socket refused it, or qrexec itself failed");
 	} else if (exit_code > 0) {
 		snprintf(msg, sizeof(msg), "qrexec call to the vault failed (exit status %d)", exit_code);
 		answer = error_answer(id, RELAY_ERR_QREXEC, msg);

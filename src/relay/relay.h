@@ -34,8 +34,10 @@
  * and a client certificate needs the server pinned.
  *
  * Failures become JSON-RPC errors with the request's id: qrexec's exit 126
- * (refused by policy) -32001, 127 (no such service in the vault) -32002,
- * 125 and other failures -32003, no answer in time -32004, an answer that is
+ * (refused by policy) -32001, 127 (no such service in the vault, or the
+ * socket it names is gone) -32002, 125 (the vault's agent could not connect
+ * to the socket: stale, or refused to the user it connected as) and other
+ * failures -32003, no answer in time -32004, an answer that is
  * not JSON -32005, TLS with the upstream signer failing -32006 (its server
  * certificate is not the pinned one: nothing was sent; or the signer refused
  * the handshake, most often because this relay's certificate is not pinned

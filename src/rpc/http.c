@@ -300,6 +300,19 @@ content_type_allowed(const char *untrusted_ct)
 	return 0;
 }
 
+/* The connection's socket, so that a caller who hangs up is noticed (caller.h). */
+static void
+watch_connection(struct MHD_Connection *conn, struct rpc_caller *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL && ci->connect_fd != MHD_INVALID_SOCKET) {
+		c->watch = RPC_WATCH_HANGUP_OR_EOF;
+		c->conn_fd = ci->connect_fd;
+	}
+}
+
 static void
 fill_caller(struct MHD_Connection *conn, const struct http_request *req, struct rpc_caller *c)
 {
@@ -323,6 +336,7 @@ fill_caller(struct MHD_Connection *conn, const struct http_request *req, struct 
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"));
 	rpc_caller_set(c->untrusted_forwarded_for,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"));
+	watch_connection(conn, c);
 }
 
 static enum MHD_Result

@@ -31,6 +31,8 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	memset(&caller, 0, sizeof(caller));
 	caller.kind = RPC_CALLER_UNIX;
 	caller.uid = uid;
+	caller.watch = RPC_WATCH_HANGUP;
+	caller.conn_fd = fd;
 	snprintf(idbuf, sizeof(idbuf), "uid:%u", (unsigned)uid);
 	rpc_caller_set(caller.id, idbuf);
 	rpc_caller_set(caller.untrusted_scheme, "ipc");

@@ -24,7 +24,7 @@ struct rpc_ipc;
  * call_ctx of each method call is a struct rpc_caller * of kind
  * RPC_CALLER_UNIX.  An existing socket at path is replaced only when no one
  * listens on it.  Caller frees with rpc_ipc_stop().
- * Errors: ERR_TOO_LONG (path), ERR_IO (in use, cannot bind), ERR_NOMEM.
+ * Errors as rpc_unixsrv_start() (ERR_SOCKET_IN_USE when a live socket is there).
  */
 int rpc_ipc_start(const char *path, const uid_t *allowed_uids, size_t n,
     const struct rpc_table *table, struct rpc_ipc **outp);

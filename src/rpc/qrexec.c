@@ -201,6 +201,9 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
+	/* qrexec-agent shuts down its writing side after the request: only a close is "gone". */
+	caller.watch = RPC_WATCH_HANGUP;
+	caller.conn_fd = fd;
 	rpc_unixsrv_write_line(fd, rpc_qrexec_answer(q->table, &caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);

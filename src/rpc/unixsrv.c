@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +15,10 @@
 #include "rpc/unixsrv.h"
 
 #define UNIXSRV_MAX_CONNECTIONS 64
+/* How long a starting server waits for another one that is claiming the same
+ * directory (it holds the lock only from its check to its listen()). */
+#define UNIXSRV_CLAIM_LOCK_TRIES 100
+#define UNIXSRV_CLAIM_LOCK_PAUSE_MS 10
 
 struct rpc_unixsrv {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -22,6 +27,9 @@ struct rpc_unixsrv {
 	pthread_t accept_thread;
 	int accept_started;
 	int inherited;		/* from systemd: not ours to bind or unlink */
+	int bound;		/* we bound path: bound_dev/bound_ino name our inode */
+	dev_t bound_dev;
+	ino_t bound_ino;
 	const uid_t *allowed_uids;
 	size_t nallowed;
 	rpc_unixsrv_serve_fn serve;
@@ -173,17 +181,97 @@ accept_thread(void *arg)
 	return NULL;
 }
 
-/* Is someone listening on the socket at path? */
+/*
+ * Make path free for a new socket, or say why not.  Only a socket that
+ * refuses connections (ECONNREFUSED: no one listens, its server died) is
+ * stale and removed.  A socket that accepts, or that this process may not
+ * connect to (EACCES: someone else's, systemd's socket unit's for one), or
+ * whose backlog is full (EAGAIN) is live and is never taken over; anything
+ * that is not a socket is not ours to remove.  Called with the directory
+ * locked (claim_lock()), so two servers starting at once cannot both find
+ * the same stale socket and each bind over the other.
+ * Returns 0, ERR_SOCKET_IN_USE, ERR_SOCKET_NOT_SOCKET or ERR_IO.
+ */
 static int
-socket_in_use(const struct sockaddr_un *sun)
+claim_path(const struct sockaddr_un *sun)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), used;
+	struct stat st;
+	int fd = -1, r;
 
-	if (fd < 0)
-		return 1;
-	used = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	if (lstat(sun->sun_path, &st) != 0) {
+		r = errno == ENOENT ? 0 : ERR_IO;
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		r = ERR_SOCKET_NOT_SOCKET;
+		goto out;
+	}
+	/* Non-blocking: a live server with a full backlog says EAGAIN, not "wait". */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		r = ERR_IO;
+		goto out;
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
+		r = ERR_SOCKET_IN_USE;
+	else if (errno == ENOENT)
+		r = 0;
+	else if (errno != ECONNREFUSED)
+		r = ERR_SOCKET_IN_USE;
+	else if (unlink(sun->sun_path) == 0 || errno == ENOENT)
+		r = 0;
+	else
+		r = ERR_IO;
+ out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/*
+ * Lock the directory that holds path (flock(2) on the directory itself, so
+ * no lock file is left behind), waiting at most UNIXSRV_CLAIM_LOCK_TRIES x
+ * UNIXSRV_CLAIM_LOCK_PAUSE_MS.  Returns the locked descriptor, which the
+ * caller closes to unlock, or -1 (ERR_IO for the caller).
+ */
+static int
+claim_lock(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	int fd, tries;
+
+	if (slash == NULL) {
+		memcpy(dir, ".", 2);
+	} else if (slash == path) {
+		memcpy(dir, "/", 2);
+	} else {
+		/* path fits in sun_path (checked by the caller), so its prefix fits dir. */
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	for (tries = 0; tries < UNIXSRV_CLAIM_LOCK_TRIES; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		poll(NULL, 0, UNIXSRV_CLAIM_LOCK_PAUSE_MS);
+	}
 	close(fd);
-	return used;
+	return -1;
+}
+
+/* Remove path if it is still the socket this server bound, never one that
+ * another server put there since. */
+static void
+unlink_if_ours(const struct rpc_unixsrv *s)
+{
+	struct stat st;
+
+	if (s->bound && lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == s->bound_dev && st.st_ino == s->bound_ino)
+		unlink(s->path);
 }
 
 /*
@@ -230,7 +318,7 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	struct sockaddr_un sun;
 	struct stat st;
 	mode_t old_umask;
-	int r;
+	int lock_fd = -1, r;
 
 	*outp = NULL;
 	memset(&sun, 0, sizeof(sun));
@@ -256,26 +344,36 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 		s->inherited = 1;
 		goto listening;
 	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode) || socket_in_use(&sun))
-			goto out;
-		unlink(path);
-	}
+	if ((lock_fd = claim_lock(path)) < 0)
+		goto out;
+	if ((r = claim_path(&sun)) != 0)
+		goto out;
+	r = ERR_IO;
 	if ((s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		goto out;
 	/* 0600 from the start: no window in which others may connect. */
 	old_umask = umask(0177);
 	r = bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_umask);
-	if (r != 0 || listen(s->listen_fd, 16) != 0) {
+	if (r != 0) {
+		r = ERR_IO;
+		goto out;
+	}
+	/* Still under the lock: the inode at path is the one we bound. */
+	if (lstat(path, &st) == 0) {
+		s->bound = 1;
+		s->bound_dev = st.st_dev;
+		s->bound_ino = st.st_ino;
+	}
+	if (listen(s->listen_fd, 16) != 0) {
+		unlink_if_ours(s);
 		r = ERR_IO;
 		goto out;
 	}
  listening:
 	if (pthread_create(&s->accept_thread, NULL, accept_thread, s) != 0) {
 		r = ERR_NOMEM;
-		if (!s->inherited)
-			unlink(path);
+		unlink_if_ours(s);
 		goto out;
 	}
 	s->accept_started = 1;
@@ -283,6 +381,8 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	s = NULL;
 	r = 0;
  out:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	rpc_unixsrv_stop(s);
 	return r;
 }
@@ -297,8 +397,7 @@ rpc_unixsrv_stop(struct rpc_unixsrv *s)
 	}
 	if (s->accept_started) {
 		pthread_join(s->accept_thread, NULL);
-		if (!s->inherited)
-			unlink(s->path);
+		unlink_if_ours(s);
 	}
 	pthread_mutex_lock(&s->lock);
 	while (s->nconn > 0)

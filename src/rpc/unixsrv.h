@@ -2,10 +2,16 @@
  * unixsrv.h - a Unix stream socket server: the part the IPC and qrexec
  * transports share.
  *
- * The socket is created with mode 0600 (umask set around bind), an existing
- * socket at the path is replaced only when no one listens on it, and a
+ * The socket is created with mode 0600 (umask set around bind), and a
  * connecting process is accepted only when the kernel (SO_PEERCRED) says it
- * runs as an allowed uid.  Each accepted connection gets its own thread,
+ * runs as an allowed uid.  An existing socket at the path is replaced only
+ * when it is stale: connect() to it is refused (ECONNREFUSED), as after its
+ * server was killed.  One that accepts, or that this process may not even
+ * connect to (someone else's: systemd's socket unit's, another user's), is
+ * live and never taken over; nor is anything that is not a socket.  The
+ * check, the removal and the bind happen under a flock(2) of the directory,
+ * so two servers started at once on one path cannot both take it.  At stop
+ * the server removes the path only if it still names the socket it bound.  Each accepted connection gets its own thread,
  * which calls serve(); serve owns nothing and must return when it reads EOF
  * or when rpc_unixsrv_stopping() says so.
  *
@@ -28,7 +34,9 @@ typedef void (*rpc_unixsrv_serve_fn)(struct rpc_unixsrv *srv, void *ctx, int fd,
 /*
  * Listen at path.  allowed_uids (borrowed for the server's life; NULL or
  * n == 0: the daemon's own uid only).  Caller frees with rpc_unixsrv_stop().
- * Errors: ERR_TOO_LONG (path), ERR_IO (in use, cannot bind), ERR_NOMEM.
+ * Errors: ERR_TOO_LONG (path), ERR_SOCKET_IN_USE (a live socket is there),
+ * ERR_SOCKET_NOT_SOCKET (something else is there), ERR_IO (cannot lock the
+ * directory or bind), ERR_NOMEM.
  */
 int rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
     rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp);
@@ -48,7 +56,9 @@ int rpc_unixsrv_write_line(int fd, char *answer_malloced);
 /* Write a JSON-RPC error response with a null id, and a newline. */
 int rpc_unixsrv_write_error(int fd, int code, const char *message);
 
-/* Stop accepting, wake and wait for connection threads, remove the socket; accepts NULL. */
+/* Stop accepting, wake and wait for connection threads, and remove the
+ * socket if this server bound it and it is still there (an inherited one is
+ * left to systemd); accepts NULL. */
 void rpc_unixsrv_stop(struct rpc_unixsrv *srv);
 
 #endif /* RPC_UNIXSRV_H */

@@ -221,6 +221,37 @@ policy_request(const struct approval_req *q, struct signer_policy_request *pr)
 	pr->tx = q->is_tx ? q->tx : NULL;
 }
 
+/*
+ * A refusal nobody was asked about goes to stderr (the journal under
+ * systemd) as well as the audit log, so that a daemon that refuses
+ * everything says so where its operator looks.
+ */
+static void
+log_refusal(const struct approval_req *q, const char *outcome, const char *why)
+{
+	fprintf(stderr, "p11signer: %s from %s%s%s: %s (%s)\n", q->method,
+	    q->caller != NULL ? q->caller->id : "internal",
+	    q->caller != NULL && q->caller->profile[0] != '\0' ? " profile " : "",
+	    q->caller != NULL ? q->caller->profile : "", outcome, why);
+}
+
+/* For approvers: the request is still wanted while its caller is there. */
+static int
+caller_still_there(const void *arg)
+{
+	return !rpc_caller_gone(arg);
+}
+
+/* A caller that has gone gets nothing processed: said in the audit log and on stderr. */
+static int
+withdrawn(struct signer_api *api, const struct approval_req *q, const char *when,
+    struct rpc_error *err)
+{
+	audit(api, q->caller, q->method, "withdrawn: the caller is gone", when, q->key, NULL);
+	log_refusal(q, "withdrawn: the caller is gone", when);
+	return rpc_error_set(err, RPC_ERR_SERVER, "request withdrawn: the caller is gone");
+}
+
 static int
 approve(struct signer_api *api, const struct approval_req *q,
     struct signer_policy_decision *d, json_t **resultp, struct rpc_error *err)
@@ -243,24 +274,35 @@ approve(struct signer_api *api, const struct approval_req *q,
 		return 0;
 	if (d->action == SIGNER_DENY) {
 		audit(api, q->caller, q->method, "denied by policy", d->why, q->key, NULL);
+		log_refusal(q, "denied by policy", d->why);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
 	}
 	/* ask */
 	if (api->cfg.approver.ask == NULL) {
 		audit(api, q->caller, q->method, "denied: no approver (--ui none)", d->why,
 		    q->key, NULL);
+		log_refusal(q, "denied: no approver (--ui none)", d->why);
 		if (pol != NULL)
 			signer_policy_release(pol, d);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
 	}
-	r = api->cfg.approver.ask(api->cfg.approver.ctx, q->ui_method, q->ui_request,
-	    api->cfg.approval_timeout_ms, &result);
+	if (api->cfg.approver.ask_watched != NULL)
+		r = api->cfg.approver.ask_watched(api->cfg.approver.ctx, q->ui_method,
+		    q->ui_request, api->cfg.approval_timeout_ms, caller_still_there, q->caller,
+		    &result);
+	else
+		r = api->cfg.approver.ask(api->cfg.approver.ctx, q->ui_method, q->ui_request,
+		    api->cfg.approval_timeout_ms, &result);
 	if (r == 0 && !json_is_object(result))
 		r = ERR_JSON_TYPE;
+	if (r == 0 && rpc_caller_gone(q->caller))
+		r = ERR_WITHDRAWN;	/* answered, but nobody is there to take the result */
 	if (r != 0) {
 		json_decref(result);
 		if (pol != NULL)
 			signer_policy_release(pol, d);
+		if (r == ERR_WITHDRAWN)
+			return withdrawn(api, q, "while the approver was asked", err);
 		if (r == ERR_TIMEOUT) {
 			audit(api, q->caller, q->method, "approval timed out", NULL, q->key, NULL);
 			return rpc_error_set(err, RPC_ERR_SERVER,

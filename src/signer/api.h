@@ -79,6 +79,16 @@ struct signer_approver {
 	int (*ask)(void *ctx, const char *method, const json_t *request,
 	    int timeout_ms, json_t **resultp);
 	void (*notify)(void *ctx, const char *method, const json_t *params);
+	/*
+	 * Optional (NULL: ask is used): ask, and take the request back from the
+	 * person when its caller has gone.  still_wanted(arg) is 0 once it has;
+	 * the approver calls it before showing the request and at least every
+	 * 200 ms while it waits, and on 0 says so to the person (Clef's UI
+	 * protocol: ui_showInfo) and returns ERR_WITHDRAWN.
+	 */
+	int (*ask_watched)(void *ctx, const char *method, const json_t *request,
+	    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+	    json_t **resultp);
 };
 
 struct signer_api_config {

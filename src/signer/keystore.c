@@ -256,7 +256,7 @@ find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *c
  */
 static int
 login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
-    const char *label, uint32_t flags, char why[SIGNER_WHY_MAX])
+    const char *label, uint32_t flags, const char *helper_why, char why[SIGNER_WHY_MAX])
 {
 	struct proto_login_result res;
 	char cwhy[P11_CLIENT_WHY_MAX] = "", note[160] = "";
@@ -279,8 +279,10 @@ login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
 		r = p11_client_login(c, token_uri, PROTO_LOGIN_PIN_PAD, NULL, 0, &res, cwhy);
 	} else {
 		if (ks->pins.ask_pin == NULL) {
-			snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" needs a PIN and there is no "
-			    "way to ask for one (--ui none; give a pin-source in --token)", label);
+			/* The helper's reason says whether a configured PIN failed, and how. */
+			snprintf(why, SIGNER_WHY_MAX, "%.180s; --ui none cannot ask for one "
+			    "(the signer's log says more)", helper_why[0] != '\0' ? helper_why :
+			    "the token needs a PIN");
 			return ERR_P11_NOT_LOGGED_IN;
 		}
 		if (flags & PROTO_TOKEN_PIN_FINAL_TRY) {
@@ -361,7 +363,7 @@ ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
 			pthread_mutex_unlock(&ks->login_lock);
 			break;
 		}
-		r = login(ks, ks->clients[client], token_uri, label, flags, why);
+		r = login(ks, ks->clients[client], token_uri, label, flags, cwhy, why);
 		pthread_mutex_unlock(&ks->login_lock);
 		if (r != 0) {
 			signer_keystore_invalidate(ks);	/* PIN state changed */

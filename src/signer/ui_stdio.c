@@ -149,12 +149,32 @@ signer_ui_stdio_open(int in_fd, int out_fd, struct signer_ui_stdio **outp)
 	return 0;
 }
 
-int
-signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t *params,
-    int timeout_ms, json_t **resultp)
+/* One step of a wait: at most 200 ms, never past the deadline. */
+static struct timespec
+slice_end(const struct timespec *deadline)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += 200L * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	if (t.tv_sec > deadline->tv_sec ||
+	    (t.tv_sec == deadline->tv_sec && t.tv_nsec > deadline->tv_nsec))
+		t = *deadline;
+	return t;
+}
+
+/* signer_ui_stdio_call(), and ERR_WITHDRAWN once still_wanted (when given) says 0. */
+static int
+call_watched(struct signer_ui_stdio *ui, const char *method, json_t *params,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp)
 {
 	struct ui_waiter w = { 0, NULL, NULL }, **pp;
-	struct timespec deadline;
+	struct timespec deadline, step;
 	json_t *req = NULL;
 	int r;
 
@@ -178,9 +198,16 @@ signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t *par
 	req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", w.id, "method", method,
 	    "params", params);
 	r = req != NULL ? ui_write(ui, req) : ERR_NOMEM;
-	while (r == 0 && w.answer == NULL && !ui->gone)
-		if (pthread_cond_timedwait(&ui->answered, &ui->lock, &deadline) == ETIMEDOUT)
+	while (r == 0 && w.answer == NULL && !ui->gone) {
+		if (still_wanted != NULL && !still_wanted(arg)) {
+			r = ERR_WITHDRAWN;
+			break;
+		}
+		step = still_wanted != NULL ? slice_end(&deadline) : deadline;
+		if (pthread_cond_timedwait(&ui->answered, &ui->lock, &step) == ETIMEDOUT &&
+		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
 			r = ERR_TIMEOUT;
+	}
 	if (r == 0 && w.answer == NULL)
 		r = ERR_IO;
 	/* Unlink: from here on a late answer finds no waiter and is dropped. */
@@ -200,6 +227,13 @@ signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t *par
 	json_decref(w.answer);
 	json_decref(req);
 	return r;
+}
+
+int
+signer_ui_stdio_call(struct signer_ui_stdio *ui, const char *method, json_t *params,
+    int timeout_ms, json_t **resultp)
+{
+	return call_watched(ui, method, params, timeout_ms, NULL, NULL, resultp);
 }
 
 int
@@ -258,6 +292,25 @@ signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
 	if (params == NULL)
 		return ERR_NOMEM;
 	return signer_ui_stdio_call(ctx, method, params, timeout_ms, resultp);
+}
+
+int
+signer_ui_stdio_ask_watched(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp)
+{
+	json_t *params = json_pack("[O]", request);
+	int r;
+
+	*resultp = NULL;
+	if (params == NULL)
+		return ERR_NOMEM;
+	r = call_watched(ctx, method, params, timeout_ms, still_wanted, arg, resultp);
+	if (r == ERR_WITHDRAWN)
+		(void)signer_ui_stdio_notify(ctx, "ui_showInfo", json_pack("[{s:s}]", "text",
+		    "The request shown before was withdrawn: its caller is gone. Nothing will "
+		    "be signed for it; an answer to it is ignored."));
+	return r;
 }
 
 void

@@ -42,6 +42,15 @@ int signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_
 int signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp);
 void signer_ui_stdio_notify_approver(void *ctx, const char *method, const json_t *params);
+/*
+ * As signer_ui_stdio_ask(), and the request is taken back when its caller
+ * has gone (struct signer_approver's ask_watched): Clef's UI protocol has no
+ * message for that, so the UI is sent ui_showInfo saying the request was
+ * withdrawn, and its late answer is dropped.  Returns ERR_WITHDRAWN.
+ */
+int signer_ui_stdio_ask_watched(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp);
 
 /*
  * For stopping the daemon: every waiting call fails now with ERR_IO, and so

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,12 +494,27 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The caller still wants the answer (no still_wanted: it cannot tell, so yes). */
+struct watch {
+	int (*still_wanted)(const void *arg);
+	const void *arg;
+};
+
 /* read_answer(): "d", show the transaction's data and ask again */
 #define TTY_ANSWER_DATA 2
 
-/* Read one line within the deadline; 1 for y/yes, 0 for anything else, ERR_* on timeout/EOF. */
 static int
-read_answer(struct signer_ui_tty *t, int fd, long long deadline)
+wanted(const struct watch *w)
+{
+	return w->still_wanted == NULL || w->still_wanted(w->arg);
+}
+
+/*
+ * Read one line within the deadline; 1 for y/yes, 0 for anything else,
+ * ERR_TIMEOUT, ERR_IO at EOF or shutdown, ERR_WITHDRAWN when the caller went.
+ */
+static int
+read_answer(struct signer_ui_tty *t, int fd, long long deadline, const struct watch *w)
 {
 	char line[64];
 	size_t n = 0;
@@ -513,6 +529,8 @@ read_answer(struct signer_ui_tty *t, int fd, long long deadline)
 			return ERR_TIMEOUT;
 		if (atomic_load(&t->stopping))
 			return ERR_IO;
+		if (!wanted(w))
+			return ERR_WITHDRAWN;
 		r = poll(&p, 1, left > 200 ? 200 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return ERR_IO;
@@ -536,14 +554,50 @@ read_answer(struct signer_ui_tty *t, int fd, long long deadline)
 	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
 }
 
+/*
+ * Type-ahead must never answer a question: a "y" typed while nothing was
+ * pending, or while the request was still being drawn, was not typed in
+ * answer to what is on the screen.  Discards what is pending on a terminal
+ * and returns 1 when there was something, else 0.  Other descriptors (the
+ * pipes of the unit tests) are left alone: --ui tty always reads /dev/tty.
+ */
+static int
+discard_typeahead(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int pending;
+
+	if (!isatty(fd))
+		return 0;
+	pending = poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
+	(void)tcflush(fd, TCIFLUSH);
+	return pending;
+}
+
+/* Ask again at most this often when keys keep arriving before the prompt is out. */
+#define TTY_MAX_REASK 5
+
 int
 signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp)
 {
+	return signer_ui_tty_ask_watched(ctx, method, request, timeout_ms, NULL, NULL, resultp);
+}
+
+int
+signer_ui_tty_ask_watched(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp)
+{
+	static const char gone[] = "\n(withdrawn: the caller is gone; nothing will be signed)\n";
+	static const char reask[] = "\n(keys typed before the question was shown were "
+	    "discarded: answer now)\n";
+	static const char denied[] = "\n(keys keep coming: denied)\n";
 	struct signer_ui_tty *t = ctx;
+	struct watch w = { still_wanted, arg };
 	long long deadline = now_ms() + timeout_ms;
 	char prompt[96];
-	int r, yes;
+	int r, yes, asked;
 
 	*resultp = NULL;
 	pthread_mutex_lock(&t->lock);
@@ -551,13 +605,36 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 		pthread_mutex_unlock(&t->lock);
 		return ERR_TIMEOUT;
 	}
+	/* It waited for the terminal: a caller gone meanwhile is not asked about. */
+	if (!wanted(&w)) {
+		pthread_mutex_unlock(&t->lock);
+		return ERR_WITHDRAWN;
+	}
+	(void)discard_typeahead(t->in_fd);
 	if ((r = signer_ui_tty_render(t->out_fd, method, request)) != 0)
 		goto out;
-	snprintf(prompt, sizeof(prompt), "Approve? [y/N] (no answer in %lld s is no) ",
-	    (deadline - now_ms() + 999) / 1000);
-	if ((r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
+	for (asked = 0;; asked++) {
+		snprintf(prompt, sizeof(prompt), "Approve? [y/N] (no answer in %lld s is no) ",
+		    (deadline - now_ms() + 999) / 1000);
+		if ((r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
+			goto out;
+		/* Keys that came while the request was drawn were not an answer to it. */
+		if (!discard_typeahead(t->in_fd))
+			break;
+		if (asked == TTY_MAX_REASK || now_ms() >= deadline) {
+			(void)write_all(t->out_fd, (const uint8_t *)denied, sizeof(denied) - 1);
+			r = ERR_TIMEOUT;
+			goto out;
+		}
+		if ((r = write_all(t->out_fd, (const uint8_t *)reask, sizeof(reask) - 1)) != 0)
+			goto out;
+	}
+	yes = read_answer(t, t->in_fd, deadline, &w);
+	if (yes == ERR_WITHDRAWN) {
+		r = yes;
+		(void)write_all(t->out_fd, (const uint8_t *)gone, sizeof(gone) - 1);
 		goto out;
-	yes = read_answer(t, t->in_fd, deadline);
+	}
 	if (yes < 0) {
 		r = yes;
 		(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);
@@ -568,16 +645,21 @@ signer_ui_tty_ask(void *ctx, const char *method, const json_t *request,
 		if ((r = signer_ui_tty_render_data(t->out_fd, request)) != 0 ||
 		    (r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
 			goto out;
-		if ((yes = read_answer(t, t->in_fd, deadline)) < 0) {
+		if ((yes = read_answer(t, t->in_fd, deadline, &w)) < 0) {
 			r = yes;
-			(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);
+			if (yes == ERR_WITHDRAWN)
+				(void)write_all(t->out_fd, (const uint8_t *)gone, sizeof(gone) - 1);
+			else
+				(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n",
+				    21);
 			goto out;
 		}
 	}
 	yes = yes == 1;
+	/* a listing refused is {"accounts": null}, as Clef's own terminal UI answers: denied */
 	if (strcmp(method, "ui_approveListing") == 0)
 		*resultp = yes ? json_pack("{s:O}", "accounts", json_object_get(request, "accounts"))
-		    : json_pack("{s:[]}", "accounts");
+		    : json_pack("{s:n}", "accounts");
 	else
 		*resultp = json_pack("{s:b}", "approved", yes);
 	r = *resultp != NULL ? 0 : ERR_NOMEM;

@@ -11,6 +11,12 @@
  * printed as printable ASCII only: other bytes appear as \xNN, so a request
  * cannot move the cursor, recolour the screen or hide text.
  *
+ * Type-ahead never answers: on a terminal, input typed before a question is
+ * discarded (tcflush) before the request is drawn, and keys that arrive while
+ * it is drawn are discarded and the question asked again (at most 5 times,
+ * then no), so only keys typed after the whole question was shown count.
+ * Other descriptors (pipes) are read as they are.
+ *
  * Prompts are serialised: one request at a time on the terminal, the others
  * wait (their timeout keeps running).  No answer within the timeout is a
  * no, and the terminal says so.  The functions have the shapes of struct
@@ -31,6 +37,15 @@ void signer_ui_tty_shutdown(struct signer_ui_tty *t);
 
 int signer_ui_tty_ask(void *t, const char *method, const json_t *request,
     int timeout_ms, json_t **resultp);
+/*
+ * As signer_ui_tty_ask(), and the request is taken back when its caller has
+ * gone (struct signer_approver's ask_watched): before it is shown (it may
+ * have waited for the terminal) nothing is drawn; while it is asked, the
+ * terminal says "(withdrawn: the caller is gone)".  Returns ERR_WITHDRAWN.
+ */
+int signer_ui_tty_ask_watched(void *t, const char *method, const json_t *request,
+    int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
+    json_t **resultp);
 void signer_ui_tty_notify(void *t, const char *method, const json_t *params);
 
 /*

@@ -85,7 +85,7 @@ setup(void)
 	cfg.advanced = 1;	/* reach the signing paths past validation too */
 	cfg.approval_timeout_ms = 1000;
 	cfg.keys = (struct signer_keys){ NULL, fake_list, fake_sign, fake_generate };
-	cfg.approver = (struct signer_approver){ NULL, approve_all, NULL };
+	cfg.approver = (struct signer_approver){ .ask = approve_all };
 	if (signer_api_new(&cfg, &api) != 0)
 		abort();
 }

@@ -148,7 +148,7 @@ call(const json_t *req, const char *mode, int advanced, const char *policy_text,
 	ui.calls = ui.notified = 0;
 	ui.asked[0] = '\0';
 	if (strcmp(mode, "none") != 0)
-		cfg.approver = (struct signer_approver){ NULL, fake_ask, fake_notify };
+		cfg.approver = (struct signer_approver){ .ask = fake_ask, .notify = fake_notify };
 	if (policy_text != NULL) {
 		FILE *f;
 

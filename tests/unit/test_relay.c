@@ -121,7 +121,7 @@ expect_error(const char *vault, unsigned timeout, int code, const char *text)
 
 static void test_policy_denied(void **s) { expect_error("vault-deny", 10, RELAY_ERR_POLICY_DENIED, "refused by the Qubes qrexec policy"); }
 static void test_no_service(void **s) { expect_error("vault-missing", 10, RELAY_ERR_NO_SERVICE, "no p11signer.Sign service"); }
-static void test_qrexec_failed(void **s) { expect_error("vault-broken", 10, RELAY_ERR_QREXEC, "exit status 125"); }
+static void test_qrexec_failed(void **s) { expect_error("vault-broken", 10, RELAY_ERR_QREXEC, "could not connect the call in the vault (exit 125)"); }
 static void test_timeout(void **s) { expect_error("vault-slow", 1, RELAY_ERR_TIMEOUT, "did not answer within 1 s"); }
 static void test_garbage(void **s) { expect_error("vault-garbage", 10, RELAY_ERR_BAD_ANSWER, "not JSON-RPC"); }
 

@@ -1,6 +1,11 @@
 /* The terminal approver: answers, timeouts, and that requests cannot drive the terminal. */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eth/addr.h"
@@ -126,7 +131,8 @@ test_listing(void **state)
 	json_decref(res);
 	assert_int_equal(write(p->in[1], "n\n", 2), 2);
 	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveListing", req, 5000, &res), 0);
-	assert_int_equal(json_array_size(json_object_get(res, "accounts")), 0);
+	/* no is a refusal (null, which the API answers with "request denied"), not an empty list */
+	assert_true(json_is_null(json_object_get(res, "accounts")));
 	assert_non_null(strstr(drain(p->out[0]), "pkcs11:token=vault;object=eth0"));
 	json_decref(res);
 	json_decref(req);
@@ -152,6 +158,139 @@ test_tx_render(void **state)
 	assert_non_null(strstr(out, "transfer(address,uint256)"));
 	assert_non_null(strstr(out, "WARNING: Invalid checksum"));
 	json_decref(req);
+}
+
+/* ---- type-ahead, on a real pseudo-terminal ---- */
+
+struct pty {
+	int master, slave;
+};
+
+static void
+pty_open(struct pty *t)
+{
+	t->master = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(t->master >= 0);
+	assert_int_equal(grantpt(t->master), 0);
+	assert_int_equal(unlockpt(t->master), 0);
+	t->slave = open(ptsname(t->master), O_RDWR | O_NOCTTY);
+	assert_true(t->slave >= 0);
+}
+
+/* Keys typed on the terminal, and waited for until the reading side has them. */
+static void
+pty_type(struct pty *t, const char *keys)
+{
+	struct pollfd p = { .fd = t->slave, .events = POLLIN };
+
+	assert_int_equal(write(t->master, keys, strlen(keys)), (ssize_t)strlen(keys));
+	assert_int_equal(poll(&p, 1, 5000), 1);
+}
+
+static void
+test_typeahead_is_discarded(void **state)
+{
+	struct pty t;
+	struct signer_ui_tty *ui = NULL;
+	json_t *req = sign_data_request("typed ahead"), *res = NULL;
+	int out[2];
+
+	(void)state;
+	pty_open(&t);
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(signer_ui_tty_open(t.slave, out[1], &ui), 0);
+	/* "y" Enter while nothing is pending: it must not answer the next question. */
+	pty_type(&t, "y\n");
+	assert_int_equal(signer_ui_tty_ask(ui, "ui_approveSignData", req, 400, &res), ERR_TIMEOUT);
+	assert_null(res);
+	assert_non_null(strstr(drain(out[0]), "no answer: denied"));
+	json_decref(req);
+	signer_ui_tty_close(ui);
+	close(out[0]);
+	close(out[1]);
+	close(t.slave);
+	close(t.master);
+}
+
+struct asking {
+	struct signer_ui_tty *ui;
+	json_t *req, *res;
+	int r;
+};
+
+static void *
+ask_thread(void *arg)
+{
+	struct asking *a = arg;
+
+	a->r = signer_ui_tty_ask(a->ui, "ui_approveListing", a->req, 1500, &a->res);
+	return NULL;
+}
+
+/*
+ * Keys that arrive while the request is being drawn: the output is a pipe of
+ * one page, so the approver is held in the middle of drawing a long listing
+ * while "y" Enter is typed; the question is asked again, and only a key
+ * typed after it could answer (none is: no answer, denied).
+ */
+static void
+test_keys_while_drawing_are_discarded(void **state)
+{
+	struct pty t;
+	struct asking a = { NULL, NULL, NULL, -1 };
+	pthread_t th;
+	int out[2], cap, avail = 0, i;
+	json_t *accounts = json_array();
+	static char buf[65536];
+	size_t got = 0;
+	ssize_t n;
+	long long waited;
+	struct timespec ms10 = { 0, 10 * 1000 * 1000 };
+
+	(void)state;
+	pty_open(&t);
+	assert_int_equal(pipe(out), 0);
+	cap = fcntl(out[1], F_SETPIPE_SZ, 4096);
+	assert_true(cap >= 4096);
+	for (i = 0; i < 3 * cap / 80; i++)
+		json_array_append_new(accounts, json_pack("{s:s,s:s}", "address",
+		    "0x8A8eAFb1cf62BfBeb1741769DAE1a9dd47996192", "url",
+		    "pkcs11:token=vault;object=eth0"));
+	a.req = json_pack("{s:o,s:{s:s}}", "accounts", accounts, "meta", "caller", "uid:1000");
+	assert_int_equal(signer_ui_tty_open(t.slave, out[1], &a.ui), 0);
+	assert_int_equal(pthread_create(&th, NULL, ask_thread, &a), 0);
+	/* Wait (at most 5 s) until the pipe is full: the approver is mid-drawing. */
+	for (waited = 0; waited < 500; waited++) {
+		assert_int_equal(ioctl(out[0], FIONREAD, &avail), 0);
+		if (avail >= cap)
+			break;
+		nanosleep(&ms10, NULL);
+	}
+	assert_true(avail >= cap);
+	pty_type(&t, "y\n");
+	/* Let the drawing finish; read until the approver stops writing. */
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	for (waited = 0; waited < 500; waited++) {
+		n = read(out[0], buf + got, sizeof(buf) - 1 - got);
+		if (n > 0) {
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (strstr(buf, "answer now)") != NULL && strstr(strstr(buf, "answer now)"),
+			    "Approve?") != NULL)
+				break;
+		} else
+			nanosleep(&ms10, NULL);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_non_null(strstr(buf, "keys typed before the question was shown were discarded"));
+	assert_int_equal(a.r, ERR_TIMEOUT);
+	assert_null(a.res);
+	json_decref(a.req);
+	signer_ui_tty_close(a.ui);
+	close(out[0]);
+	close(out[1]);
+	close(t.slave);
+	close(t.master);
 }
 
 /*
@@ -269,6 +408,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tx_render, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_decoded_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_raw_data_on_request, setup, teardown),
+		cmocka_unit_test(test_typeahead_is_discarded),
+		cmocka_unit_test(test_keys_while_drawing_are_discarded),
 	};
 
 	return cmocka_run_group_tests_name("ui-tty", tests, NULL, NULL);
