@@ -812,9 +812,12 @@ load_calldata(const char *path)
 	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
 		die("--4bytedb %s: out of memory", path);
 	while (got < (size_t)st.st_size &&
-	    (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
+	    ((n = read(fd, text + got, (size_t)st.st_size - got)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
 	close(fd);
+	if (got != (size_t)st.st_size)
+		die("--4bytedb %s: read %zu of %lld bytes", path, got, (long long)st.st_size);
 	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
 		die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
 	free(text);
