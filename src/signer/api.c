@@ -1311,9 +1311,10 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 	uint8_t sig65[65];
 	int r;
 
-	request = json_pack("{s:s,s:o,s:o,s:O,s:o,s:o}", "content_type", content_type,
+	/* Clef's SignDataRequest, member by member; its call_info is null here */
+	request = json_pack("{s:s,s:o,s:o,s:O,s:n,s:o,s:o}", "content_type", content_type,
 	    "address", address_json(addr), "raw_data", base64_json(sd->raw, sd->rawlen),
-	    "messages", sd->messages, "hash", eth_hex_json(sd->hash, 32),
+	    "messages", sd->messages, "call_info", "hash", eth_hex_json(sd->hash, 32),
 	    "meta", meta_json(caller));
 	if (request == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");

@@ -73,7 +73,7 @@ ui_onInputRequired are recorded as {"text": "(not recorded)"}.
 query evaluates a Python expression over the record and prints it (strings
 as they are, anything else as JSON).  Names: rec, ui(method) -> entries,
 count(method), req(method, i=0) -> params[0] of its i-th entry, call(name),
-result(name), error(name) -> the error message or None.
+result(name), error(name) -> the error message or None; the modules json, base64.
 
 Every wait is bounded: --timeout (default 60 s) bounds the whole run, each
 API request has its own socket timeout ("timeout" in the call, default 60 s),
@@ -82,6 +82,7 @@ is a problem).  The exit status is 0 when the
 run went through (whatever the daemon answered), 2 when it could not (the
 daemon did not start, the run timed out); the record is written either way.
 """
+import base64
 import builtins
 import copy
 import ctypes
@@ -556,7 +557,8 @@ def cmd_query(argv):
         return None
 
     names = {"rec": rec, "ui": ui, "count": count, "req": req, "call": call,
-             "response": response, "result": result, "error": error, "json": json}
+             "response": response, "result": result, "error": error, "json": json,
+             "base64": base64}
     for b in ("len", "any", "all", "sorted", "sum", "min", "max", "set", "type", "str",
               "int", "isinstance", "list", "dict"):
         names[b] = getattr(builtins, b)
