@@ -89,6 +89,7 @@ struct opts {
 	const char *tls_key;
 	const char *tls_pins[MAX_LIST];
 	size_t ntls_pins;
+	const char *fourbytedb;	/* --4bytedb: Clef's 4byte.json format */
 	char *owned[256];	/* strings this program allocated (config file values) */
 	size_t nowned;
 };
@@ -163,6 +164,7 @@ usage_command(FILE *f, const char *cmd)
 		    "  --auditlog.checkpoint FILE  append each head (HASH@SEQ) here too; checked at start\n"
 		    "  --auditlog.key FILE    key the chain (HMAC-SHA256; file mode 0600 or stricter)\n"
 		    "  --advanced             validation warnings do not refuse a transaction\n"
+		    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
 		    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 		    "  --keygen-token URI     token for account_new   --label PREFIX\n"
 		    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
@@ -224,6 +226,7 @@ enum {
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
 	O_AUDIT_CHECKPOINT, O_AUDIT_KEY,
+	O_4BYTEDB,
 };
 
 static const struct option long_opts[] = {
@@ -257,6 +260,7 @@ static const struct option long_opts[] = {
 	{ "http.tls.cert", required_argument, NULL, O_TLS_CERT },
 	{ "http.tls.key", required_argument, NULL, O_TLS_KEY },
 	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
+	{ "4bytedb", required_argument, NULL, O_4BYTEDB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -308,6 +312,7 @@ apply(struct opts *o, int opt, char *value)
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
+	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		/* getopt_long has said which option it did not know. */
 		fputs("p11signer: see --help for the options\n", stderr);
@@ -790,6 +795,46 @@ default_ipc_path(char *out, size_t n)
 	return 0;
 }
 
+/*
+ * The built-in call-data table plus a --4bytedb file (Clef's 4byte.json),
+ * read whole; a file with one bad entry is refused, naming it.
+ */
+static struct eth_calldata_db *
+load_calldata(const char *path)
+{
+	struct eth_calldata_db *db = NULL;
+	char errmsg[ETH_CALLDATA_ERRMSG_MAX], *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1, r;
+
+	if ((r = eth_calldata_db_new(&db)) != 0)
+		die("%s", err_str(r));
+	if (path == NULL)
+		return db;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0)
+		die("--4bytedb %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > LIMIT_4BYTEDB_BYTES)
+		die("--4bytedb %s: not a regular file of at most %d bytes", path,
+		    LIMIT_4BYTEDB_BYTES);
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+		die("--4bytedb %s: out of memory", path);
+	while (got < (size_t)st.st_size &&
+	    ((n = read(fd, text + got, (size_t)st.st_size - got)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
+	close(fd);
+	if (got != (size_t)st.st_size)
+		die("--4bytedb %s: read %zu of %lld bytes", path, got, (long long)st.st_size);
+	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
+		die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
+	free(text);
+	fprintf(stderr, "p11signer: %zu function signatures known (--4bytedb %s)\n",
+	    eth_calldata_db_size(db), path);
+	return db;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -799,6 +844,7 @@ cmd_serve(int argc, char **argv)
 	struct signer_policy *policy = NULL;
 	struct signer_audit *audit = NULL;
 	struct signer_api *api = NULL;
+	struct eth_calldata_db *calldata = NULL;
 	struct signer_api_config cfg;
 	struct signer_pin_source pins = { NULL, NULL, NULL };
 	struct ui_ctx uctx = { NULL, -1 };
@@ -837,7 +883,9 @@ cmd_serve(int argc, char **argv)
 			    r == ERR_TOO_LONG ? " (--auditlog.key: not 16 to 1024 bytes)" : "");
 	}
 
+	calldata = load_calldata(o.fourbytedb);
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.calldata = calldata;
 	cfg.chain_id = o.chain_id;
 	cfg.advanced = o.advanced;
 	cfg.approval_timeout_ms = (int)o.approval_timeout * 1000;
@@ -938,11 +986,19 @@ cmd_serve(int argc, char **argv)
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
-	if (uctx.stdio_ui != NULL)
+	if (uctx.stdio_ui != NULL) {
+		/* As Clef: the URLs a client can use, "n/a" for what is off. */
+		char url[300] = "n/a";
+
+		if (http != NULL)
+			snprintf(url, sizeof(url), strchr(o.http_addr, ':') != NULL ?
+			    "%s://[%s]:%u/" : "%s://%s:%u/", o.tls_cert != NULL ? "https" : "http",
+			    o.http_addr, rpc_http_port(http));
 		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
-		    "[{s:{s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
-		    "extapi_version", SIGNER_API_VERSION, "extapi_http",
-		    http != NULL ? "enabled" : "n/a"));
+		    "[{s:{s:s,s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
+		    "extapi_version", SIGNER_API_VERSION, "extapi_http", url,
+		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a"));
+	}
 	fprintf(stderr, "p11signer: ready\n");
 	for (;;) {
 		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
@@ -958,6 +1014,7 @@ cmd_serve(int argc, char **argv)
 	rpc_ipc_stop(ipc);
 	rpc_qrexec_stop(qrexec);
 	signer_api_free(api);
+	eth_calldata_db_free(calldata);
 	event_keystore = NULL;
 	signer_keystore_free(ks);
 	for (i = 0; i < MAX_LIST; i++)

@@ -61,6 +61,11 @@
 	/* Unix socket servers (src/rpc/unixsrv.c) */ \
 	X(ERR_SOCKET_IN_USE,       -120, "a live socket is at that path (another server, or systemd's socket unit, listens there): not replaced") \
 	X(ERR_SOCKET_NOT_SOCKET,   -121, "something other than a socket is at that path: not replaced") \
+	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
+	X(ERR_ABI_SIGNATURE,       -320, "invalid ABI function signature") \
+	X(ERR_ABI_DECODE,          -321, "call data does not decode by the function's ABI types") \
+	X(ERR_ABI_NONCANONICAL,    -322, "call data is not in canonical ABI form (stuffed or extra bytes)") \
+	X(ERR_4BYTEDB_INVALID,     -323, "invalid 4byte database") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
