@@ -106,7 +106,10 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	/* the approver's UI socket (signer/ui_socket.h) */ \
+	X(ERR_UI_NO_APPROVER,      -240, "no approver connected") \
+	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time")
 
 enum err_code {
 	ERR_OK = 0,
