@@ -212,10 +212,10 @@ endif
 # The unit test of approve/text links its object (no GTK).
 $(BUILD)/tests/test_approve_text: $(BUILD)/src/approve/text.o
 # `make demo-gui`: the daemon and the approver under Xvfb, a screenshot of a
-# transaction waiting for approval in build/demo-gui.png (tests/gui/demo-gui).
+# transaction waiting for approval in $(BUILD)/demo-gui.png (scripts/demo-gui).
 .PHONY: demo-gui
 demo-gui: all
-	$(Q)BUILD=$(BUILD) tests/gui/demo-gui
+	$(Q)BUILD=$(BUILD) scripts/demo-gui
 # ---- end approver ----
 
 all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
