@@ -433,13 +433,70 @@ untrusted_claims(GtkWidget *grid, int *row, const json_t *meta)
 	}
 }
 
+/*
+ * The daemon's decoded call (docs/api.md, "call_info and the decoded call"):
+ * the function and each argument, the summary, an unlimited approval as a
+ * warning, what could not be decoded and why, inner calls of a batch.
+ */
+static void
+call_rows(GtkWidget *grid, int *row, const json_t *call, int depth)
+{
+	const char *status = json_string_value(json_object_get(call, "status"));
+	const json_t *a, *inner;
+	char key[96];
+	size_t i;
+
+	snprintf(key, sizeof(key), "%*sCalls", depth * 3, "");
+	if (status != NULL && strcmp(status, "decoded") == 0) {
+		grid_json(grid, row, key, json_object_get(call, "signature"));
+		json_array_foreach(json_object_get(call, "args"), i, a) {
+			const char *name = json_string_value(json_object_get(a, "name"));
+			const char *type = json_string_value(json_object_get(a, "type"));
+			const json_t *v = json_object_get(a, "value");
+			char *esc = approve_text_escape(name != NULL ? name : "",
+			    name != NULL ? strlen(name) : 0);
+
+			snprintf(key, sizeof(key), "%*s  %s (%s)", depth * 3, "",
+			    esc != NULL && *esc ? esc : "argument", type != NULL ? type : "?");
+			free(esc);
+			grid_json(grid, row, key, v != NULL ? v : json_object_get(a, "value_hex"));
+		}
+		snprintf(key, sizeof(key), "%*sIn short", depth * 3, "");
+		grid_json(grid, row, key, json_object_get(call, "summary"));
+	} else {
+		char *line = g_strdup_printf("%s call, selector %s%s%s", status != NULL ? status : "unknown",
+		    json_string_value(json_object_get(call, "selector")) != NULL ?
+		    json_string_value(json_object_get(call, "selector")) : "?",
+		    json_string_value(json_object_get(call, "error")) != NULL ? ": " : "",
+		    json_string_value(json_object_get(call, "error")) != NULL ?
+		    json_string_value(json_object_get(call, "error")) : "");
+		grid_text(grid, row, key, line);
+		g_free(line);
+		snprintf(key, sizeof(key), "%*sCandidates", depth * 3, "");
+		grid_json(grid, row, key, json_object_get(call, "candidates"));
+	}
+	if (json_is_true(json_object_get(call, "unlimited")))
+		grid_row(grid, row, "", plain_label("UNLIMITED APPROVAL: everything the holder has, "
+		    "now and later", "warning"));
+	json_array_foreach(json_object_get(call, "calls"), i, inner) {
+		int op = (int)json_integer_value(json_object_get(inner, "operation"));
+		snprintf(key, sizeof(key), "%*sInner call %zu%s", depth * 3, "", i + 1,
+		    op == 1 ? " (DELEGATECALL)" : "");
+		grid_json(grid, row, key, json_object_get(inner, "to"));
+		if (json_object_get(inner, "call") != NULL && depth < 3)
+			call_rows(grid, row, json_object_get(inner, "call"), depth + 1);
+	}
+}
+
 static void
 tx_fields(GtkWidget *grid, int *row, const json_t *req)
 {
 	const json_t *d = json_object_get(req, "decoded"), *tx = json_object_get(req, "transaction");
 	const json_t *to = json_object_get(d, "to"), *v, *a;
 	const char *chain = json_string_value(json_object_get(d, "chainId"));
-	const char *cname = approve_text_chain_name(chain);
+	/* The daemon's name for the chain; this program's short table when it has none. */
+	const char *cname = json_string_value(json_object_get(d, "chain_name")) != NULL ?
+	    json_string_value(json_object_get(d, "chain_name")) : approve_text_chain_name(chain);
 	char *s;
 	size_t i;
 
@@ -456,10 +513,10 @@ tx_fields(GtkWidget *grid, int *row, const json_t *req)
 	    json_string_value(json_object_get(d, "value_eth")) : "?");
 	grid_text(grid, row, "Value", s);
 	g_free(s);
-	if ((v = json_object_get(d, "method")) != NULL)
-		grid_json(grid, row, "Calls", v);
 	if ((v = json_object_get(d, "call")) != NULL)
-		grid_json(grid, row, "Decoded call", v);
+		call_rows(grid, row, v, 0);
+	else if ((v = json_object_get(d, "method")) != NULL)
+		grid_json(grid, row, "Calls", v);
 	grid_json(grid, row, "Gas limit", json_object_get(d, "gas"));
 	if ((v = json_object_get(d, "gasPrice_wei")) != NULL)
 		grid_gwei(grid, row, "Gas price", v);
@@ -472,12 +529,13 @@ tx_fields(GtkWidget *grid, int *row, const json_t *req)
 	if ((v = json_object_get(d, "max_cost_wei")) != NULL) {
 		char *eth = approve_text_units(json_string_value(v), 18);
 		if (eth != NULL) {
-			s = g_strdup_printf("%s ETH", eth);
+			s = g_strdup_printf("%s ETH (value + gas × the highest fee)", eth);
 			grid_text(grid, row, "Costs at most", s);
 			g_free(s);
 		}
 		free(eth);
-	}
+	} else if ((v = json_object_get(d, "max_cost_eth")) != NULL)
+		grid_json(grid, row, "Costs at most", v);
 	grid_json(grid, row, "Nonce", json_object_get(d, "nonce"));
 	grid_json(grid, row, "Type", json_object_get(d, "type"));
 	grid_json(grid, row, "Access list entries", json_object_get(d, "access_list_entries"));

@@ -88,6 +88,7 @@ struct opts {
 	const char *tls_key;
 	const char *tls_pins[MAX_LIST];
 	size_t ntls_pins;
+	const char *fourbytedb;	/* --4bytedb: Clef's 4byte.json format */
 	char *owned[256];	/* strings this program allocated (config file values) */
 	size_t nowned;
 };
@@ -138,6 +139,7 @@ usage(FILE *f)
 	    "  --chainid N            chain id (1)\n"
 	    "  --auditlog FILE        hash-chained audit log\n"
 	    "  --advanced             validation warnings do not refuse a transaction\n"
+	    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
 	    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 	    "  --keygen-token URI     token for account_new   --label PREFIX\n"
 	    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
@@ -184,6 +186,7 @@ enum {
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
 	O_UI_SOCKET, O_UI_SOCKET_UID,
+	O_4BYTEDB,
 };
 
 static const struct option long_opts[] = {
@@ -217,6 +220,7 @@ static const struct option long_opts[] = {
 	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
 	{ "ui.socket", required_argument, NULL, O_UI_SOCKET },
 	{ "ui.socket.uid", required_argument, NULL, O_UI_SOCKET_UID },
+	{ "4bytedb", required_argument, NULL, O_4BYTEDB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -271,6 +275,7 @@ apply(struct opts *o, int opt, char *value)
 	case O_UI_SOCKET_UID:
 		o->ui_socket_uid = (long)parse_unsigned(value, 0x7fffffff, "--ui.socket.uid");
 		break;
+	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		usage(stderr);
 		exit(2);
@@ -579,6 +584,43 @@ default_ui_socket_path(char *out, size_t n)
 	return 0;
 }
 
+/*
+ * The built-in call-data table plus a --4bytedb file (Clef's 4byte.json),
+ * read whole; a file with one bad entry is refused, naming it.
+ */
+static struct eth_calldata_db *
+load_calldata(const char *path)
+{
+	struct eth_calldata_db *db = NULL;
+	char errmsg[ETH_CALLDATA_ERRMSG_MAX], *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1, r;
+
+	if ((r = eth_calldata_db_new(&db)) != 0)
+		die("%s", err_str(r));
+	if (path == NULL)
+		return db;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0)
+		die("--4bytedb %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > LIMIT_4BYTEDB_BYTES)
+		die("--4bytedb %s: not a regular file of at most %d bytes", path,
+		    LIMIT_4BYTEDB_BYTES);
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+		die("--4bytedb %s: out of memory", path);
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
+		die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
+	free(text);
+	fprintf(stderr, "p11signer: %zu function signatures known (--4bytedb %s)\n",
+	    eth_calldata_db_size(db), path);
+	return db;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -588,6 +630,7 @@ cmd_serve(int argc, char **argv)
 	struct signer_policy *policy = NULL;
 	struct signer_audit *audit = NULL;
 	struct signer_api *api = NULL;
+	struct eth_calldata_db *calldata = NULL;
 	struct signer_api_config cfg;
 	struct signer_pin_source pins = { NULL, NULL, NULL };
 	struct ui_ctx uctx = { NULL, -1, NULL };
@@ -618,7 +661,9 @@ cmd_serve(int argc, char **argv)
 	if (o.auditlog != NULL && (r = signer_audit_open(o.auditlog, &audit)) != 0)
 		die("%s: %s", o.auditlog, err_str(r));
 
+	calldata = load_calldata(o.fourbytedb);
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.calldata = calldata;
 	cfg.chain_id = o.chain_id;
 	cfg.advanced = o.advanced;
 	cfg.approval_timeout_ms = (int)o.approval_timeout * 1000;
@@ -720,15 +765,24 @@ cmd_serve(int argc, char **argv)
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
-	if (uctx.stdio_ui != NULL)
-		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
-		    "[{s:{s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
-		    "extapi_version", SIGNER_API_VERSION, "extapi_http",
-		    http != NULL ? "enabled" : "n/a"));
-	/* The same startup message, to each approver as it connects. */
-	signer_ui_socket_set_startup_info(uctx.socket_ui, uctx.socket_ui == NULL ? NULL :
-	    json_pack("{s:s,s:s,s:s}", "intapi_version", "7.0.1", "extapi_version",
-	    SIGNER_API_VERSION, "extapi_http", http != NULL ? "enabled" : "n/a"));
+	if (uctx.stdio_ui != NULL || uctx.socket_ui != NULL) {
+		/* As Clef: the URLs a client can use, "n/a" for what is off. */
+		char url[300] = "n/a";
+		json_t *info;
+
+		if (http != NULL)
+			snprintf(url, sizeof(url), strchr(o.http_addr, ':') != NULL ?
+			    "%s://[%s]:%u/" : "%s://%s:%u/", o.tls_cert != NULL ? "https" : "http",
+			    o.http_addr, rpc_http_port(http));
+		info = json_pack("{s:s,s:s,s:s,s:s}", "intapi_version", "7.0.1",
+		    "extapi_version", SIGNER_API_VERSION, "extapi_http", url,
+		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a");
+		if (uctx.stdio_ui != NULL)
+			(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup",
+			    json_pack("[{s:o*}]", "info", info));
+		else	/* the same message, to each approver as it connects */
+			signer_ui_socket_set_startup_info(uctx.socket_ui, info);
+	}
 	fprintf(stderr, "p11signer: ready\n");
 	for (;;) {
 		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
@@ -745,6 +799,7 @@ cmd_serve(int argc, char **argv)
 	rpc_ipc_stop(ipc);
 	rpc_qrexec_stop(qrexec);
 	signer_api_free(api);
+	eth_calldata_db_free(calldata);
 	event_keystore = NULL;
 	signer_keystore_free(ks);
 	for (i = 0; i < MAX_LIST; i++)

@@ -56,6 +56,11 @@
 	X(ERR_EIP712_INVALID,      -100, "invalid EIP-712 typed data") \
 	X(ERR_CLIQUE_INVALID,      -101, "invalid clique header") \
 	X(ERR_CONTENT_TYPE,        -102, "unknown content type") \
+	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
+	X(ERR_ABI_SIGNATURE,       -320, "invalid ABI function signature") \
+	X(ERR_ABI_DECODE,          -321, "call data does not decode by the function's ABI types") \
+	X(ERR_ABI_NONCANONICAL,    -322, "call data is not in canonical ABI form (stuffed or extra bytes)") \
+	X(ERR_4BYTEDB_INVALID,     -323, "invalid 4byte database") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \

@@ -32,6 +32,18 @@
 #define LIMIT_EIP712_NAME         256            /* length of a type or field name */
 #define LIMIT_EIP712_VALUES       (1024 * 1024)  /* values hashed in one message */
 
+/* call data decoding (src/eth/abi.h, src/eth/calldata.h) */
+#define LIMIT_ABI_SIGNATURE       1024           /* bytes of one function signature */
+#define LIMIT_ABI_PARAMS          64             /* parameters of a function or components of a tuple */
+#define LIMIT_ABI_DEPTH           8              /* nesting of tuples and arrays in one type */
+#define LIMIT_ABI_FIXED_ARRAY     1024           /* N of a T[N] type */
+#define LIMIT_ABI_VALUES          4096           /* values decoded from one call, inner calls included */
+#define LIMIT_ABI_INNER_CALLS     256            /* calls in one multiSend or multicall */
+#define LIMIT_ABI_CALL_NESTING    3              /* inner calls decoded within inner calls */
+#define LIMIT_ABI_SHOWN_BYTES     1024           /* of one bytes or string value shown; the rest is cut */
+#define LIMIT_4BYTEDB_BYTES       (64 * 1024 * 1024) /* a --4bytedb file */
+#define LIMIT_4BYTEDB_ENTRIES     1000000        /* signatures in a --4bytedb file */
+
 /* JSON-RPC */
 #define LIMIT_JSON_BODY           (2 * 1024 * 1024)
 #define LIMIT_JSON_DEPTH          64

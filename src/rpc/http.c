@@ -316,7 +316,7 @@ fill_caller(struct MHD_Connection *conn, const struct http_request *req, struct 
 	rpc_caller_set(c->tls_client, req->tls_client);
 	rpc_caller_set(c->untrusted_local,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
-	rpc_caller_set(c->untrusted_scheme, "HTTP/1.1");
+	rpc_caller_set(c->untrusted_scheme, "http");	/* Clef: the transport, not r.Proto */
 	rpc_caller_set(c->untrusted_user_agent,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
 	rpc_caller_set(c->untrusted_origin,

@@ -3,11 +3,18 @@
  *
  * A policy is a list of rules; the first rule whose `match` fits a request
  * decides.  A rule's action is "approve", "deny" or "ask"; an "approve" rule
- * approves only while every constraint it states holds (chain ids, recipient
- * allowlist, value per transaction, value and count per time window), and
- * otherwise gives its `else` action ("ask" unless stated).  No matching rule:
- * the policy's `default` ("ask" unless stated).  "ask" hands the request to the
- * UI; with --ui none it becomes deny.
+ * approves only while every constraint it states holds, and otherwise gives
+ * its `else` action ("ask" unless stated).  No matching rule: the policy's
+ * `default` ("ask" unless stated).  "ask" hands the request to the UI; with
+ * --ui none it becomes deny.
+ *
+ * Transaction constraints (chain ids, recipients, transaction types, call
+ * data, gas, fee per gas, EIP-7702 authorizations, value, and the most the
+ * transaction can cost, eth_tx_max_cost()) are allowed only in a rule whose
+ * match.method is exactly "account_signTransaction".  A rule that states any
+ * of them refuses call data and type-4 authorizations unless it allows them,
+ * and a rule that limits value must also limit cost: a value cap alone lets
+ * the fees take the balance.  Windows count cost (and value, and requests).
  *
  * Windows are persisted in a state file so a restart resets nothing.  A
  * decision that approved under a window holds a reservation in that window;
@@ -23,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "eth/tx.h"
 #include "eth/u256.h"
 
 enum signer_action {
@@ -38,10 +46,7 @@ struct signer_policy_request {
 	const char *method;		/* "account_signTransaction", ... */
 	const char *content_type;	/* account_signData's, or NULL */
 	const uint8_t *key;		/* 20-byte address of the signing key, or NULL */
-	int is_tx;
-	struct eth_u256 chain_id;	/* is_tx */
-	const uint8_t *to;		/* is_tx: 20 bytes, or NULL for contract creation */
-	struct eth_u256 value;		/* is_tx: wei */
+	const struct eth_tx *tx;	/* the transaction to sign, or NULL for other requests */
 };
 
 struct signer_policy_decision {

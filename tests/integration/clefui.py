@@ -38,6 +38,7 @@ left for is answered with an error and counted as a problem.
                 every account offered (ui_approveListing)
     "deny"      {"approved": false} (ui_approveListing: no account)
     "empty"     ui_approveListing: {"accounts": []}
+    "null"      ui_approveListing: {"accounts": null} (Clef: a refusal)
     "never"     no answer at all
     {"modify": {MEMBER: VALUE}}   ui_approveTx approved, the transaction changed
     {"text_env": "VAR"}           ui_onInputRequired: {"text": $VAR}; the text
@@ -63,7 +64,8 @@ The record:
              "answer", "answer_t"}, ...],
      "calls": {NAME: {"method", "via", "request", "t0", "t1", "ms",
                       "response", "transport_error"}},
-     "startup_ms", "exit", "sigterm_t", "exit_t", "killed", "problems": [...]}
+     "startup_ms", "exit", "sigterm_t", "exit_t", "killed", "http_port",
+     "problems": [...]}
 
 Times are milliseconds since the daemon was started.  Answers to
 ui_onInputRequired are recorded as {"text": "(not recorded)"}.
@@ -288,6 +290,8 @@ class Run:
                 return {"accounts": request.get("accounts", [])}, None
             if how in ("deny", "empty"):
                 return {"accounts": []}, None
+            if how == "null":
+                return {"accounts": None}, None
         elif method == "ui_approveTx":
             if how in ("approve", "deny"):
                 return {"approved": how == "approve",
@@ -473,7 +477,7 @@ class Run:
         with self.cv:
             rec = {"startup_ms": startup_ms, "exit": self.proc.returncode,
                    "sigterm_t": self.sigterm_t, "exit_t": self.exit_t, "killed": self.killed,
-                   "ui": self.ui,
+                   "ui": self.ui, "http_port": self.http_port,
                    "calls": self.calls, "problems": self.problems,
                    "unused_rules": [{k: v for k, v in r.items() if k != "used"}
                                     for r in self.rules

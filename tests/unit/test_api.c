@@ -83,15 +83,33 @@ fake_ask(void *c, const char *method, const json_t *request, int timeout_ms,
 	if (strcmp(ui.mode, "timeout") == 0)
 		return ERR_TIMEOUT;
 	if (strcmp(method, "ui_approveListing") == 0) {
-		*resultp = strcmp(ui.mode, "none-listed") == 0 ?
-		    json_pack("{s:[]}", "accounts") :
-		    json_pack("{s:O}", "accounts", json_object_get(request, "accounts"));
+		if (strcmp(ui.mode, "null-listed") == 0)
+			*resultp = json_pack("{s:n}", "accounts");
+		else
+			*resultp = strcmp(ui.mode, "none-listed") == 0 ?
+			    json_pack("{s:[]}", "accounts") :
+			    json_pack("{s:O}", "accounts", json_object_get(request, "accounts"));
 		return 0;
 	}
-	if (strcmp(ui.mode, "change") == 0) {
+	if (strncmp(ui.mode, "change", 6) == 0) {
 		json_t *tx = json_deep_copy(json_object_get(request, "transaction"));
+		const char *what = ui.mode + 6;
 
-		json_object_set_new(tx, "to", json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		if (strcmp(what, "") == 0)
+			json_object_set_new(tx, "to",
+			    json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		else if (strcmp(what, "-bad-checksum") == 0)
+			json_object_set_new(tx, "to",
+			    json_string("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"));
+		else if (strcmp(what, "-malformed") == 0)
+			json_object_set_new(tx, "gas", json_string("0x05208"));
+		else if (strcmp(what, "-sender") == 0)
+			json_object_set_new(tx, "from",
+			    json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		else if (strcmp(what, "-gas") == 0)
+			json_object_set_new(tx, "gas", json_string("0x5209"));
+		else
+			fail_msg("unknown mode %s", ui.mode);
 		*resultp = json_pack("{s:b,s:o}", "approved", 1, "transaction", tx);
 		return 0;
 	}
@@ -259,10 +277,23 @@ test_case(void **state)
 			assert_memory_equal(addr, key_addr, 20);
 			assert_int_equal(tx->chain_id.w[0], 1);
 			assert_int_equal(json_integer_value(json_object_get(c, "type")), tx->type);
+			/* what the approver changed is what was signed */
+			if (json_object_get(c, "signed_to") != NULL) {
+				const char *want = tvec_str(c, "signed_to");
+				uint8_t wa[20];
+
+				assert_int_equal(eth_addr_parse(want, strlen(want), wa, NULL), 0);
+				assert_memory_equal(tx->to, wa, 20);
+			}
+			if (json_object_get(c, "signed_gas") != NULL)
+				assert_int_equal(tx->gas,
+				    strtoull(tvec_str(c, "signed_gas"), NULL, 16));
 			assert_non_null(json_object_get(json_object_get(result, "tx"), "hash"));
 			eth_tx_free(tx);
 			free(bytes);
-			assert_int_equal(ui.notified, ui.calls > 0 ? 1 : 0);
+			/* ui_onApprovedTx; a changed transaction is also said (ui_showInfo) */
+			assert_int_equal(ui.notified, ui.calls == 0 ? 0 :
+			    strncmp(ui.mode, "change", 6) == 0 ? 2 : 1);
 		} else if (strcmp(check, "personal") == 0) {
 			size_t n;
 			uint8_t *m = tvec_hex(json_string_value(json_array_get(params, 2)), &n);
@@ -397,12 +428,143 @@ test_audit_trail(void **state)
 	unlink(path);
 }
 
+/* The events of the audit log's lines; caller frees. */
+static json_t *
+audit_lines(const char *path)
+{
+	json_t *lines = json_array(), *j;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	assert_non_null(f = fopen(path, "r"));
+	while (getline(&line, &cap, f) > 0) {
+		assert_non_null(j = json_loads(line, 0, NULL));
+		json_array_append(lines, json_object_get(j, "event"));
+		json_decref(j);
+	}
+	free(line);
+	fclose(f);
+	return lines;
+}
+
+/*
+ * A listing the UI refuses ({"accounts": null}) is a denial in the log too;
+ * a transaction the UI changed is recorded with what was asked and what was
+ * signed, and the decoded call is in the record.
+ */
+static void
+test_audit_denial_and_change(void **state)
+{
+	static const char *usdc_transfer = "0xa9059cbb"
+	    "000000000000000000000000d8da6bf26964af9d7eed9e03e53415d37aa96045"
+	    "000000000000000000000000000000000000000000000000000000000ee6b280";
+	char path[128];
+	json_t *req, *resp, *lines, *rec, *summary;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit2.log", tmpdir);
+	unlink(path);
+	req = json_pack("{s:s,s:i,s:s,s:[]}", "jsonrpc", "2.0", "id", 1, "method", "account_list",
+	    "params");
+	resp = call(req, "null-listed", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "error"));
+	json_decref(resp);
+	json_decref(req);
+	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "jsonrpc", "2.0",
+	    "id", 2, "method", "account_signTransaction", "params", "from", key_hex,
+	    "to", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "gas", "0x15f90",
+	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x7", "data", usdc_transfer);
+	resp = call(req, "change-gas", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "result"));
+	json_decref(resp);
+	json_decref(req);
+	lines = audit_lines(path);
+	assert_int_equal(json_array_size(lines), 2);
+	rec = json_array_get(lines, 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "method")), "account_list");
+	assert_string_equal(json_string_value(json_object_get(rec, "outcome")),
+	    "denied by approver");
+	rec = json_array_get(lines, 1);
+	assert_string_equal(json_string_value(json_object_get(rec, "outcome")), "signed");
+	summary = json_object_get(rec, "summary");
+	assert_true(json_is_true(json_object_get(summary, "changed_by_approver")));
+	assert_int_equal(json_integer_value(json_object_get(summary, "gas")), 0x5209);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(summary, "requested"),
+	    "gas")), 0x15f90);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "summary")), "transfer 250.0 of token 0xA0b8\xe2\x80\xa6" "eB48 to 0xd8dA\xe2\x80\xa6" "6045");
+	assert_string_equal(json_string_value(json_object_get(summary, "chain_name")),
+	    "Ethereum mainnet");
+	json_decref(lines);
+	unlink(path);
+}
+
+/*
+ * A call whose decoded arguments are large (4000 uint256 values, ~400 KB of
+ * JSON) is signed and recorded without its arguments: the line stays far
+ * below what the audit verifier reads, and the raw transaction has them.
+ */
+static void
+test_audit_large_call(void **state)
+{
+	enum { ITEMS = 300, ITEM = 1000, PADDED = 1024 };
+	char path[128], *data, sel[9];
+	size_t o, i;
+	uint8_t h[32];
+	json_t *req, *resp, *lines, *summary;
+	unsigned long nlines = 0, bad = 0;
+	char head[SIGNER_AUDIT_HASH_HEX], why[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit3.log", tmpdir);
+	unlink(path);
+	/* frob(bytes[]): ITEMS byte strings of ITEM bytes, canonically encoded */
+	assert_non_null(data = malloc(16 + 2 * (64 + ITEMS * (32 + 32 + PADDED)) + 1));
+	eth_keccak256("frob(bytes[])", 13, h);
+	snprintf(sel, sizeof(sel), "%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
+	o = (size_t)sprintf(data, "0x%s%064x%064x", sel, 32, ITEMS);
+	for (i = 0; i < ITEMS; i++)
+		o += (size_t)sprintf(data + o, "%064zx", ITEMS * 32 + i * (32 + PADDED));
+	for (i = 0; i < ITEMS; i++) {
+		o += (size_t)sprintf(data + o, "%064x", ITEM);
+		memset(data + o, 'a', 2 * ITEM);
+		memset(data + o + 2 * ITEM, '0', 2 * (PADDED - ITEM));
+		o += 2 * PADDED;
+	}
+	data[o] = '\0';
+	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s]}", "jsonrpc", "2.0",
+	    "id", 3, "method", "account_signTransaction", "params", "from", key_hex,
+	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x2dc6c0",
+	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x1", "data", data,
+	    "frob(bytes[])");
+	free(data);
+	resp = call(req, "approve", 0, NULL, path);
+	if (json_object_get(resp, "result") == NULL)
+		fail_msg("%s", json_dumps(resp, 0));
+	json_decref(resp);
+	json_decref(req);
+	assert_int_equal(signer_audit_verify(path, head, &nlines, &bad, why, sizeof(why)), 0);
+	lines = audit_lines(path);
+	summary = json_object_get(json_array_get(lines, 0), "summary");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "status")), "decoded");
+	assert_true(json_is_true(json_object_get(summary, "args_omitted")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "signature")), "frob(bytes[])");
+	assert_null(json_object_get(json_object_get(summary, "call"), "args"));
+	json_decref(lines);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_audit_denial_and_change),
+		cmocka_unit_test(test_audit_large_call),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	secp256k1_pubkey pk;
