@@ -297,6 +297,7 @@ help:
 	@echo "make asan      the same under ASan+UBSan"
 	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
+	@echo "make demo-gui  the signer and p11signer-approve under Xvfb; build/demo-gui.png"
 	@echo "make demo-qubes  the Qubes simulation in network namespaces, hop by hop"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"

@@ -570,14 +570,29 @@ sign_data_fields(GtkWidget *grid, int *row, const json_t *req)
 	grid_json(grid, row, "Hash", json_object_get(req, "hash"));
 }
 
+static gboolean
+on_escape(GtkWidget *w, GVariant *args, gpointer data)
+{
+	(void)w;
+	(void)args;
+	reject(data);
+	return TRUE;
+}
+
+/* A question's window: closing it or Escape rejects. */
 static GtkWidget *
 window_for(struct question *q, const char *title)
 {
 	GtkWidget *w = gtk_window_new();
+	GtkEventController *keys = gtk_shortcut_controller_new();
 
 	gtk_window_set_title(GTK_WINDOW(w), title);
 	gtk_window_set_default_size(GTK_WINDOW(w), 720, -1);
 	g_signal_connect(w, "close-request", G_CALLBACK(on_close), q);
+	gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(keys),
+	    gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_Escape, 0),
+	    gtk_callback_action_new(on_escape, q, NULL)));
+	gtk_widget_add_controller(w, keys);
 	return w;
 }
 
