@@ -200,6 +200,11 @@ plain_label(const char *text, const char *css_class)
 	gtk_label_set_wrap(GTK_LABEL(l), TRUE);
 	gtk_label_set_wrap_mode(GTK_LABEL(l), PANGO_WRAP_WORD_CHAR);
 	gtk_label_set_selectable(GTK_LABEL(l), FALSE);
+	/*
+	 * A wrapping label asks for its height at its narrowest width; a floor
+	 * on that width keeps the window from opening with a tall blank space.
+	 */
+	gtk_label_set_width_chars(GTK_LABEL(l), 44);
 	if (css_class != NULL)
 		gtk_widget_add_css_class(l, css_class);
 	return l;
@@ -248,6 +253,7 @@ grid_row(GtkWidget *grid, int *row, const char *name, GtkWidget *value)
 	GtkWidget *k = plain_label(name, "key");
 
 	gtk_label_set_wrap(GTK_LABEL(k), FALSE);
+	gtk_label_set_width_chars(GTK_LABEL(k), -1);
 	gtk_widget_set_valign(k, GTK_ALIGN_START);
 	gtk_widget_set_hexpand(value, TRUE);
 	gtk_grid_attach(GTK_GRID(grid), k, 0, *row, 1, 1);
