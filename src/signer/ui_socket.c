@@ -24,6 +24,7 @@ struct signer_ui_socket {
 	pthread_cond_t changed;		/* an approver came or went; a call finished */
 	struct signer_ui_stdio *current;	/* the attached approver, or NULL */
 	unsigned users;			/* calls using current right now */
+	int attaching;			/* an approver is being greeted: the slot is taken */
 	int stopping;
 	json_t *startup_info;
 };
@@ -61,10 +62,9 @@ serve_approver(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t peer_uid)
 {
 	struct signer_ui_socket *s = ctx;
 	struct signer_ui_stdio *ui = NULL;
-	json_t *info;
-	int r;
-
 	struct timeval send_limit = { UI_SOCKET_SEND_TIMEOUT_S, 0 };
+	json_t *info;
+	int r, attached;
 
 	(void)srv;
 	(void)peer_uid;		/* checked by the server against s->uid */
@@ -74,24 +74,35 @@ serve_approver(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t peer_uid)
 	 */
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof(send_limit));
 	pthread_mutex_lock(&s->lock);
-	if (s->stopping || s->current != NULL) {
+	if (s->stopping || s->current != NULL || s->attaching) {
 		pthread_mutex_unlock(&s->lock);
 		(void)rpc_unixsrv_write_error(fd, RPC_ERR_SERVER,
 		    err_str(s->stopping ? ERR_IO : ERR_UI_BUSY));
 		return;
 	}
-	if ((r = signer_ui_stdio_open(fd, fd, &ui)) != 0) {
-		pthread_mutex_unlock(&s->lock);
-		(void)rpc_unixsrv_write_error(fd, RPC_ERR_SERVER, err_str(r));
-		return;
-	}
-	s->current = ui;
+	s->attaching = 1;
 	info = s->startup_info != NULL ? json_deep_copy(s->startup_info) :
 	    json_pack("{s:s}", "intapi_version", "7.0.1");
-	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->lock);
 
-	(void)signer_ui_stdio_notify(ui, "ui_onSignerStartup", json_pack("[{s:o*}]", "info", info));
+	/* ui_onSignerStartup first: no question may overtake it. */
+	if ((r = signer_ui_stdio_open(fd, fd, &ui)) == 0)
+		r = signer_ui_stdio_notify(ui, "ui_onSignerStartup",
+		    json_pack("[{s:o*}]", "info", info));
+	else
+		json_decref(info);
+	pthread_mutex_lock(&s->lock);
+	s->attaching = 0;
+	attached = r == 0 && !s->stopping;
+	if (attached)
+		s->current = ui;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	if (!attached) {
+		signer_ui_stdio_close(ui);
+		return;
+	}
+
 	signer_ui_stdio_wait_gone(ui);
 
 	/* Detach first, so that no new call picks it; then let the running ones fail. */
