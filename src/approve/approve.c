@@ -514,7 +514,9 @@ tx_fields(GtkWidget *grid, int *row, const json_t *req)
 	if (json_is_string(to))
 		grid_json(grid, row, "To", to);
 	else
-		grid_text(grid, row, "To", "contract creation");
+		/* The window's own words, in its own style: no request can write them. */
+		grid_row(grid, row, "To", plain_label("contract creation: no recipient; the call "
+		    "data is deployed as a new contract", "info"));
 	s = g_strdup_printf("%s ETH", json_string_value(json_object_get(d, "value_eth")) != NULL ?
 	    json_string_value(json_object_get(d, "value_eth")) : "?");
 	grid_text(grid, row, "Value", s);
@@ -546,9 +548,23 @@ tx_fields(GtkWidget *grid, int *row, const json_t *req)
 	grid_json(grid, row, "Type", json_object_get(d, "type"));
 	grid_json(grid, row, "Access list entries", json_object_get(d, "access_list_entries"));
 	json_array_foreach(json_object_get(d, "authorizations"), i, a) {
-		s = g_strdup_printf("Delegation %zu", i + 1);
-		grid_json(grid, row, s, a);
+		const char *to_addr = json_string_value(json_object_get(a, "delegate_to"));
+		const char *cid = json_string_value(json_object_get(a, "chainId"));
+		const char *nonce = json_string_value(json_object_get(a, "nonce"));
+		const char *cn = cid != NULL && strcmp(cid, "0") == 0 ? "any chain" :
+		    approve_text_chain_name(cid);
+		char *k = g_strdup_printf("Delegation %zu", i + 1);
+
+		if (i == 0)
+			grid_row(grid, row, "", plain_label("EIP-7702: the account's code becomes the "
+			    "delegate's, which can then move everything the account holds", "warning"));
+		s = g_strdup_printf("account code → %s, chain %s%s%s%s, authorization nonce %s",
+		    to_addr != NULL ? to_addr : "?", cid != NULL ? cid : "?",
+		    cn != NULL ? " (" : "", cn != NULL ? cn : "", cn != NULL ? ")" : "",
+		    nonce != NULL ? nonce : "?");
+		grid_text(grid, row, k, s);
 		g_free(s);
+		g_free(k);
 	}
 	if ((v = json_object_get(tx, "blobVersionedHashes")) != NULL)
 		json_array_foreach(v, i, a) {
