@@ -198,6 +198,26 @@ $(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 BINS := $(P11_BINS) $(RELAY_BIN)
 
+# ---- p11signer-approve, the GTK 4 approver (src/approve; section owned by the approver work) ----
+# Built only where GTK 4 is installed (scripts/deps installs libgtk-4-dev; CI has it).
+GTK4_CFLAGS := $(shell $(PKG_CONFIG) --cflags gtk4 2>/dev/null)
+GTK4_LIBS := $(shell $(PKG_CONFIG) --libs gtk4 2>/dev/null)
+APPROVE_BIN := $(BUILD)/p11signer-approve
+$(BUILD)/src/approve/approve.o: ALL_CFLAGS += $(GTK4_CFLAGS)
+$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/text.o
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK4_LIBS) $(PKG_LIBS)
+ifneq ($(GTK4_LIBS),)
+BINS += $(APPROVE_BIN)
+endif
+# The unit test of approve/text links its object (no GTK).
+$(BUILD)/tests/test_approve_text: $(BUILD)/src/approve/text.o
+# `make demo-gui`: the daemon and the approver under Xvfb, a screenshot of a
+# transaction waiting for approval in $(BUILD)/demo-gui.png (scripts/demo-gui).
+.PHONY: demo-gui
+demo-gui: all
+	$(Q)BUILD=$(BUILD) scripts/demo-gui
+# ---- end approver ----
+
 all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
@@ -297,6 +317,7 @@ help:
 	@echo "make asan      the same under ASan+UBSan"
 	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
+	@echo "make demo-gui  the signer and p11signer-approve under Xvfb; build/demo-gui.png"
 	@echo "make demo-qubes  the Qubes simulation in network namespaces, hop by hop"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"

@@ -44,6 +44,7 @@
 #include "signer/audit.h"
 #include "signer/keystore.h"
 #include "signer/policy.h"
+#include "signer/ui_socket.h"
 #include "signer/ui_stdio.h"
 #include "signer/ui_tty.h"
 
@@ -74,6 +75,8 @@ struct opts {
 	int stdio;
 	int stdio_ui;
 	const char *ui;
+	const char *ui_socket;		/* --ui socket: --ui.socket PATH */
+	long ui_socket_uid;		/* --ui.socket.uid; -1: ours */
 	const char *rules;
 	const char *rules_state;
 	struct eth_u256 chain_id;
@@ -157,6 +160,8 @@ usage_command(FILE *f, const char *cmd)
 		    "  --stdio                answer one request on stdin/stdout (qrexec executable service)\n"
 		    "  --stdio-ui             approve through a Clef UI on stdin/stdout\n"
 		    "  --ui tty|none          built-in approver (tty when a terminal is there, else none)\n"
+		    "  --ui socket            approvers (p11signer-approve) connect to --ui.socket PATH\n"
+		    "                         ($XDG_RUNTIME_DIR/p11signer/ui.sock); --ui.socket.uid N (ours)\n"
 		    "  --rules FILE           policy file (docs/policy.md)\n"
 		    "  --rules-state FILE     where the policy's windows are kept across restarts\n"
 		    "  --chainid N            chain id (1)\n"
@@ -226,6 +231,7 @@ enum {
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
 	O_AUDIT_CHECKPOINT, O_AUDIT_KEY,
+	O_UI_SOCKET, O_UI_SOCKET_UID,
 	O_4BYTEDB,
 };
 
@@ -260,6 +266,8 @@ static const struct option long_opts[] = {
 	{ "http.tls.cert", required_argument, NULL, O_TLS_CERT },
 	{ "http.tls.key", required_argument, NULL, O_TLS_KEY },
 	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
+	{ "ui.socket", required_argument, NULL, O_UI_SOCKET },
+	{ "ui.socket.uid", required_argument, NULL, O_UI_SOCKET_UID },
 	{ "4bytedb", required_argument, NULL, O_4BYTEDB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -287,8 +295,9 @@ apply(struct opts *o, int opt, char *value)
 	case O_STDIO: o->stdio = 1; break;
 	case O_STDIO_UI: o->stdio_ui = 1; break;
 	case O_UI:
-		if (strcmp(value, "tty") != 0 && strcmp(value, "none") != 0)
-			die("--ui: want tty or none, not %s", value);
+		if (strcmp(value, "tty") != 0 && strcmp(value, "none") != 0 &&
+		    strcmp(value, "socket") != 0)
+			die("--ui: want tty, socket or none, not %s", value);
 		o->ui = value;
 		break;
 	case O_RULES: o->rules = value; break;
@@ -312,6 +321,10 @@ apply(struct opts *o, int opt, char *value)
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
+	case O_UI_SOCKET: o->ui_socket = value; break;
+	case O_UI_SOCKET_UID:
+		o->ui_socket_uid = (long)parse_unsigned(value, 0x7fffffff, "--ui.socket.uid");
+		break;
 	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		/* getopt_long has said which option it did not know. */
@@ -404,6 +417,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->vhosts[0] = "localhost";
 	o->nvhosts = 1;
 	o->approval_timeout = 120;
+	o->ui_socket_uid = -1;
 	eth_u256_from_u64(&o->chain_id, 1);
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -691,7 +705,26 @@ http_bind_problem(const char *addr, unsigned port)
 struct ui_ctx {
 	struct signer_ui_stdio *stdio_ui;
 	int tty_fd;
+	struct signer_ui_socket *socket_ui;	/* --ui socket, instead of stdio_ui */
 };
+
+/* A Clef UI call on whichever transport serves the protocol (params stolen). */
+static int
+clef_ui_call(struct ui_ctx *u, const char *method, json_t *params, int timeout_ms,
+    json_t **resultp)
+{
+	if (u->socket_ui != NULL)
+		return signer_ui_socket_call(u->socket_ui, method, params, timeout_ms, resultp);
+	return signer_ui_stdio_call(u->stdio_ui, method, params, timeout_ms, resultp);
+}
+
+static int
+clef_ui_notify(struct ui_ctx *u, const char *method, json_t *params)
+{
+	if (u->socket_ui != NULL)
+		return signer_ui_socket_notify(u->socket_ui, method, params);
+	return signer_ui_stdio_notify(u->stdio_ui, method, params);
+}
 
 static int
 tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t max,
@@ -754,8 +787,7 @@ stdio_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size
 	    "isPassword", 1);
 	if (params == NULL)
 		return ERR_NOMEM;
-	if ((r = signer_ui_stdio_call(u->stdio_ui, "ui_onInputRequired", params, 120000,
-	    &res)) != 0)
+	if ((r = clef_ui_call(u, "ui_onInputRequired", params, 120000, &res)) != 0)
 		return r;
 	text = json_object_get(res, "text");
 	if (!json_is_string(text) || json_string_length(text) == 0 ||
@@ -776,7 +808,7 @@ stdio_notice(void *ctx, const char *text)
 {
 	struct ui_ctx *u = ctx;
 
-	(void)signer_ui_stdio_notify(u->stdio_ui, "ui_showInfo", json_pack("[{s:s}]", "text", text));
+	(void)clef_ui_notify(u, "ui_showInfo", json_pack("[{s:s}]", "text", text));
 }
 
 static int
@@ -791,6 +823,26 @@ default_ipc_path(char *out, size_t n)
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -1;
 	if ((size_t)snprintf(out, n, "%s/p11signer.ipc", dir) >= n)
+		return -1;
+	return 0;
+}
+
+/* --ui socket without --ui.socket: $XDG_RUNTIME_DIR/p11signer/ui.sock, else ~/.p11signer/ui.sock. */
+static int
+default_ui_socket_path(char *out, size_t n)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+	char dir[PATH_MAX];
+
+	if (run != NULL && *run == '/')
+		snprintf(dir, sizeof(dir), "%s/p11signer", run);
+	else if (home != NULL && *home == '/')
+		snprintf(dir, sizeof(dir), "%s/.p11signer", home);
+	else
+		return -1;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if ((size_t)snprintf(out, n, "%s/ui.sock", dir) >= n)
 		return -1;
 	return 0;
 }
@@ -847,12 +899,12 @@ cmd_serve(int argc, char **argv)
 	struct eth_calldata_db *calldata = NULL;
 	struct signer_api_config cfg;
 	struct signer_pin_source pins = { NULL, NULL, NULL };
-	struct ui_ctx uctx = { NULL, -1 };
+	struct ui_ctx uctx = { NULL, -1, NULL };
 	struct signer_ui_tty *tty = NULL;
 	struct rpc_http *http = NULL;
 	struct rpc_ipc *ipc = NULL;
 	struct rpc_qrexec *qrexec = NULL;
-	char why[512], ipcpath[PATH_MAX];
+	char why[512], ipcpath[PATH_MAX], uipath[PATH_MAX];
 	size_t nclients, i;
 	sigset_t set;
 	int r, sig;
@@ -863,8 +915,10 @@ cmd_serve(int argc, char **argv)
 	/* Refuse a configuration that could not ask anyone before touching a token. */
 	if (o.ui == NULL)
 		o.ui = o.stdio_ui ? "none" : isatty(STDIN_FILENO) ? "tty" : "none";
-	if (o.stdio_ui && strcmp(o.ui, "tty") == 0)
-		die("--stdio-ui and --ui tty: choose one approver");
+	if (o.stdio_ui && strcmp(o.ui, "none") != 0)
+		die("--stdio-ui and --ui %s: choose one approver", o.ui);
+	if (o.ui_socket != NULL && strcmp(o.ui, "socket") != 0)
+		die("--ui.socket is for --ui socket");
 
 	if (o.rules != NULL) {
 		if ((r = signer_policy_load(o.rules, o.rules_state, &policy, why, sizeof(why))) != 0)
@@ -906,6 +960,19 @@ cmd_serve(int argc, char **argv)
 		cfg.approver = (struct signer_approver){ .ctx = tty, .ask = signer_ui_tty_ask,
 		    .notify = signer_ui_tty_notify, .ask_watched = signer_ui_tty_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, tty_ask_pin, tty_notice };
+	} else if (strcmp(o.ui, "socket") == 0) {
+		if (o.ui_socket != NULL)
+			snprintf(uipath, sizeof(uipath), "%s", o.ui_socket);
+		else if (default_ui_socket_path(uipath, sizeof(uipath)) != 0)
+			die("--ui socket: no --ui.socket and no usable $XDG_RUNTIME_DIR or $HOME");
+		if ((r = signer_ui_socket_start(uipath, o.ui_socket_uid < 0 ? getuid() :
+		    (uid_t)o.ui_socket_uid, &uctx.socket_ui)) != 0)
+			die("--ui.socket %s: %s", uipath, err_str(r));
+		cfg.approver = (struct signer_approver){ .ctx = uctx.socket_ui,
+		    .ask = signer_ui_socket_ask, .notify = signer_ui_socket_notify_approver,
+		    .ask_watched = signer_ui_socket_ask_watched };
+		pins = (struct signer_pin_source){ &uctx, stdio_ask_pin, stdio_notice };
+		fprintf(stderr, "p11signer: approvers connect to %s\n", uipath);
 	}
 
 	nclients = start_clients(&o, clients, 1);
@@ -986,18 +1053,23 @@ cmd_serve(int argc, char **argv)
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
-	if (uctx.stdio_ui != NULL) {
+	if (uctx.stdio_ui != NULL || uctx.socket_ui != NULL) {
 		/* As Clef: the URLs a client can use, "n/a" for what is off. */
 		char url[300] = "n/a";
+		json_t *info;
 
 		if (http != NULL)
 			snprintf(url, sizeof(url), strchr(o.http_addr, ':') != NULL ?
 			    "%s://[%s]:%u/" : "%s://%s:%u/", o.tls_cert != NULL ? "https" : "http",
 			    o.http_addr, rpc_http_port(http));
-		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
-		    "[{s:{s:s,s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
+		info = json_pack("{s:s,s:s,s:s,s:s}", "intapi_version", "7.0.1",
 		    "extapi_version", SIGNER_API_VERSION, "extapi_http", url,
-		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a"));
+		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a");
+		if (uctx.stdio_ui != NULL)
+			(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup",
+			    json_pack("[{s:o*}]", "info", info));
+		else	/* the same message, to each approver as it connects */
+			signer_ui_socket_set_startup_info(uctx.socket_ui, info);
 	}
 	fprintf(stderr, "p11signer: ready\n");
 	for (;;) {
@@ -1009,6 +1081,7 @@ cmd_serve(int argc, char **argv)
  out:
 	/* Requests waiting for a person are denied now, so the transports can stop. */
 	signer_ui_stdio_shutdown(uctx.stdio_ui);
+	signer_ui_socket_shutdown(uctx.socket_ui);
 	signer_ui_tty_shutdown(tty);
 	rpc_http_stop(http);
 	rpc_ipc_stop(ipc);
@@ -1020,6 +1093,7 @@ cmd_serve(int argc, char **argv)
 	for (i = 0; i < MAX_LIST; i++)
 		p11_client_stop(clients[i]);
 	signer_ui_stdio_close(uctx.stdio_ui);
+	signer_ui_socket_stop(uctx.socket_ui);
 	signer_ui_tty_close(tty);
 	if (uctx.tty_fd >= 0)
 		close(uctx.tty_fd);
@@ -1149,7 +1223,7 @@ cmd_keygen(int argc, char **argv)
 	start_clients(&o, clients, 0);
 	r = p11_client_generate(clients[0], o.tokens[0], o.label, NULL, 0, &gen, why);
 	if (r == ERR_P11_NOT_LOGGED_IN && isatty(STDIN_FILENO)) {
-		struct ui_ctx u = { NULL, STDIN_FILENO };
+		struct ui_ctx u = { NULL, STDIN_FILENO, NULL };
 		struct proto_login_result lr;
 		uint8_t pin[LIMIT_PROTO_PIN];
 		size_t pinlen = 0;
@@ -1195,7 +1269,7 @@ cmd_login(int argc, char **argv)
 	struct opts o;
 	struct p11_client *clients[MAX_LIST] = { NULL };
 	struct proto_login_result lr;
-	struct ui_ctx u = { NULL, STDIN_FILENO };
+	struct ui_ctx u = { .stdio_ui = NULL, .tty_fd = STDIN_FILENO };
 	uint8_t pin[LIMIT_PROTO_PIN];
 	char why[P11_CLIENT_WHY_MAX] = "", note[256];
 	size_t pinlen = 0;

@@ -120,7 +120,10 @@
 	/* the relay's eth_* endpoint and the user's node (src/relay/node.h) */ \
 	X(ERR_RELAY_NODE_REFUSED,  -300, "the node answered with a JSON-RPC error") \
 	X(ERR_RELAY_NODE_ANSWER,   -301, "the node's answer is not JSON-RPC") \
-	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table")
+	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table") \
+	/* the approver's UI socket (signer/ui_socket.h) */ \
+	X(ERR_UI_NO_APPROVER,      -240, "no approver connected") \
+	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time")
 
 enum err_code {
 	ERR_OK = 0,

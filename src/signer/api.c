@@ -314,6 +314,13 @@ approve(struct signer_api *api, const struct approval_req *q,
 			    "request denied: no approval within %d s",
 			    api->cfg.approval_timeout_ms / 1000);
 		}
+		if (r == ERR_UI_NO_APPROVER) {
+			/* --ui socket with nobody at the vault's window */
+			audit(api, q->caller, q->method, "no approver connected", NULL, q->key,
+			    NULL);
+			return rpc_error_set(err, RPC_ERR_SERVER,
+			    "request denied: no approver connected");
+		}
 		audit(api, q->caller, q->method, "approver failed", err_str(r), q->key, NULL);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
 	}

@@ -252,6 +252,15 @@ signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_t *p
 }
 
 void
+signer_ui_stdio_wait_gone(struct signer_ui_stdio *ui)
+{
+	pthread_mutex_lock(&ui->lock);
+	while (!ui->gone)
+		pthread_cond_wait(&ui->answered, &ui->lock);
+	pthread_mutex_unlock(&ui->lock);
+}
+
+void
 signer_ui_stdio_shutdown(struct signer_ui_stdio *ui)
 {
 	if (ui == NULL)
