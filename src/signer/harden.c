@@ -3,6 +3,7 @@
  * free, token URIs out of argv.  See harden.h.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,32 +17,19 @@
 #include "eth/err.h"
 #include "signer/harden.h"
 
-/* A header that keeps the block's size and the alignment malloc() gives. */
-#define HDR_SIZE sizeof(max_align_t)
-
-void *
-signer_harden_malloc(size_t size)
-{
-	unsigned char *p;
-
-	if (size > SIZE_MAX - HDR_SIZE || (p = malloc(HDR_SIZE + size)) == NULL)
-		return NULL;
-	memcpy(p, &size, sizeof(size));
-	return p + HDR_SIZE;
-}
-
+/*
+ * No header of our own in front of the block: callers free what
+ * json_dumps() returns with free(), as jansson allows with the default
+ * allocator, and that must stay valid.  The block's size comes from the
+ * allocator itself.
+ */
 void
 signer_harden_free(void *ptr)
 {
-	unsigned char *p;
-	size_t size;
-
 	if (ptr == NULL)
 		return;
-	p = (unsigned char *)ptr - HDR_SIZE;
-	memcpy(&size, p, sizeof(size));
-	explicit_bzero(p, HDR_SIZE + size);
-	free(p);
+	explicit_bzero(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
 
 /*
@@ -94,7 +82,7 @@ signer_harden_process(int argc, char **argv)
 		r = ERR_IO;
 		goto out;
 	}
-	json_set_alloc_funcs(signer_harden_malloc, signer_harden_free);
+	json_set_alloc_funcs(malloc, signer_harden_free);
 	r = argv_move_uris(argc, argv);
  out:
 	return r;

@@ -7,8 +7,8 @@
  *    /proc/PID/mem, environ, maps closed to other processes of the same
  *    uid) and RLIMIT_CORE 0 (no core file after a crash), as
  *    p11signer-token does;
- *  - jansson's allocator wipes every block it frees (json_set_alloc_funcs),
- *    so a PIN in a UI answer does not stay in freed heap memory;
+ *  - jansson wipes every block it frees (json_set_alloc_funcs), so a PIN in
+ *    a UI answer does not stay in freed heap memory;
  *  - every argument holding a pkcs11: URI (the --token and --keygen-token
  *    values, in whichever spelling getopt accepts) moves to the heap and is
  *    overwritten in place, so /proc/PID/cmdline, which every local user can
@@ -32,11 +32,12 @@
 int signer_harden_process(int argc, char **argv);
 
 /*
- * The wiping allocator given to jansson, exposed for tests: blocks carry
- * their size in a header so that signer_harden_free() can wipe them.
+ * The free function given to jansson (its malloc is malloc()), exposed for
+ * tests: wipes the whole block (malloc_usable_size()) before free().  A block
+ * that jansson allocated may still be given to plain free() (what
+ * json_dumps() returns, say): it is then freed without being wiped.
  * signer_harden_free(NULL) does nothing.
  */
-void *signer_harden_malloc(size_t size);
 void signer_harden_free(void *p);
 
 #endif /* SIGNER_HARDEN_H */
