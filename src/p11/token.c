@@ -109,6 +109,7 @@ struct p11_module {
 	char *name;			/* its p11-kit registered name, or NULL */
 	unsigned pool;
 	char **allowed;			/* resolved allowlist, NULL-terminated */
+	char **pin_rejected;		/* token URIs: configured PIN rejected before; NULL-terminated */
 	struct sel *sels;
 	size_t nsels;
 	pthread_mutex_t scan_lock;
@@ -495,6 +496,36 @@ strv_free(char **v)
 	for (i = 0; v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* A copy of a NULL-terminated list of at most max strings; NULL stays NULL. */
+static int
+strv_copy(const char *const *in, size_t max, char ***outp)
+{
+	char **out = NULL;
+	size_t i, n;
+	int r;
+
+	*outp = NULL;
+	if (in == NULL)
+		return 0;
+	for (n = 0; in[n] != NULL; n++)
+		if (n == max)
+			return ERR_TOO_MANY;
+	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+		return ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((out[i] = strdup(in[i])) == NULL) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+	}
+	*outp = out;
+	out = NULL;
+	r = 0;
+ out:
+	strv_free(out);
+	return r;
 }
 
 /* Copy the allowlist, with wildcard-free entries resolved like module paths. */
@@ -891,6 +922,26 @@ tok_release(struct tok *t, size_t idx, int bad)
 		t->m->fn->C_CloseSession(h);
 }
 
+static char *token_uri(const CK_TOKEN_INFO *ti);
+
+/* 1 when the daemon said this token rejected its configured PIN before, 0 if not, -1: no memory. */
+static int
+pin_rejected_before(const struct p11_module *m, const CK_TOKEN_INFO *ti)
+{
+	char *uri;
+	size_t i;
+	int r = 0;
+
+	if (m->pin_rejected == NULL || m->pin_rejected[0] == NULL)
+		return 0;
+	if ((uri = token_uri(ti)) == NULL)
+		return -1;
+	for (i = 0; m->pin_rejected[i] != NULL && r == 0; i++)
+		r = strcmp(m->pin_rejected[i], uri) == 0;
+	free(uri);
+	return r;
+}
+
 static struct tok *
 tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti)
 {
@@ -909,6 +960,11 @@ tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_
 		if ((m->sels[i].pin_value != NULL || m->sels[i].pin_file != NULL) &&
 		    sel_matches_token(&m->sels[i], slot, si, ti))
 			t->pin_sel = (int)i;
+	/* Rejected in an earlier run: trying it again would spend another try. */
+	if (t->pin_sel >= 0 && (t->auto_rejected = pin_rejected_before(m, ti)) < 0) {
+		free(t);
+		return NULL;
+	}
 	if (pthread_mutex_init(&t->login_lock, NULL) != 0) {
 		free(t);
 		return NULL;
@@ -1947,7 +2003,8 @@ p11_token_open(const struct p11_module_config *cfg, struct p11_module **modp)
 		goto out;
 	}
 	allowed = cfg->allowed_dirs != NULL ? cfg->allowed_dirs : p11_token_allowed_default;
-	if ((r = allowed_resolve(allowed, &m->allowed)) != 0)
+	if ((r = allowed_resolve(allowed, &m->allowed)) != 0 ||
+	    (r = strv_copy(cfg->pin_rejected, LIMIT_PROTO_TOKENS, &m->pin_rejected)) != 0)
 		goto out;
 	if (module[0] == '/')
 		r = module_load_path(m, module);
@@ -2037,6 +2094,7 @@ p11_token_close(struct p11_module *m)
 		sel_clear(&m->sels[i]);
 	free(m->sels);
 	strv_free(m->allowed);
+	strv_free(m->pin_rejected);
 	free(m->path);
 	free(m->name);
 	if (m->locks_ready) {

@@ -82,6 +82,15 @@ struct p11_module_config {
 	const char *const *uris;
 	/* Sessions per token, 1..LIMIT_P11_SESSIONS; 0: P11_TOKEN_SESSIONS_DEFAULT. */
 	unsigned sessions_per_token;
+	/*
+	 * NULL-terminated list of token URIs (p11_token_info.uri) whose
+	 * configured PIN (pin-source / pin-value of the URIs above) the token
+	 * rejected in an earlier run of this helper: such a token starts with
+	 * P11_PIN_AUTO_REJECTED, and its configured PIN is not tried.  The
+	 * daemon remembers them across helper restarts.  NULL: none.  At most
+	 * LIMIT_PROTO_TOKENS.
+	 */
+	const char *const *pin_rejected;
 };
 
 #define P11_TOKEN_SESSIONS_DEFAULT 2
@@ -100,7 +109,8 @@ enum p11_pin_state {
 	P11_PIN_TO_BE_CHANGED  = 1 << 6,	/* CKF_USER_PIN_TO_BE_CHANGED */
 	P11_PIN_AUTO           = 1 << 7,	/* a URI gives a pin-source or pin-value */
 	P11_PIN_AUTO_REJECTED  = 1 << 8,	/* ... which the token rejected: not tried
-						 * again while the module stays open */
+						 * again while the module stays open, nor
+						 * after (p11_module_config.pin_rejected) */
 };
 
 /* One token the URIs select. */
