@@ -37,6 +37,7 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "eth/sig.h"
+#include "p11/registry.h"
 #include "p11/token.h"
 
 /* DER of the OID 1.3.132.0.10, secp256k1, as CKA_EC_PARAMS holds it. */
@@ -625,42 +626,27 @@ module_load_path(struct p11_module *m, const char *path)
 	return r;
 }
 
+/*
+ * A registered name: its file from p11-kit's configuration (registry.h), no
+ * module loaded to find it; then that file as a path (checked, then loaded).
+ */
 static int
 module_load_name(struct p11_module *m, const char *name)
 {
-	CK_FUNCTION_LIST **all, *mine;
-	char *file = NULL, *rp = NULL;
-	size_t i;
+	char *file = NULL;
 	int r;
 
-	if ((all = p11_kit_modules_load(NULL, 0)) == NULL)
-		return ERR_P11_MODULE_LOAD;
-	if ((mine = p11_kit_module_for_name(all, name)) == NULL) {
-		r = ERR_P11_MODULE_NOT_REGISTERED;
+	if ((r = p11_registry_resolve(name, &p11_registry_default, &file, NULL, 0)) != 0)
 		goto out;
-	}
-	/* A remote module has no file, and nothing to check: refused. */
-	if ((file = p11_kit_module_get_filename(mine)) == NULL) {
-		r = ERR_P11_MODULE_PATH;
-		goto out;
-	}
-	if ((r = module_file_check(file, m->allowed, &rp)) != 0)
+	if ((r = module_load_path(m, file)) != 0)
 		goto out;
 	if ((m->name = strdup(name)) == NULL) {
 		r = ERR_NOMEM;
 		goto out;
 	}
-	m->fn = mine;
-	m->path = rp;
-	rp = NULL;
 	r = 0;
  out:
-	for (i = 0; all[i] != NULL; i++)
-		if (all[i] != m->fn)
-			p11_kit_module_release(all[i]);
-	free(all);
 	free(file);
-	free(rp);
 	return r;
 }
 

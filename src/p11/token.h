@@ -168,9 +168,9 @@ struct p11_key {
  * A path is resolved with realpath(), must be a regular file under one of
  * cfg->allowed_dirs, and must export C_GetFunctionList (checked with dlopen
  * RTLD_LAZY|RTLD_LOCAL and dlsym) before p11-kit loads it.  A registered
- * name makes p11-kit read its configuration and dlopen the registered modules
- * (none is initialised); the one named is checked against the allowed
- * directories and kept, the others released.
+ * name is resolved to its file by reading p11-kit's configuration as p11-kit
+ * does (registry.h), with no module loaded, not even the one named; that
+ * file is then checked and loaded as a path, and no other module is.
  *
  * Errors: ERR_INVALID_ARGUMENT, ERR_TOO_LONG, ERR_TOO_MANY, ERR_NOMEM,
  * ERR_P11_URI_INVALID, ERR_P11_URI_UNRECOGNIZED, ERR_P11_URI_MODULE,
