@@ -94,8 +94,8 @@ int p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_mo
     int *busyp);
 
 /*
- * For a helper that cannot serve (its module did not open, its arguments are
- * wrong): wait up to timeout_ms (< 0: for ever) for the daemon's HELLO and
+ * For a helper that cannot serve because its command line is wrong (a module
+ * that does not open is answered at CONFIGURE instead): wait up to timeout_ms (< 0: for ever) for the daemon's HELLO and
  * answer it with ERROR(code, message), so the daemon can say why; a HELLO of
  * another version gets ERROR(ERR_PROTO_VERSION) instead.  message is made
  * clean text (proto_text_clean) and cut to LIMIT_PROTO_TEXT.  Returns 0 when
