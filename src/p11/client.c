@@ -919,7 +919,7 @@ uri_for_wire(const char *s)
 	return out;
 }
 
-/* The token URIs for CONFIGURE.  0 or ERR_NOMEM. */
+/* The token URIs for CONFIGURE.  0, ERR_NOMEM or ERR_TOO_LONG (over the protocol's cap). */
 static int
 copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
 {
@@ -930,9 +930,12 @@ copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
 	if ((c->token_uris = calloc(cfg->ntokens, sizeof(*c->token_uris))) == NULL)
 		return ERR_NOMEM;
 	c->ntokens = cfg->ntokens;
-	for (i = 0; i < cfg->ntokens; i++)
+	for (i = 0; i < cfg->ntokens; i++) {
 		if ((c->token_uris[i] = uri_for_wire(cfg->token_uris[i])) == NULL)
 			return ERR_NOMEM;
+		if (strlen(c->token_uris[i]) > LIMIT_PROTO_URI)
+			return ERR_TOO_LONG;
+	}
 	return 0;
 }
 
@@ -1018,10 +1021,17 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	}
 	pthread_condattr_destroy(&ca);
 	if ((c->helper_path = dup_str(cfg->helper_path)) == NULL ||
-	    (c->module = dup_str(cfg->module)) == NULL || build_argv(c, cfg) != 0 ||
-	    copy_tokens(c, cfg) != 0) {
+	    (c->module = dup_str(cfg->module)) == NULL || build_argv(c, cfg) != 0) {
 		client_free(c);
 		goto nomem;
+	}
+	if ((r = copy_tokens(c, cfg)) != 0) {
+		client_free(c);
+		if (r != ERR_TOO_LONG)
+			goto nomem;
+		set_why(why, "a --token URI is longer than %d bytes (once %%-encoded)",
+		    LIMIT_PROTO_URI);
+		return r;
 	}
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->on_event = cfg->on_event;

@@ -25,6 +25,7 @@
 
 #include "eth/addr.h"
 #include "eth/err.h"
+#include "eth/limits.h"
 #include "eth/keccak.h"
 #include "eth/sig.h"
 #include "p11/client.h"
@@ -862,6 +863,49 @@ test_pin_rejected_remembered(void **state)
 	snap_check(&s);
 }
 
+/* A token URI over the protocol's cap once %-encoded is refused before a helper starts. */
+static void
+test_token_uri_too_long(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client_config cfg;
+	struct p11_client *c = NULL;
+	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_PROTO_URI / 2 + 16];
+	const char *uris[1];
+
+	(void)state;
+	/* 519 bytes, 1039 once its blanks are %-encoded. */
+	memset(uri, ' ', sizeof(uri) - 1);
+	memcpy(uri, "pkcs11:token=", 13);
+	uri[sizeof(uri) - 1] = '\0';
+	uris[0] = uri;
+	config(&cfg, "fake", 5000, NULL);
+	cfg.token_uris = uris;
+	assert_int_equal(p11_client_start(&cfg, &c, why), ERR_TOO_LONG);
+	assert_null(c);
+	assert_string_equal(why, "a --token URI is longer than 1024 bytes (once %-encoded)");
+	snap_check(&s);
+}
+
+/* A blank in a token URI is %-encoded for CONFIGURE: the helper starts. */
+static void
+test_token_uri_encoded(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client_config cfg;
+	struct p11_client *c = NULL;
+	char why[P11_CLIENT_WHY_MAX];
+	const char *uris[1] = { "pkcs11:token=my vault;manufacturer=\xc3\xa9" };
+
+	(void)state;
+	config(&cfg, "fake", 5000, NULL);
+	cfg.token_uris = uris;
+	if (p11_client_start(&cfg, &c, why) != 0)
+		fail_msg("start: %s", why);
+	p11_client_stop(c);
+	snap_check(&s);
+}
+
 /* A module that does not open: CONFIGURE is answered with ERROR, and that is the why. */
 static void
 test_configure_refused(void **state)
@@ -1019,6 +1063,8 @@ main(void)
 		cmocka_unit_test(test_stop_kills_lingering),
 		cmocka_unit_test(test_pin_rejected_remembered),
 		cmocka_unit_test(test_configure_refused),
+		cmocka_unit_test(test_token_uri_too_long),
+		cmocka_unit_test(test_token_uri_encoded),
 	};
 
 	pthread_t warm_up;
