@@ -35,6 +35,14 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 # p11-kit only for src/p11 (the token helper side) and what tests it.
 P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 P11KIT_LIBS := $(shell $(PKG_CONFIG) --libs p11-kit-1 2>/dev/null)
+# Where p11-kit looks for registered modules, as it was built, so that
+# --module NAME resolves as p11-kit would (src/p11/registry.c).
+P11KIT_MODULE_PATH := $(shell $(PKG_CONFIG) --variable=p11_module_path p11-kit-1 2>/dev/null)
+P11KIT_MODULE_CONFIGS := $(shell $(PKG_CONFIG) --variable=p11_module_configs p11-kit-1 2>/dev/null)
+P11KIT_SYSCONFDIR := $(shell $(PKG_CONFIG) --variable=sysconfdir p11-kit-1 2>/dev/null)
+P11KIT_CFLAGS += $(if $(P11KIT_MODULE_PATH),-DP11S_P11_MODULE_PATH='"$(P11KIT_MODULE_PATH)"') \
+	$(if $(P11KIT_MODULE_CONFIGS),-DP11S_P11_PACKAGE_MODULES='"$(P11KIT_MODULE_CONFIGS)"') \
+	$(if $(P11KIT_SYSCONFDIR),-DP11S_P11_SYSCONFDIR='"$(P11KIT_SYSCONFDIR)"')
 # libusb only for the token helper's USB hotplug notifications.
 LIBUSB_CFLAGS := $(shell $(PKG_CONFIG) --cflags libusb-1.0 2>/dev/null)
 LIBUSB_LIBS := $(shell $(PKG_CONFIG) --libs libusb-1.0 2>/dev/null)

@@ -42,6 +42,7 @@
 #include "rpc/tls.h"
 #include "signer/api.h"
 #include "signer/audit.h"
+#include "signer/harden.h"
 #include "signer/keystore.h"
 #include "signer/policy.h"
 #include "signer/ui_socket.h"
@@ -1694,6 +1695,10 @@ cmd_audit(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* First: PINs may pass through this process (see signer/harden.h). */
+	if (signer_harden_process(argc, argv) != 0)
+		die("cannot disable core dumps or move token URIs out of argv: %s",
+		    strerror(errno));
 	if (argc < 2) {
 		fputs("p11signer: no command given\n", stderr);
 		usage(stderr);

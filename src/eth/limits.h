@@ -90,6 +90,8 @@
 #define LIMIT_P11_SIG_BYTES       512            /* a signature as the token returns it */
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
+/* p11-kit's configuration, read to resolve --module NAME (src/p11/registry.c) */
+#define LIMIT_P11_CONF_BYTES      65536          /* one pkcs11.conf or NAME.module file */
 
 /* connections (src/rpc/http.c, src/rpc/unixsrv.c): how long and how many a
  * peer may hold.  Deadlines are absolute: a byte now and then does not move

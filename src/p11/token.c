@@ -37,6 +37,7 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "eth/sig.h"
+#include "p11/registry.h"
 #include "p11/token.h"
 
 /* DER of the OID 1.3.132.0.10, secp256k1, as CKA_EC_PARAMS holds it. */
@@ -109,6 +110,7 @@ struct p11_module {
 	char *name;			/* its p11-kit registered name, or NULL */
 	unsigned pool;
 	char **allowed;			/* resolved allowlist, NULL-terminated */
+	char **pin_rejected;		/* token URIs: configured PIN rejected before; NULL-terminated */
 	struct sel *sels;
 	size_t nsels;
 	pthread_mutex_t scan_lock;
@@ -497,6 +499,36 @@ strv_free(char **v)
 	free(v);
 }
 
+/* A copy of a NULL-terminated list of at most max strings; NULL stays NULL. */
+static int
+strv_copy(const char *const *in, size_t max, char ***outp)
+{
+	char **out = NULL;
+	size_t i, n;
+	int r;
+
+	*outp = NULL;
+	if (in == NULL)
+		return 0;
+	for (n = 0; in[n] != NULL; n++)
+		if (n == max)
+			return ERR_TOO_MANY;
+	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+		return ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((out[i] = strdup(in[i])) == NULL) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+	}
+	*outp = out;
+	out = NULL;
+	r = 0;
+ out:
+	strv_free(out);
+	return r;
+}
+
 /* Copy the allowlist, with wildcard-free entries resolved like module paths. */
 static int
 allowed_resolve(const char *const *in, char ***outp)
@@ -594,42 +626,27 @@ module_load_path(struct p11_module *m, const char *path)
 	return r;
 }
 
+/*
+ * A registered name: its file from p11-kit's configuration (registry.h), no
+ * module loaded to find it; then that file as a path (checked, then loaded).
+ */
 static int
 module_load_name(struct p11_module *m, const char *name)
 {
-	CK_FUNCTION_LIST **all, *mine;
-	char *file = NULL, *rp = NULL;
-	size_t i;
+	char *file = NULL;
 	int r;
 
-	if ((all = p11_kit_modules_load(NULL, 0)) == NULL)
-		return ERR_P11_MODULE_LOAD;
-	if ((mine = p11_kit_module_for_name(all, name)) == NULL) {
-		r = ERR_P11_MODULE_NOT_REGISTERED;
+	if ((r = p11_registry_resolve(name, &p11_registry_default, &file, NULL, 0)) != 0)
 		goto out;
-	}
-	/* A remote module has no file, and nothing to check: refused. */
-	if ((file = p11_kit_module_get_filename(mine)) == NULL) {
-		r = ERR_P11_MODULE_PATH;
-		goto out;
-	}
-	if ((r = module_file_check(file, m->allowed, &rp)) != 0)
+	if ((r = module_load_path(m, file)) != 0)
 		goto out;
 	if ((m->name = strdup(name)) == NULL) {
 		r = ERR_NOMEM;
 		goto out;
 	}
-	m->fn = mine;
-	m->path = rp;
-	rp = NULL;
 	r = 0;
  out:
-	for (i = 0; all[i] != NULL; i++)
-		if (all[i] != m->fn)
-			p11_kit_module_release(all[i]);
-	free(all);
 	free(file);
-	free(rp);
 	return r;
 }
 
@@ -891,6 +908,26 @@ tok_release(struct tok *t, size_t idx, int bad)
 		t->m->fn->C_CloseSession(h);
 }
 
+static char *token_uri(const CK_TOKEN_INFO *ti);
+
+/* 1 when the daemon said this token rejected its configured PIN before, 0 if not, -1: no memory. */
+static int
+pin_rejected_before(const struct p11_module *m, const CK_TOKEN_INFO *ti)
+{
+	char *uri;
+	size_t i;
+	int r = 0;
+
+	if (m->pin_rejected == NULL || m->pin_rejected[0] == NULL)
+		return 0;
+	if ((uri = token_uri(ti)) == NULL)
+		return -1;
+	for (i = 0; m->pin_rejected[i] != NULL && r == 0; i++)
+		r = strcmp(m->pin_rejected[i], uri) == 0;
+	free(uri);
+	return r;
+}
+
 static struct tok *
 tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti)
 {
@@ -909,6 +946,11 @@ tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_
 		if ((m->sels[i].pin_value != NULL || m->sels[i].pin_file != NULL) &&
 		    sel_matches_token(&m->sels[i], slot, si, ti))
 			t->pin_sel = (int)i;
+	/* Rejected in an earlier run: trying it again would spend another try. */
+	if (t->pin_sel >= 0 && (t->auto_rejected = pin_rejected_before(m, ti)) < 0) {
+		free(t);
+		return NULL;
+	}
 	if (pthread_mutex_init(&t->login_lock, NULL) != 0) {
 		free(t);
 		return NULL;
@@ -1947,7 +1989,8 @@ p11_token_open(const struct p11_module_config *cfg, struct p11_module **modp)
 		goto out;
 	}
 	allowed = cfg->allowed_dirs != NULL ? cfg->allowed_dirs : p11_token_allowed_default;
-	if ((r = allowed_resolve(allowed, &m->allowed)) != 0)
+	if ((r = allowed_resolve(allowed, &m->allowed)) != 0 ||
+	    (r = strv_copy(cfg->pin_rejected, LIMIT_PROTO_TOKENS, &m->pin_rejected)) != 0)
 		goto out;
 	if (module[0] == '/')
 		r = module_load_path(m, module);
@@ -2037,6 +2080,7 @@ p11_token_close(struct p11_module *m)
 		sel_clear(&m->sels[i]);
 	free(m->sels);
 	strv_free(m->allowed);
+	strv_free(m->pin_rejected);
 	free(m->path);
 	free(m->name);
 	if (m->locks_ready) {
