@@ -919,7 +919,21 @@ uri_for_wire(const char *s)
 	return out;
 }
 
-/* The token URIs for CONFIGURE.  0, ERR_NOMEM or ERR_TOO_LONG (over the protocol's cap). */
+/* A '%' that starts no %XX escape: no RFC 7512 URI, whatever else it holds. */
+static int
+has_stray_percent(const char *s)
+{
+	for (; (s = strchr(s, '%')) != NULL; s++)
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The token URIs for CONFIGURE.  0, ERR_NOMEM, ERR_TOO_LONG (over the
+ * protocol's cap) or ERR_P11_URI_INVALID (a stray '%', which uri_for_wire()
+ * would otherwise turn into another, valid URI).
+ */
 static int
 copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
 {
@@ -927,6 +941,9 @@ copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
 
 	if (cfg->ntokens == 0)
 		return 0;
+	for (i = 0; i < cfg->ntokens; i++)
+		if (has_stray_percent(cfg->token_uris[i]))
+			return ERR_P11_URI_INVALID;
 	if ((c->token_uris = calloc(cfg->ntokens, sizeof(*c->token_uris))) == NULL)
 		return ERR_NOMEM;
 	c->ntokens = cfg->ntokens;
@@ -1027,6 +1044,10 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	}
 	if ((r = copy_tokens(c, cfg)) != 0) {
 		client_free(c);
+		if (r == ERR_P11_URI_INVALID) {
+			set_why(why, "%s", err_str(r));
+			return r;
+		}
 		if (r != ERR_TOO_LONG)
 			goto nomem;
 		set_why(why, "a --token URI is longer than %d bytes (once %%-encoded)",
