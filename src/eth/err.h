@@ -106,7 +106,9 @@
 	X(ERR_P11_KEYGEN_UNSUPPORTED, -228, "the token or its module cannot generate secp256k1 keys") \
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
-	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches")
+	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	/* real tokens (issue 14, tokens/): what their modules refuse */ \
+	X(ERR_P11_KEYGEN_NEEDS_SO, -240, "the token makes keys only after a Security Officer login (an OpenPGP card: its Admin PIN): make the key with the token's own tools, see tokens/")
 
 enum err_code {
 	ERR_OK = 0,

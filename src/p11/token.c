@@ -189,6 +189,12 @@ keygen_err(CK_RV rv)
 	case CKR_TOKEN_WRITE_PROTECTED:
 	case CKR_ACTION_PROHIBITED:
 		return ERR_P11_KEYGEN_UNSUPPORTED;
+	case CKR_USER_NOT_LOGGED_IN:
+		/*
+		 * We are logged in as the user by now: the module wants its SO.
+		 * OpenSC does so for OpenPGP cards (pkcs15init needs the Admin PIN).
+		 */
+		return ERR_P11_KEYGEN_NEEDS_SO;
 	default:
 		return rv_err(rv);
 	}
@@ -764,6 +770,48 @@ tok_fail(struct tok *t, unsigned gen, CK_RV rv)
 		pthread_mutex_unlock(&t->lock);
 	}
 	return rv_err(rv);
+}
+
+/*
+ * How long a signing call that failed with a device error waits for the
+ * module to see the token go.  OpenSC answers a card pulled during an APDU
+ * with CKR_DEVICE_ERROR, and pcscd notices the empty reader on its next
+ * poll (every 400 ms): the slot says "no token" a moment later.
+ */
+#define SIGN_REMOVAL_SETTLE_MS	1000
+#define SIGN_REMOVAL_POLL_MS	50
+
+/*
+ * A signing call on generation gen failed with rv.  Besides what tok_fail()
+ * does: a device error on a token that turns out to be gone is a removal,
+ * and is said so (tokens/gnuk.md).  Nothing is retried: no signature is made.
+ */
+static int
+tok_sign_fail(struct tok *t, unsigned gen, CK_RV rv)
+{
+	CK_FUNCTION_LIST *fn = t->m->fn;
+	struct timespec ts = { 0, SIGN_REMOVAL_POLL_MS * 1000000L };
+	CK_SLOT_INFO si;
+	CK_SLOT_ID slot;
+	CK_RV srv;
+	int waited;
+
+	if (rv != CKR_DEVICE_ERROR && rv != CKR_FUNCTION_FAILED && rv != CKR_GENERAL_ERROR)
+		return tok_fail(t, gen, rv);
+	pthread_mutex_lock(&t->lock);
+	slot = t->slot;
+	pthread_mutex_unlock(&t->lock);
+	for (waited = 0; waited <= SIGN_REMOVAL_SETTLE_MS; waited += SIGN_REMOVAL_POLL_MS) {
+		srv = fn->C_GetSlotInfo(slot, &si);
+		if (is_removal(srv) || (srv == CKR_OK && !(si.flags & CKF_TOKEN_PRESENT))) {
+			tok_removed(t, gen);
+			return ERR_P11_TOKEN_REMOVED;
+		}
+		if (srv != CKR_OK)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return tok_fail(t, gen, rv);
 }
 
 static void
@@ -2435,7 +2483,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 			continue;
 		}
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID ?
-		    ERR_P11_KEY_NOT_FOUND : tok_fail(t, gen, rv);
+		    ERR_P11_KEY_NOT_FOUND : tok_sign_fail(t, gen, rv);
 	}
 	len = sizeof(raw);
 	rv = m->fn->C_Sign(h, d, sizeof(d), raw, &len);
@@ -2446,7 +2494,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	}
 	tok_release(t, idx, 0);
 	if (rv != CKR_OK)
-		return tok_fail(t, gen, rv);
+		return tok_sign_fail(t, gen, rv);
 	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig64) != 0 ||
 	    eth_sig_normalize(sig64, NULL) != 0)
 		return ERR_P11_BAD_SIGNATURE;
