@@ -1543,6 +1543,18 @@ tok_scan_keys(struct tok *t)
 /* ---- logging in ---- */
 
 /*
+ * What a failed C_Login with a PIN (given: the PIN was not NULL) says.
+ * yubihsm_pkcs11 answers a PIN without its 4-hex-digit authentication key
+ * id with CKR_ARGUMENTS_BAD: the PIN's form is wrong, which is what
+ * CKR_PIN_INVALID says (tokens/yubihsm2.md).
+ */
+static CK_RV
+login_rv(CK_RV rv, int given)
+{
+	return given && rv == CKR_ARGUMENTS_BAD ? CKR_PIN_INVALID : rv;
+}
+
+/*
  * Log in to t, with t->login_lock held.  *didp: a C_Login succeeded (the key
  * list should be read again).  The PIN from a file is wiped here; the
  * caller's (LOGIN_USER) by the caller.
@@ -1631,7 +1643,7 @@ tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *p
 		use_len = pin_len;
 		break;
 	}
-	rv = fn->C_Login(h, CKU_USER, use, (CK_ULONG)use_len);
+	rv = login_rv(fn->C_Login(h, CKU_USER, use, (CK_ULONG)use_len), use != NULL);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		pthread_mutex_lock(&t->lock);
 		if (t->gen == gen)
@@ -1644,7 +1656,9 @@ tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *p
 		r = 0;
 		goto out;
 	}
-	if (rv == CKR_PIN_INCORRECT && mode == LOGIN_AUTO) {
+	/* A PIN of the wrong form will not be right next time either. */
+	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) &&
+	    mode == LOGIN_AUTO) {
 		pthread_mutex_lock(&t->lock);
 		t->auto_rejected = 1;
 		pthread_mutex_unlock(&t->lock);
