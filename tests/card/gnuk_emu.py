@@ -51,7 +51,8 @@ ATR = bytes.fromhex("3bda11ff81b1fe551f0300318473800180009000e4")
 HIST = bytes.fromhex("00318473800180059000")  # DO 5F52: life cycle 05 = operational
 AID_PREFIX = bytes.fromhex("d27600012401")
 # Full AID: RID+PIX, version 3.4, manufacturer F517 (FSIJ, Gnuk's), serial.
-AID_FULL = AID_PREFIX + bytes.fromhex("0304f517") + bytes.fromhex("7e570001") + b"\x00\x00"
+SPEC_34 = bytes.fromhex("0304")  # the OpenPGP card spec version in the AID
+AID_TAIL = bytes.fromhex("f517") + bytes.fromhex("7e570001") + b"\x00\x00"
 
 SECP256K1_OID = bytes.fromhex("2b8104000a")  # 1.3.132.0.10
 ALGO_ECDSA = 0x13
@@ -93,7 +94,10 @@ def tlv(tag, value):
 class Card:
     """The card's state: what a Gnuk keeps in flash, and what it forgets at reset."""
 
-    def __init__(self, pw1, pw3, pw1_once):
+    def __init__(self, pw1, pw3, pw1_once, spec=SPEC_34, rc_tries=0):
+        self.aid = AID_PREFIX + spec + AID_TAIL
+        # Tries of the Resetting Code; 0 = none set, as Gnuk leaves it.
+        self.rc_tries = rc_tries
         self.pw = {1: pw1, 3: pw3}
         self.tries = {1: MAX_TRIES, 3: MAX_TRIES}
         # C4 byte 0: 01 = PW1 stays valid for several PSO:CDS, 00 = for one.
@@ -115,7 +119,7 @@ class Card:
     # ---- data objects ----
 
     def pw_status(self):
-        return bytes([self.pw1_status, 127, 127, 127, self.tries[1], 0, self.tries[3]])
+        return bytes([self.pw1_status, 127, 127, 127, self.tries[1], self.rc_tries, self.tries[3]])
 
     def discretionary(self):
         ext_caps = bytes([0x34, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0xff, 0x00, 0x00])
@@ -126,11 +130,11 @@ class Card:
 
     def get_data(self, tag):
         if tag == 0x4f:
-            return AID_FULL
+            return self.aid
         if tag == 0x5f52:
             return HIST
         if tag == 0x6e:
-            return tlv(0x4f, AID_FULL) + tlv(0x5f52, HIST) + tlv(0x73, self.discretionary())
+            return tlv(0x4f, self.aid) + tlv(0x5f52, HIST) + tlv(0x73, self.discretionary())
         if tag == 0x73:
             return self.discretionary()
         if tag == 0x65:
@@ -317,7 +321,8 @@ class Emulator:
     waitforclient() on its invalid server socket and pcscd aborts (FD_SET(-1))."""
 
     def __init__(self, args):
-        self.card = Card(args.pw1.encode(), args.pw3.encode(), args.pw1_once)
+        self.card = Card(args.pw1.encode(), args.pw3.encode(), args.pw1_once,
+                         bytes(int(x) for x in args.spec.split(".")), args.rc_tries)
         self.sel = selectors.DefaultSelector()
         self.host, self.port = args.vpcd_host, args.vpcd_port
         self.conn = None
@@ -447,6 +452,10 @@ def main():
     ap.add_argument("--pw3", default=os.environ.get("GNUK_EMU_PW3", PW3_DEFAULT.decode()))
     ap.add_argument("--pw1-once", action="store_true",
                     help="PW1 valid for one signature only (C4 byte 0 = 00)")
+    ap.add_argument("--spec", default="3.4", choices=("2.0", "3.4"),
+                    help="OpenPGP card spec version the AID claims (OpenSC's driver depends on it)")
+    ap.add_argument("--rc-tries", type=int, default=0, choices=range(0, 4),
+                    help="tries of the Resetting Code (0: none set)")
     ap.add_argument("--lifetime", type=float, default=1800)
     args = ap.parse_args()
     return Emulator(args).run()

@@ -21,6 +21,8 @@
 #                              Stopped at exit by tap's cleanup.
 #   cardstack_ctl CMD          pull | insert | status | quit, to the emulator;
 #                              prints its answer
+#   cardstack_new_card [EMU_ARGS...]
+#                              another card (a new emulator, no key) in its place
 #   cardstack_connected        0 when the card sits in the reader (vpcd has it)
 
 CARDSTACK_MISSING=
@@ -105,13 +107,34 @@ EOF
 		CARDSTACK_ERROR="pcscd did not create its socket: $(tail -5 "$dir/pcscd.log")"
 		return 1
 	fi
-	GNUK_EMU_PW1=$CARD_PW1 GNUK_EMU_PW3=$CARD_PW3 netns_exec "$CARDSTACK_NS" \
-		python3 "$CARDSTACK_LIB_DIR/gnuk_emu.py" --vpcd-port "$CARDSTACK_PORT" \
-		--ctl "$dir/emu.ctl" --lifetime "${P11S_TEST_TIMEOUT:-900}" "$@" 2>"$dir/emu.log" &
-	if ! tap_wait_until 20 cardstack_connected; then
-		CARDSTACK_ERROR="the emulator did not reach vpcd: $(tail -5 "$dir/emu.log")"
-		return 1
-	fi
+	cardstack__start_emu "$@" || return 1
 	export PCSCLITE_CSOCK_NAME=$dir/run/pcscd.comm
 	return 0
+}
+
+cardstack__start_emu() {
+	GNUK_EMU_PW1=$CARD_PW1 GNUK_EMU_PW3=$CARD_PW3 netns_exec "$CARDSTACK_NS" \
+		python3 "$CARDSTACK_LIB_DIR/gnuk_emu.py" --vpcd-port "$CARDSTACK_PORT" \
+		--ctl "$CARDSTACK_DIR/emu.ctl" --lifetime "${P11S_TEST_TIMEOUT:-900}" "$@" \
+		2>>"$CARDSTACK_DIR/emu.log" &
+	if ! tap_wait_until 20 cardstack_connected; then
+		CARDSTACK_ERROR="the emulator did not reach vpcd: $(tail -5 "$CARDSTACK_DIR/emu.log")"
+		return 1
+	fi
+}
+
+cardstack__emu_gone() {
+	! cardstack_ctl status >/dev/null 2>&1
+}
+
+# A new card in the reader: the emulator quits (the card goes, with its
+# keys) and one with EMU_ARGS takes its place; 0, or 1 with CARDSTACK_ERROR.
+cardstack_new_card() {
+	cardstack_ctl quit >/dev/null 2>&1
+	if ! tap_wait_until 10 cardstack__emu_gone; then
+		CARDSTACK_ERROR="the emulator did not quit"
+		return 1
+	fi
+	rm -f "$CARDSTACK_DIR/emu.ctl"
+	cardstack__start_emu "$@"
 }
