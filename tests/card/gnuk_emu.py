@@ -17,7 +17,8 @@ and this emulator in a network namespace of their own.
 Control (for the tests), one line per connection on the Unix socket --ctl:
   pull      close the connection to vpcd and stay away: the card is removed
   insert    connect again (every 50 ms until vpcd accepts)
-  status    "connected"/"waiting"/"pulled", PW1/PW3 tries left, signatures
+  status    "connected"/"waiting"/"pulled", PW1/PW3 tries left, signatures,
+            VERIFYs of PW1 for signing
   quit      exit
 The emulator exits by itself after --lifetime seconds (default 1800) so a
 test that dies cannot leave it behind for long.
@@ -109,6 +110,7 @@ class Card:
         self.gendate = {1: bytes(4), 2: bytes(4), 3: bytes(4)}
         self.do = {0x5b: b"", 0x5f2d: b"", 0x5f35: b"", 0x5e: b"", 0x5f50: b""}
         self.sigcount = 0
+        self.verify81 = 0        # VERIFY of PW1 for signing, with a PIN: for the tests
         self.reset()
 
     def reset(self):
@@ -196,6 +198,8 @@ class Card:
             return bytes([0x63, 0xc0 | self.tries[n]])
         if self.tries[n] == 0:
             return SW_BLOCKED
+        if p2 == 0x81:
+            self.verify81 += 1
         if data != self.pw[n]:
             self.tries[n] -= 1
             self.verified.discard(p2)
@@ -409,9 +413,9 @@ class Emulator:
                 c.sendall(b"ok\n")
             elif line == "status":
                 st = "pulled" if not self.present else "connected" if self.conn else "waiting"
-                c.sendall(("%s pw1=%d pw3=%d sigs=%d key=%s\n" % (
+                c.sendall(("%s pw1=%d pw3=%d sigs=%d verify81=%d key=%s\n" % (
                     st, self.card.tries[1], self.card.tries[3], self.card.sigcount,
-                    "yes" if self.card.key else "no")).encode())
+                    self.card.verify81, "yes" if self.card.key else "no")).encode())
             elif line == "quit":
                 c.sendall(b"ok\n")
                 c.close()
