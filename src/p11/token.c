@@ -773,13 +773,43 @@ tok_fail(struct tok *t, unsigned gen, CK_RV rv)
 }
 
 /*
- * How long a signing call that failed with a device error waits for the
- * module to see the token go.  OpenSC answers a card pulled during an APDU
- * with CKR_DEVICE_ERROR, and pcscd notices the empty reader on its next
+ * How long a signing call that failed in a way a removal explains waits for
+ * the module to see the token go.  OpenSC answers a card pulled during an
+ * APDU with CKR_DEVICE_ERROR, and pcscd notices the empty reader on its next
  * poll (every 400 ms): the slot says "no token" a moment later.
  */
 #define SIGN_REMOVAL_SETTLE_MS	1000
 #define SIGN_REMOVAL_POLL_MS	50
+
+/*
+ * 1 when t's slot says, within SIGN_REMOVAL_SETTLE_MS, that the token is
+ * gone; it is then marked removed (as of generation gen).  0 otherwise.
+ */
+static int
+tok_gone(struct tok *t, unsigned gen)
+{
+	CK_FUNCTION_LIST *fn = t->m->fn;
+	struct timespec ts = { 0, SIGN_REMOVAL_POLL_MS * 1000000L };
+	CK_SLOT_INFO si;
+	CK_SLOT_ID slot;
+	CK_RV srv;
+	int waited;
+
+	pthread_mutex_lock(&t->lock);
+	slot = t->slot;
+	pthread_mutex_unlock(&t->lock);
+	for (waited = 0; waited <= SIGN_REMOVAL_SETTLE_MS; waited += SIGN_REMOVAL_POLL_MS) {
+		srv = fn->C_GetSlotInfo(slot, &si);
+		if (is_removal(srv) || (srv == CKR_OK && !(si.flags & CKF_TOKEN_PRESENT))) {
+			tok_removed(t, gen);
+			return 1;
+		}
+		if (srv != CKR_OK)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
 
 /*
  * A signing call on generation gen failed with rv.  Besides what tok_fail()
@@ -789,29 +819,22 @@ tok_fail(struct tok *t, unsigned gen, CK_RV rv)
 static int
 tok_sign_fail(struct tok *t, unsigned gen, CK_RV rv)
 {
-	CK_FUNCTION_LIST *fn = t->m->fn;
-	struct timespec ts = { 0, SIGN_REMOVAL_POLL_MS * 1000000L };
-	CK_SLOT_INFO si;
-	CK_SLOT_ID slot;
-	CK_RV srv;
-	int waited;
-
-	if (rv != CKR_DEVICE_ERROR && rv != CKR_FUNCTION_FAILED && rv != CKR_GENERAL_ERROR)
-		return tok_fail(t, gen, rv);
-	pthread_mutex_lock(&t->lock);
-	slot = t->slot;
-	pthread_mutex_unlock(&t->lock);
-	for (waited = 0; waited <= SIGN_REMOVAL_SETTLE_MS; waited += SIGN_REMOVAL_POLL_MS) {
-		srv = fn->C_GetSlotInfo(slot, &si);
-		if (is_removal(srv) || (srv == CKR_OK && !(si.flags & CKF_TOKEN_PRESENT))) {
-			tok_removed(t, gen);
-			return ERR_P11_TOKEN_REMOVED;
-		}
-		if (srv != CKR_OK)
-			break;
-		nanosleep(&ts, NULL);
-	}
+	if ((rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR) &&
+	    tok_gone(t, gen))
+		return ERR_P11_TOKEN_REMOVED;
 	return tok_fail(t, gen, rv);
+}
+
+/*
+ * The key to sign with was not found on generation gen.  yubihsm_pkcs11
+ * finds no objects, without an error, on a device its connector has just
+ * lost: a key that vanished with its token is a removal, not an unknown
+ * account (tokens/yubihsm2.md).
+ */
+static int
+tok_sign_no_key(struct tok *t, unsigned gen)
+{
+	return tok_gone(t, gen) ? ERR_P11_TOKEN_REMOVED : ERR_P11_KEY_NOT_FOUND;
 }
 
 static void
@@ -1434,6 +1457,7 @@ tok_scan_keys(struct tok *t)
 	size_t idx, npubs = 0, nprivs = 0, n = 0, nold, i;
 	unsigned gen;
 	int held = 0, public_stands_in, curve, r;
+	size_t had;
 	const uint8_t *point;
 	CK_RV rv;
 
@@ -1445,6 +1469,7 @@ tok_scan_keys(struct tok *t)
 	si = t->slot_info;
 	ti = t->info;
 	public_stands_in = tok_needs_login(t);
+	had = t->nkeys;
 	pthread_mutex_unlock(&t->lock);
 
 	pubs = calloc(LIMIT_P11_OBJECTS, sizeof(*pubs));
@@ -1509,6 +1534,15 @@ tok_scan_keys(struct tok *t)
 			n++;
 	}
 
+	/*
+	 * Keys that vanished: yubihsm_pkcs11 finds no objects, without an error,
+	 * on a device its connector has just lost.  Ask the slot before
+	 * believing it, so that the keys go as "removed", not as unknown.
+	 */
+	if (n < had && tok_gone(t, gen)) {
+		r = ERR_P11_TOKEN_REMOVED;
+		goto out;
+	}
 	tok_release(t, idx, 0);
 	held = 0;
 	pthread_mutex_lock(&t->lock);
@@ -2480,7 +2514,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 		if (priv == CK_INVALID_HANDLE) {
 			if ((r = key_find_private(t, h, gen, &ks, &priv)) != 0) {
 				tok_release(t, idx, 0);
-				return r;
+				return r == ERR_P11_KEY_NOT_FOUND ? tok_sign_no_key(t, gen) : r;
 			}
 			key_cache_priv(t, &ks, gen, priv);
 		}
@@ -2497,7 +2531,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 			continue;
 		}
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID ?
-		    ERR_P11_KEY_NOT_FOUND : tok_sign_fail(t, gen, rv);
+		    tok_sign_no_key(t, gen) : tok_sign_fail(t, gen, rv);
 	}
 	len = sizeof(raw);
 	rv = m->fn->C_Sign(h, d, sizeof(d), raw, &len);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/card/gnuk_emu.py - an emulated Gnuk OpenPGP card 3.4 for vpcd.
+"""tests/card/gnuk_emu.py - an emulated Gnuk OpenPGP card for vpcd.
 
 Test code.  It answers what OpenSC 0.23's openpgp driver (card-openpgp.c,
 pkcs15-openpgp.c) sends to a card whose ATR it takes for Gnuk, with a
@@ -23,15 +23,16 @@ Control (for the tests), one line per connection on the Unix socket --ctl:
 The emulator exits by itself after --lifetime seconds (default 1800) so a
 test that dies cannot leave it behind for long.
 
-What it implements (OpenPGP card 3.4 spec section numbers in brackets):
-  SELECT by AID [7.2.1], GET DATA [7.2.6] for 4F 5E 65 6E 73 7A C4 5F50 5F52
-  7F21 0101-0104, VERIFY [7.2.2] for 81/82/83 with retry counters that lock
+What it implements (commands of the OpenPGP card specification 3.4; the AID
+claims spec 3.4, or 2.0 as Gnuk's own firmware does, with --spec 2.0):
+  SELECT by AID, GET DATA for 4F 5E 65 6E 73 7A C4 5F50 5F52
+  7F21 0101-0104, VERIFY for 81/82/83 with retry counters that lock
   at 0 (and VERIFY without data for the status, P1=FF to reset it), PUT DATA
-  [7.2.8] for the DOs the driver writes (algorithm attributes C1-C3, PW1
+  for the DOs the driver writes (algorithm attributes C1-C3, PW1
   status C4, fingerprints C7-C9, generation dates CE-D0, cardholder data),
-  GENERATE ASYMMETRIC KEY PAIR [7.2.14] (P1=80 generate, 81 read) for
-  ECDSA on secp256k1, PSO:COMPUTE DIGITAL SIGNATURE [7.2.10] over a digest
-  of at most 32 bytes, SELECT DATA for DO 7F21, RESET RETRY COUNTER with PW3 [7.2.4].
+  GENERATE ASYMMETRIC KEY PAIR (P1=80 generate, 81 read) for
+  ECDSA on secp256k1, PSO:COMPUTE DIGITAL SIGNATURE over a digest
+  of at most 32 bytes, SELECT DATA for DO 7F21, RESET RETRY COUNTER with PW3.
 """
 
 import argparse
@@ -307,7 +308,7 @@ class Card:
         if ins == 0x2a and p1 == 0x9e and p2 == 0x9a:   # PSO:CDS
             sw, out = self.sign(data)
             return out + sw
-        if ins == 0xa5:                 # SELECT DATA [7.2.5]: only the certificate DO
+        if ins == 0xa5:                 # SELECT DATA: only the certificate DO
             return SW_OK if data == bytes.fromhex("60045c027f21") else SW_NOT_FOUND
         if ins == 0x2c:                 # RESET RETRY COUNTER
             return self.reset_retry_counter(p1, p2, data)
