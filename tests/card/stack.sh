@@ -14,7 +14,8 @@
 #   cardstack_need             0 when everything is here; else CARDSTACK_MISSING
 #                              names what is missing (Debian packages)
 #   cardstack_start DIR [EMU_ARGS...]
-#                              start the stack with its files in DIR; exports
+#                              start the stack with its files in DIR, and wait
+#                              until OpenSC sees the card; exports
 #                              PCSCLITE_CSOCK_NAME, OPENSC_MODULE, CARD_PW1,
 #                              CARD_PW3 (drawn at random for this run), sets
 #                              CARDSTACK_NS; 0, or 1 with CARDSTACK_ERROR set.
@@ -24,6 +25,7 @@
 #   cardstack_new_card [EMU_ARGS...]
 #                              another card (a new emulator, no key) in its place
 #   cardstack_connected        0 when the card sits in the reader (vpcd has it)
+#   cardstack_card_seen        0 when OpenSC lists the card's tokens
 
 CARDSTACK_MISSING=
 CARDSTACK_ERROR=
@@ -107,9 +109,15 @@ EOF
 		CARDSTACK_ERROR="pcscd did not create its socket: $(tail -5 "$dir/pcscd.log")"
 		return 1
 	fi
-	cardstack__start_emu "$@" || return 1
 	export PCSCLITE_CSOCK_NAME=$dir/run/pcscd.comm
-	return 0
+	cardstack__start_emu "$@"
+}
+
+# OpenSC sees the card: pcscd polls its readers, so the card shows a moment
+# after the emulator reached vpcd.
+cardstack_card_seen() {
+	timeout 20 pkcs11-tool --module "$OPENSC_MODULE" --list-token-slots 2>/dev/null |
+		grep -q 'token label *: OpenPGP card'
 }
 
 cardstack__start_emu() {
@@ -119,6 +127,10 @@ cardstack__start_emu() {
 		2>>"$CARDSTACK_DIR/emu.log" &
 	if ! tap_wait_until 20 cardstack_connected; then
 		CARDSTACK_ERROR="the emulator did not reach vpcd: $(tail -5 "$CARDSTACK_DIR/emu.log")"
+		return 1
+	fi
+	if ! tap_wait_until 30 cardstack_card_seen; then
+		CARDSTACK_ERROR="OpenSC does not see the card: $(tail -5 "$CARDSTACK_DIR/pcscd.log")"
 		return 1
 	fi
 }
