@@ -1152,6 +1152,8 @@ cmd_list(int argc, char **argv)
 			    (tok->flags & PROTO_TOKEN_PRESENT) ? "present" : "removed",
 			    pin_state(tok->flags));
 			printf("    %s\n", tok->uri);
+			if (tok->flags & PROTO_TOKEN_PIN_AUTO_REJECTED)
+				printf("    the token rejected the PIN of the URI's pin-source: it is not tried again\n");
 			for (k = 0; k < tok->nkeys; k++) {
 				eth_addr_to_checksum(tok->keys[k].addr, a);
 				printf("    key %s  %s\n", a, tok->keys[k].uri);

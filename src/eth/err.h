@@ -123,7 +123,9 @@
 	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table") \
 	/* the approver's UI socket (signer/ui_socket.h) */ \
 	X(ERR_UI_NO_APPROVER,      -240, "no approver connected") \
-	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time")
+	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time") \
+	/* real tokens (issue 14, tokens/): what their modules refuse */ \
+	X(ERR_P11_KEYGEN_NEEDS_SO, -242, "the token makes keys only after a Security Officer login (an OpenPGP card: its Admin PIN): make the key with the token's own tools, see tokens/")
 
 enum err_code {
 	ERR_OK = 0,

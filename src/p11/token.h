@@ -305,8 +305,10 @@ int p11_token_sign(struct p11_module *m, const uint8_t address[20],
  * *keyp with p11_token_keys_free(*keyp, 1).
  * Errors: ERR_P11_TOKEN_UNKNOWN, ERR_P11_TOKEN_REMOVED, ERR_P11_NOT_LOGGED_IN,
  * ERR_P11_KEY_EXISTS, ERR_P11_KEYGEN_UNSUPPORTED (CKR_MECHANISM_INVALID,
- * CKR_DOMAIN_PARAMS_INVALID, CKR_TEMPLATE_INCONSISTENT, ...), ERR_P11_EC_POINT,
- * ERR_TOO_LONG, ERR_P11_MODULE, ERR_NOMEM.
+ * CKR_DOMAIN_PARAMS_INVALID, CKR_TEMPLATE_INCONSISTENT, ...),
+ * ERR_P11_KEYGEN_NEEDS_SO (CKR_USER_NOT_LOGGED_IN after the user's login:
+ * OpenSC's OpenPGP cards), ERR_P11_EC_POINT, ERR_TOO_LONG, ERR_P11_MODULE,
+ * ERR_NOMEM.
  */
 int p11_token_keygen(struct p11_module *m, unsigned token, const char *label,
     const uint8_t *id, size_t id_len, struct p11_key **keyp);
