@@ -117,6 +117,7 @@
 	X(ERR_P11_NO_SLOT_EVENTS,  -229, "the PKCS#11 module cannot wait for slot events (CKR_FUNCTION_NOT_SUPPORTED)") \
 	X(ERR_P11_CLOSED,          -230, "the PKCS#11 module is being closed") \
 	X(ERR_P11_TOKEN_AMBIGUOUS, -231, "more than one token matches") \
+	X(ERR_P11_KEY_VANISHED,    -232, "the key is no longer on its token, which still answers: the token is being removed, or the key was deleted") \
 	/* the relay's eth_* endpoint and the user's node (src/relay/node.h) */ \
 	X(ERR_RELAY_NODE_REFUSED,  -300, "the node answered with a JSON-RPC error") \
 	X(ERR_RELAY_NODE_ANSWER,   -301, "the node's answer is not JSON-RPC") \

@@ -846,12 +846,15 @@ tok_sign_fail(struct tok *t, unsigned gen, CK_RV rv)
  * The key to sign with was not found on generation gen.  yubihsm_pkcs11
  * finds no objects, without an error, on a device its connector has just
  * lost: a key that vanished with its token is a removal, not an unknown
- * account (tokens/yubihsm2.md).
+ * account (tokens/yubihsm2.md).  When the slot does not say so within
+ * SIGN_REMOVAL_SETTLE_MS, the key is still one the caller was shown:
+ * ERR_P11_KEY_VANISHED says what can have happened, never "unknown account".
  */
 static int
 tok_sign_no_key(struct tok *t, unsigned gen)
 {
-	return tok_gone(t, gen) ? ERR_P11_TOKEN_REMOVED : ERR_P11_KEY_NOT_FOUND;
+	/* Not "not found": the key was listed, so the caller knows it. */
+	return tok_gone(t, gen) ? ERR_P11_TOKEN_REMOVED : ERR_P11_KEY_VANISHED;
 }
 
 static void
