@@ -197,6 +197,12 @@ RELAY_BIN := $(BUILD)/p11signer-relay
 $(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 BINS := $(P11_BINS) $(RELAY_BIN)
+# ---- qubes-sim: the C stand-in for qrexec-client-vm (tests/qubes-sim, bench/) ----
+QUBES_SIM_BINS := $(BUILD)/tests/qubes-sim/qrexec-client-vm
+$(BUILD)/tests/qubes-sim/qrexec-client-vm: $(BUILD)/tests/qubes-sim/qrexec-client-vm.o
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
+all: $(QUBES_SIM_BINS)
+# ---- end qubes-sim ----
 
 all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
