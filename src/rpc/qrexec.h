@@ -5,7 +5,7 @@
  * under /etc/qubes-rpc/ and first writes the descriptor
  * "SERVICE+ARGUMENT SOURCE\0"; then comes the calling qube's standard input,
  * ended by EOF, and what is written back reaches its standard output.  One
- * request per connection.  The caller is SOURCE, named by dom0 (trusted); the
+ * request per connection, or many when framed (below).  The caller is SOURCE, named by dom0 (trusted); the
  * argument selects the profile.  Only the agent (root, by default) may connect.
  *
  * Executable service: qrexec runs the signer with --stdio and names the caller
