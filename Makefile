@@ -35,6 +35,14 @@ CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 # p11-kit only for src/p11 (the token helper side) and what tests it.
 P11KIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 P11KIT_LIBS := $(shell $(PKG_CONFIG) --libs p11-kit-1 2>/dev/null)
+# Where p11-kit looks for registered modules, as it was built, so that
+# --module NAME resolves as p11-kit would (src/p11/registry.c).
+P11KIT_MODULE_PATH := $(shell $(PKG_CONFIG) --variable=p11_module_path p11-kit-1 2>/dev/null)
+P11KIT_MODULE_CONFIGS := $(shell $(PKG_CONFIG) --variable=p11_module_configs p11-kit-1 2>/dev/null)
+P11KIT_SYSCONFDIR := $(shell $(PKG_CONFIG) --variable=sysconfdir p11-kit-1 2>/dev/null)
+P11KIT_CFLAGS += $(if $(P11KIT_MODULE_PATH),-DP11S_P11_MODULE_PATH='"$(P11KIT_MODULE_PATH)"') \
+	$(if $(P11KIT_MODULE_CONFIGS),-DP11S_P11_PACKAGE_MODULES='"$(P11KIT_MODULE_CONFIGS)"') \
+	$(if $(P11KIT_SYSCONFDIR),-DP11S_P11_SYSCONFDIR='"$(P11KIT_SYSCONFDIR)"')
 # libusb only for the token helper's USB hotplug notifications.
 LIBUSB_CFLAGS := $(shell $(PKG_CONFIG) --cflags libusb-1.0 2>/dev/null)
 LIBUSB_LIBS := $(shell $(PKG_CONFIG) --libs libusb-1.0 2>/dev/null)
@@ -204,6 +212,26 @@ $(BUILD)/tests/qubes-sim/qrexec-client-vm: $(BUILD)/tests/qubes-sim/qrexec-clien
 all: $(QUBES_SIM_BINS)
 # ---- end qubes-sim ----
 
+# ---- p11signer-approve, the GTK 4 approver (src/approve; section owned by the approver work) ----
+# Built only where GTK 4 is installed (scripts/deps installs libgtk-4-dev; CI has it).
+GTK4_CFLAGS := $(shell $(PKG_CONFIG) --cflags gtk4 2>/dev/null)
+GTK4_LIBS := $(shell $(PKG_CONFIG) --libs gtk4 2>/dev/null)
+APPROVE_BIN := $(BUILD)/p11signer-approve
+$(BUILD)/src/approve/approve.o: ALL_CFLAGS += $(GTK4_CFLAGS)
+$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/text.o
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK4_LIBS) $(PKG_LIBS)
+ifneq ($(GTK4_LIBS),)
+BINS += $(APPROVE_BIN)
+endif
+# The unit test of approve/text links its object (no GTK).
+$(BUILD)/tests/test_approve_text: $(BUILD)/src/approve/text.o
+# `make demo-gui`: the daemon and the approver under Xvfb, a screenshot of a
+# transaction waiting for approval in $(BUILD)/demo-gui.png (scripts/demo-gui).
+.PHONY: demo-gui
+demo-gui: all
+	$(Q)BUILD=$(BUILD) scripts/demo-gui
+# ---- end approver ----
+
 all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
@@ -248,6 +276,21 @@ armhf:
 check-armhf:
 	$(Q)scripts/cross-armhf check
 
+# ---- Debian packages (debian/, scripts/make-deb, tests/packages/) ----
+# `make deb`: dpkg-buildpackage on a copy of the tree, the packages in
+# build/deb/, then lintian (errors fail).  `make deb-armhf`: the same, cross
+# built for the USB armory (dpkg-buildpackage -aarmhf).  The chroot test
+# tests/packages/chroot.test installs, uses and purges them in Debian 12.
+# `make rpm-dom0`: the dom0 policy file alone as a noarch RPM in build/rpm/.
+.PHONY: deb deb-armhf rpm-dom0
+rpm-dom0:
+	$(Q)scripts/make-rpm-dom0
+deb:
+	$(Q)scripts/make-deb
+deb-armhf:
+	$(Q)scripts/make-deb -aarmhf
+# ---- end Debian packages ----
+
 # The demos never need Go (only the geth interop test does): deps without it.
 .PHONY: deps-no-go
 deps-no-go:
@@ -288,10 +331,13 @@ help:
 	@echo "make asan      the same under ASan+UBSan"
 	@echo "make fuzz      libFuzzer targets, FUZZ_SECONDS=60 each"
 	@echo "make demo      install what is missing, build, show what works"
+	@echo "make demo-gui  the signer and p11signer-approve under Xvfb; build/demo-gui.png"
 	@echo "make demo-qubes  the Qubes simulation in network namespaces, hop by hop"
 	@echo "make install   PREFIX=/usr/local DESTDIR="
 	@echo "make bench     throughput, latency and memory against the raw token: bench/REPORT.md"
 	@echo "make armhf     every binary for armhf (USB armory), Debian multiarch"
 	@echo "make check-armhf  unit and SoftHSM2 suites for armhf under qemu-user"
+	@echo "make deb       the Debian packages in build/deb/, checked by lintian"
+	@echo "make rpm-dom0  the dom0 policy file as an RPM in build/rpm/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

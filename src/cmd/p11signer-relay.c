@@ -106,7 +106,7 @@ main(int argc, char **argv)
 	};
 	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 10 };
 	const char *vhosts[RELAY_MAX_HOSTS] = { "localhost" }, *cors[RELAY_MAX_HOSTS];
-	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64, NULL, NULL, NULL, 0 };
+	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64, NULL, NULL, NULL, 0, 0, 0, 0 };
 	struct rpc_http *h = NULL;
 	struct relay_eth *eth = NULL;
 	const char *node_url = NULL;

@@ -2,17 +2,19 @@
  * p11signer-token - the token helper: the only program of p11signer that
  * loads PKCS#11 code.  p11signer (src/p11/client.c) starts one per module:
  *
- *   p11signer-token --module M [--allow DIR]... [--token URI]... [--sessions N]
+ *   p11signer-token --module M [--allow DIR]... [--sessions N]
  *
  * with one end of a socketpair as fd 0, /dev/null as stdout and its own
  * stderr for the log.  It speaks the token protocol (docs/token-protocol.md)
- * on fd 0 and parses no JSON.
+ * on fd 0 and parses no JSON.  The token URIs, which may hold a pin-value,
+ * come in the daemon's CONFIGURE, never on the command line (which every
+ * local user can read in /proc/PID/cmdline): the module is opened only then.
  *
  * Before anything is loaded: no core dumps, not dumpable (no ptrace, no
  * /proc/PID/mem or environ for others of the same user), no new privileges,
  * every descriptor above 2 closed, SIGPIPE ignored.  A module that cannot be
- * opened, or arguments that are wrong, are reported in the answer to the
- * daemon's HELLO (and on stderr); then it exits 1.  It exits 0 when the
+ * opened is reported in the answer to CONFIGURE, arguments that are wrong
+ * in the answer to HELLO (and both on stderr); then it exits 1.  It exits 0 when the
  * daemon closes the socket, 1 when the daemon broke the protocol.
  */
 #include <dirent.h>
@@ -70,8 +72,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: p11signer-token --module PATH|NAME [--allow DIR]... [--token URI]... "
-	    "[--sessions N]\n"
+	    "usage: p11signer-token --module PATH|NAME [--allow DIR]... [--sessions N]\n"
 	    "The token helper of p11signer: it is started by p11signer and speaks the token\n"
 	    "protocol (docs/token-protocol.md) on descriptor 0, a socket.\n");
 }
@@ -173,11 +174,65 @@ refuse(int code, const char *fmt, ...)
 	exit(1);
 }
 
-/* A URI that holds a PIN: wiped from argv (and so /proc/PID/cmdline) once it is copied. */
+/* What the command line says; the daemon's CONFIGURE says the rest. */
+struct open_args {
+	const char *module;
+	size_t nallow;
+	unsigned sessions;
+};
+
+/* p11_helper_open_fn: the module, with the token URIs of CONFIGURE. */
 static int
-has_pin_value(const char *uri)
+open_module(void *ctx, const struct proto_configure *pc, struct p11_module **modp, char *why,
+    size_t whysz)
 {
-	return strstr(uri, "pin-value") != NULL;
+	const struct open_args *a = ctx;
+	const char *uris[LIMIT_P11_URIS + 1], *rejected[LIMIT_PROTO_TOKENS + 1];
+	struct p11_module_config cfg;
+	struct p11_module_info mi;
+	struct p11_token_info *toks = NULL;
+	struct p11_key *keys = NULL;
+	size_t ntoks = 0, nkeys = 0, i;
+	int r;
+
+	/* proto_decode() holds the lists to these caps. */
+	for (i = 0; i < pc->ntoken_uris && i < LIMIT_P11_URIS; i++)
+		uris[i] = pc->token_uris[i];
+	uris[i] = NULL;
+	for (i = 0; i < pc->npin_rejected && i < LIMIT_PROTO_TOKENS; i++)
+		rejected[i] = pc->pin_rejected[i];
+	rejected[i] = NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.module = a->module;
+	cfg.allowed_dirs = a->nallow > 0 ? (const char *const *)allow : NULL;
+	cfg.uris = pc->ntoken_uris > 0 ? uris : NULL;
+	cfg.pin_rejected = rejected;
+	cfg.sessions_per_token = a->sessions;
+	if ((r = p11_token_open(&cfg, modp)) != 0) {
+		/* An invalid URI is the user's --token, not the module's fault. */
+		snprintf(why, whysz, r == ERR_P11_URI_INVALID ? "--token: %s" :
+		    "cannot open the module: %s", err_str(r));
+		logmsg("%s", why);
+		goto out;
+	}
+	p11_token_module_info(*modp, &mi);
+	if (p11_token_list_tokens(*modp, &toks, &ntoks) == 0 &&
+	    p11_token_list_keys(*modp, &keys, &nkeys) == 0) {
+		char mf[LIMIT_PROTO_TEXT + 1], desc[LIMIT_PROTO_TEXT + 1];
+
+		proto_text_clean((const uint8_t *)mi.manufacturer, strlen(mi.manufacturer), mf,
+		    sizeof(mf));
+		proto_text_clean((const uint8_t *)mi.description, strlen(mi.description), desc,
+		    sizeof(desc));
+		logmsg("opened (%s, %s %u.%u): %zu token(s), %zu key(s)", mf, desc,
+		    mi.version_major, mi.version_minor, ntoks, nkeys);
+	}
+	free(toks);
+	p11_token_keys_free(keys, nkeys);
+	r = 0;
+ out:
+	explicit_bzero(uris, sizeof(uris));
+	return r;
 }
 
 int
@@ -193,52 +248,46 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *module = NULL;
-	char *tokens[LIMIT_P11_URIS + 1];
-	size_t nallow = 0, ntokens = 0, i, len;
+	struct open_args args;
+	size_t i, len;
 	unsigned long sessions = 0;
-	struct p11_module_config cfg;
 	struct p11_helper_options opt;
-	struct p11_module_info mi;
 	struct p11_module *m = NULL;
-	struct p11_token_info *toks = NULL;
-	struct p11_key *keys = NULL;
-	size_t ntoks = 0, nkeys = 0;
 	char *end;
 	int c, r, busy = 0;
 
 	harden();
 
-	memset(tokens, 0, sizeof(tokens));
+	memset(&args, 0, sizeof(args));
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_MODULE:
-			if (module != NULL)
+			if (args.module != NULL)
 				refuse(ERR_INVALID_ARGUMENT, "--module given twice: one helper "
 				    "serves one module");
-			module = optarg;
-			proto_text_clean((const uint8_t *)module, strlen(module), module_shown,
+			args.module = optarg;
+			proto_text_clean((const uint8_t *)optarg, strlen(optarg), module_shown,
 			    sizeof(module_shown));
 			break;
 		case O_ALLOW:
-			if (nallow == LIMIT_P11_ALLOWED_DIRS)
+			if (args.nallow == LIMIT_P11_ALLOWED_DIRS)
 				refuse(ERR_TOO_MANY, "more than %d --allow", LIMIT_P11_ALLOWED_DIRS);
 			/* token.h wants the trailing slash; a user may not type it. */
 			len = strlen(optarg);
 			if (len == 0 || optarg[0] != '/')
 				refuse(ERR_INVALID_ARGUMENT, "--allow wants an absolute directory");
-			if ((allow[nallow] = malloc(len + 2)) == NULL)
+			if ((allow[args.nallow] = malloc(len + 2)) == NULL)
 				refuse(ERR_NOMEM, "out of memory");
-			snprintf(allow[nallow], len + 2, "%s%s", optarg,
+			snprintf(allow[args.nallow], len + 2, "%s%s", optarg,
 			    len > 0 && optarg[len - 1] == '/' ? "" : "/");
-			nallow++;
+			args.nallow++;
 			break;
 		case O_TOKEN:
-			if (ntokens == LIMIT_P11_URIS)
-				refuse(ERR_TOO_MANY, "more than %d --token", LIMIT_P11_URIS);
-			tokens[ntokens++] = optarg;
-			break;
+			/* Known, to say why it is refused: a URI may hold a PIN. */
+			explicit_bzero(optarg, strlen(optarg));
+			refuse(ERR_INVALID_ARGUMENT, "--token is gone: token URIs come in the "
+			    "daemon's CONFIGURE, never on a command line");
 		case O_SESSIONS:
 			errno = 0;
 			sessions = strtoul(optarg, &end, 10);
@@ -246,6 +295,7 @@ main(int argc, char **argv)
 			    sessions > LIMIT_P11_SESSIONS)
 				refuse(ERR_INVALID_ARGUMENT, "--sessions wants 1..%d",
 				    LIMIT_P11_SESSIONS);
+			args.sessions = (unsigned)sessions;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -265,50 +315,23 @@ main(int argc, char **argv)
 		logmsg("descriptor 0 is not a socket: p11signer starts this program");
 		return 2;
 	}
-	if (module == NULL)
+	if (args.module == NULL)
 		refuse(ERR_INVALID_ARGUMENT, "no --module given");
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.module = module;
-	cfg.allowed_dirs = nallow > 0 ? (const char *const *)allow : NULL;
-	cfg.uris = ntokens > 0 ? (const char *const *)tokens : NULL;
-	cfg.sessions_per_token = (unsigned)sessions;
-	r = p11_token_open(&cfg, &m);
-	for (i = 0; i < ntokens; i++)
-		if (has_pin_value(tokens[i]))
-			explicit_bzero(tokens[i], strlen(tokens[i]));
-	for (i = 0; i < nallow; i++) {
-		free(allow[i]);
-		allow[i] = NULL;
-	}
-	if (r == ERR_P11_URI_INVALID)	/* the URI is the user's, not the module's fault */
-		refuse(r, "--token: %s", err_str(r));
-	if (r != 0)
-		refuse(r, "cannot open the module: %s", err_str(r));
-
-	p11_token_module_info(m, &mi);
-	if (p11_token_list_tokens(m, &toks, &ntoks) == 0 &&
-	    p11_token_list_keys(m, &keys, &nkeys) == 0) {
-		char mf[LIMIT_PROTO_TEXT + 1], desc[LIMIT_PROTO_TEXT + 1];
-
-		proto_text_clean((const uint8_t *)mi.manufacturer, strlen(mi.manufacturer), mf,
-		    sizeof(mf));
-		proto_text_clean((const uint8_t *)mi.description, strlen(mi.description), desc,
-		    sizeof(desc));
-		logmsg("opened (%s, %s %u.%u): %zu token(s), %zu key(s)", mf, desc,
-		    mi.version_major, mi.version_minor, ntoks, nkeys);
-	}
-	free(toks);
-	p11_token_keys_free(keys, nkeys);
 
 	memset(&opt, 0, sizeof(opt));
 	opt.name = module_shown;
-	r = p11_helper_serve(STDIN_FILENO, m, &opt, &busy);
+	opt.open = open_module;
+	opt.open_ctx = &args;
+	r = p11_helper_serve(STDIN_FILENO, &opt, &m, &busy);
 	if (busy) {
 		/* A thread is still inside the module: closing it now would pull it away. */
 		logmsg("exiting with a request still in the module");
 		_exit(r == 0 ? 0 : 1);
 	}
 	p11_token_close(m);
+	for (i = 0; i < args.nallow; i++) {
+		free(allow[i]);
+		allow[i] = NULL;
+	}
 	return r == 0 ? 0 : 1;
 }

@@ -42,8 +42,10 @@
 #include "rpc/tls.h"
 #include "signer/api.h"
 #include "signer/audit.h"
+#include "signer/harden.h"
 #include "signer/keystore.h"
 #include "signer/policy.h"
+#include "signer/ui_socket.h"
 #include "signer/ui_stdio.h"
 #include "signer/ui_tty.h"
 
@@ -74,10 +76,14 @@ struct opts {
 	int stdio;
 	int stdio_ui;
 	const char *ui;
+	const char *ui_socket;		/* --ui socket: --ui.socket PATH */
+	long ui_socket_uid;		/* --ui.socket.uid; -1: ours */
 	const char *rules;
 	const char *rules_state;
 	struct eth_u256 chain_id;
 	const char *auditlog;
+	const char *auditlog_checkpoint;
+	const char *auditlog_key;
 	int advanced;
 	unsigned approval_timeout;
 	const char *keygen_token;
@@ -87,6 +93,7 @@ struct opts {
 	const char *tls_key;
 	const char *tls_pins[MAX_LIST];
 	size_t ntls_pins;
+	const char *fourbytedb;	/* --4bytedb: Clef's 4byte.json format */
 	char *owned[256];	/* strings this program allocated (config file values) */
 	size_t nowned;
 };
@@ -117,7 +124,7 @@ usage(FILE *f)
 	    "       p11signer login --module M --token URI\n"
 	    "       p11signer doctor [--module M]...\n"
 	    "       p11signer tls init DIR NAME\n"
-	    "       p11signer audit verify FILE [--head HASH]\n"
+	    "       p11signer audit verify FILE [--head HASH[@SEQ]] [--checkpoints FILE] [--key FILE]\n"
 	    "       p11signer version\n"
 	    "p11signer COMMAND --help shows that command's options; see p11signer(1).\n");
 }
@@ -154,11 +161,16 @@ usage_command(FILE *f, const char *cmd)
 		    "  --stdio                answer one request on stdin/stdout (qrexec executable service)\n"
 		    "  --stdio-ui             approve through a Clef UI on stdin/stdout\n"
 		    "  --ui tty|none          built-in approver (tty when a terminal is there, else none)\n"
+		    "  --ui socket            approvers (p11signer-approve) connect to --ui.socket PATH\n"
+		    "                         ($XDG_RUNTIME_DIR/p11signer/ui.sock); --ui.socket.uid N (ours)\n"
 		    "  --rules FILE           policy file (docs/policy.md)\n"
 		    "  --rules-state FILE     where the policy's windows are kept across restarts\n"
 		    "  --chainid N            chain id (1)\n"
 		    "  --auditlog FILE        hash-chained audit log\n"
+		    "  --auditlog.checkpoint FILE  append each head (HASH@SEQ) here too; checked at start\n"
+		    "  --auditlog.key FILE    key the chain (HMAC-SHA256; file mode 0600 or stricter)\n"
 		    "  --advanced             validation warnings do not refuse a transaction\n"
+		    "  --4bytedb FILE         function signatures for call data (Clef's 4byte.json)\n"
 		    "  --approval-timeout S   seconds to wait for an approval (120)\n"
 		    "  --keygen-token URI     token for account_new   --label PREFIX\n"
 		    "  --http.tls.cert FILE --http.tls.key FILE --http.tls.client-fingerprint sha256:HEX\n"
@@ -219,6 +231,9 @@ enum {
 	O_VHOSTS, O_CORS, O_IPCPATH, O_IPCDISABLE, O_QREXEC, O_STDIO, O_STDIO_UI, O_UI,
 	O_RULES, O_RULES_STATE, O_CHAINID, O_AUDITLOG, O_ADVANCED, O_TIMEOUT,
 	O_KEYGEN_TOKEN, O_LABEL, O_SESSIONS, O_CONFIG, O_TLS_CERT, O_TLS_KEY, O_TLS_PIN,
+	O_AUDIT_CHECKPOINT, O_AUDIT_KEY,
+	O_UI_SOCKET, O_UI_SOCKET_UID,
+	O_4BYTEDB,
 };
 
 static const struct option long_opts[] = {
@@ -241,6 +256,8 @@ static const struct option long_opts[] = {
 	{ "rules-state", required_argument, NULL, O_RULES_STATE },
 	{ "chainid", required_argument, NULL, O_CHAINID },
 	{ "auditlog", required_argument, NULL, O_AUDITLOG },
+	{ "auditlog.checkpoint", required_argument, NULL, O_AUDIT_CHECKPOINT },
+	{ "auditlog.key", required_argument, NULL, O_AUDIT_KEY },
 	{ "advanced", no_argument, NULL, O_ADVANCED },
 	{ "approval-timeout", required_argument, NULL, O_TIMEOUT },
 	{ "keygen-token", required_argument, NULL, O_KEYGEN_TOKEN },
@@ -250,6 +267,9 @@ static const struct option long_opts[] = {
 	{ "http.tls.cert", required_argument, NULL, O_TLS_CERT },
 	{ "http.tls.key", required_argument, NULL, O_TLS_KEY },
 	{ "http.tls.client-fingerprint", required_argument, NULL, O_TLS_PIN },
+	{ "ui.socket", required_argument, NULL, O_UI_SOCKET },
+	{ "ui.socket.uid", required_argument, NULL, O_UI_SOCKET_UID },
+	{ "4bytedb", required_argument, NULL, O_4BYTEDB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -276,8 +296,9 @@ apply(struct opts *o, int opt, char *value)
 	case O_STDIO: o->stdio = 1; break;
 	case O_STDIO_UI: o->stdio_ui = 1; break;
 	case O_UI:
-		if (strcmp(value, "tty") != 0 && strcmp(value, "none") != 0)
-			die("--ui: want tty or none, not %s", value);
+		if (strcmp(value, "tty") != 0 && strcmp(value, "none") != 0 &&
+		    strcmp(value, "socket") != 0)
+			die("--ui: want tty, socket or none, not %s", value);
 		o->ui = value;
 		break;
 	case O_RULES: o->rules = value; break;
@@ -290,6 +311,8 @@ apply(struct opts *o, int opt, char *value)
 			die("--chainid: not a chain id: %s", value);
 		break;
 	case O_AUDITLOG: o->auditlog = value; break;
+	case O_AUDIT_CHECKPOINT: o->auditlog_checkpoint = value; break;
+	case O_AUDIT_KEY: o->auditlog_key = value; break;
 	case O_ADVANCED: o->advanced = 1; break;
 	case O_TIMEOUT: o->approval_timeout = parse_unsigned(value, 86400, "--approval-timeout"); break;
 	case O_KEYGEN_TOKEN: o->keygen_token = value; break;
@@ -299,6 +322,11 @@ apply(struct opts *o, int opt, char *value)
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
+	case O_UI_SOCKET: o->ui_socket = value; break;
+	case O_UI_SOCKET_UID:
+		o->ui_socket_uid = (long)parse_unsigned(value, 0x7fffffff, "--ui.socket.uid");
+		break;
+	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		/* getopt_long has said which option it did not know. */
 		fputs("p11signer: see --help for the options\n", stderr);
@@ -390,6 +418,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 	o->vhosts[0] = "localhost";
 	o->nvhosts = 1;
 	o->approval_timeout = 120;
+	o->ui_socket_uid = -1;
 	eth_u256_from_u64(&o->chain_id, 1);
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -677,7 +706,26 @@ http_bind_problem(const char *addr, unsigned port)
 struct ui_ctx {
 	struct signer_ui_stdio *stdio_ui;
 	int tty_fd;
+	struct signer_ui_socket *socket_ui;	/* --ui socket, instead of stdio_ui */
 };
+
+/* A Clef UI call on whichever transport serves the protocol (params stolen). */
+static int
+clef_ui_call(struct ui_ctx *u, const char *method, json_t *params, int timeout_ms,
+    json_t **resultp)
+{
+	if (u->socket_ui != NULL)
+		return signer_ui_socket_call(u->socket_ui, method, params, timeout_ms, resultp);
+	return signer_ui_stdio_call(u->stdio_ui, method, params, timeout_ms, resultp);
+}
+
+static int
+clef_ui_notify(struct ui_ctx *u, const char *method, json_t *params)
+{
+	if (u->socket_ui != NULL)
+		return signer_ui_socket_notify(u->socket_ui, method, params);
+	return signer_ui_stdio_notify(u->stdio_ui, method, params);
+}
 
 static int
 tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t max,
@@ -740,8 +788,7 @@ stdio_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size
 	    "isPassword", 1);
 	if (params == NULL)
 		return ERR_NOMEM;
-	if ((r = signer_ui_stdio_call(u->stdio_ui, "ui_onInputRequired", params, 120000,
-	    &res)) != 0)
+	if ((r = clef_ui_call(u, "ui_onInputRequired", params, 120000, &res)) != 0)
 		return r;
 	text = json_object_get(res, "text");
 	if (!json_is_string(text) || json_string_length(text) == 0 ||
@@ -762,7 +809,7 @@ stdio_notice(void *ctx, const char *text)
 {
 	struct ui_ctx *u = ctx;
 
-	(void)signer_ui_stdio_notify(u->stdio_ui, "ui_showInfo", json_pack("[{s:s}]", "text", text));
+	(void)clef_ui_notify(u, "ui_showInfo", json_pack("[{s:s}]", "text", text));
 }
 
 static int
@@ -781,6 +828,66 @@ default_ipc_path(char *out, size_t n)
 	return 0;
 }
 
+/* --ui socket without --ui.socket: $XDG_RUNTIME_DIR/p11signer/ui.sock, else ~/.p11signer/ui.sock. */
+static int
+default_ui_socket_path(char *out, size_t n)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+	char dir[PATH_MAX];
+
+	if (run != NULL && *run == '/')
+		snprintf(dir, sizeof(dir), "%s/p11signer", run);
+	else if (home != NULL && *home == '/')
+		snprintf(dir, sizeof(dir), "%s/.p11signer", home);
+	else
+		return -1;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -1;
+	if ((size_t)snprintf(out, n, "%s/ui.sock", dir) >= n)
+		return -1;
+	return 0;
+}
+
+/*
+ * The built-in call-data table plus a --4bytedb file (Clef's 4byte.json),
+ * read whole; a file with one bad entry is refused, naming it.
+ */
+static struct eth_calldata_db *
+load_calldata(const char *path)
+{
+	struct eth_calldata_db *db = NULL;
+	char errmsg[ETH_CALLDATA_ERRMSG_MAX], *text = NULL;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1, r;
+
+	if ((r = eth_calldata_db_new(&db)) != 0)
+		die("%s", err_str(r));
+	if (path == NULL)
+		return db;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0)
+		die("--4bytedb %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size > LIMIT_4BYTEDB_BYTES)
+		die("--4bytedb %s: not a regular file of at most %d bytes", path,
+		    LIMIT_4BYTEDB_BYTES);
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL)
+		die("--4bytedb %s: out of memory", path);
+	while (got < (size_t)st.st_size &&
+	    ((n = read(fd, text + got, (size_t)st.st_size - got)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
+	close(fd);
+	if (got != (size_t)st.st_size)
+		die("--4bytedb %s: read %zu of %lld bytes", path, got, (long long)st.st_size);
+	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
+		die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
+	free(text);
+	fprintf(stderr, "p11signer: %zu function signatures known (--4bytedb %s)\n",
+	    eth_calldata_db_size(db), path);
+	return db;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -790,14 +897,15 @@ cmd_serve(int argc, char **argv)
 	struct signer_policy *policy = NULL;
 	struct signer_audit *audit = NULL;
 	struct signer_api *api = NULL;
+	struct eth_calldata_db *calldata = NULL;
 	struct signer_api_config cfg;
 	struct signer_pin_source pins = { NULL, NULL, NULL };
-	struct ui_ctx uctx = { NULL, -1 };
+	struct ui_ctx uctx = { NULL, -1, NULL };
 	struct signer_ui_tty *tty = NULL;
 	struct rpc_http *http = NULL;
 	struct rpc_ipc *ipc = NULL;
 	struct rpc_qrexec *qrexec = NULL;
-	char why[512], ipcpath[PATH_MAX];
+	char why[512], ipcpath[PATH_MAX], uipath[PATH_MAX];
 	size_t nclients, i;
 	sigset_t set;
 	int r, sig;
@@ -808,17 +916,31 @@ cmd_serve(int argc, char **argv)
 	/* Refuse a configuration that could not ask anyone before touching a token. */
 	if (o.ui == NULL)
 		o.ui = o.stdio_ui ? "none" : isatty(STDIN_FILENO) ? "tty" : "none";
-	if (o.stdio_ui && strcmp(o.ui, "tty") == 0)
-		die("--stdio-ui and --ui tty: choose one approver");
+	if (o.stdio_ui && strcmp(o.ui, "none") != 0)
+		die("--stdio-ui and --ui %s: choose one approver", o.ui);
+	if (o.ui_socket != NULL && strcmp(o.ui, "socket") != 0)
+		die("--ui.socket is for --ui socket");
 
 	if (o.rules != NULL) {
 		if ((r = signer_policy_load(o.rules, o.rules_state, &policy, why, sizeof(why))) != 0)
 			die("%s", why);
 	}
-	if (o.auditlog != NULL && (r = signer_audit_open(o.auditlog, &audit)) != 0)
-		die("%s: %s", o.auditlog, err_str(r));
+	if (o.auditlog == NULL && (o.auditlog_checkpoint != NULL || o.auditlog_key != NULL))
+		die("--auditlog.checkpoint and --auditlog.key need --auditlog");
+	if (o.auditlog != NULL) {
+		struct signer_audit_config ac = { o.auditlog, o.auditlog_checkpoint, o.auditlog_key };
 
+		if ((r = signer_audit_open_cfg(&ac, &audit)) != 0)
+			die("%s: %s%s", o.auditlog, err_str(r), r == ERR_AUDIT_BROKEN ?
+			    " (p11signer audit verify says where)" :
+			    r == ERR_INVALID_ARGUMENT ? " (--auditlog.key: group or others may read it, "
+			    "or --auditlog.checkpoint: its last line is not HASH@SEQ)" :
+			    r == ERR_TOO_LONG ? " (--auditlog.key: not 16 to 1024 bytes)" : "");
+	}
+
+	calldata = load_calldata(o.fourbytedb);
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.calldata = calldata;
 	cfg.chain_id = o.chain_id;
 	cfg.advanced = o.advanced;
 	cfg.approval_timeout_ms = (int)o.approval_timeout * 1000;
@@ -839,6 +961,19 @@ cmd_serve(int argc, char **argv)
 		cfg.approver = (struct signer_approver){ .ctx = tty, .ask = signer_ui_tty_ask,
 		    .notify = signer_ui_tty_notify, .ask_watched = signer_ui_tty_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, tty_ask_pin, tty_notice };
+	} else if (strcmp(o.ui, "socket") == 0) {
+		if (o.ui_socket != NULL)
+			snprintf(uipath, sizeof(uipath), "%s", o.ui_socket);
+		else if (default_ui_socket_path(uipath, sizeof(uipath)) != 0)
+			die("--ui socket: no --ui.socket and no usable $XDG_RUNTIME_DIR or $HOME");
+		if ((r = signer_ui_socket_start(uipath, o.ui_socket_uid < 0 ? getuid() :
+		    (uid_t)o.ui_socket_uid, &uctx.socket_ui)) != 0)
+			die("--ui.socket %s: %s", uipath, err_str(r));
+		cfg.approver = (struct signer_approver){ .ctx = uctx.socket_ui,
+		    .ask = signer_ui_socket_ask, .notify = signer_ui_socket_notify_approver,
+		    .ask_watched = signer_ui_socket_ask_watched };
+		pins = (struct signer_pin_source){ &uctx, stdio_ask_pin, stdio_notice };
+		fprintf(stderr, "p11signer: approvers connect to %s\n", uipath);
 	}
 
 	nclients = start_clients(&o, clients, 1);
@@ -919,11 +1054,24 @@ cmd_serve(int argc, char **argv)
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
-	if (uctx.stdio_ui != NULL)
-		(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup", json_pack(
-		    "[{s:{s:s,s:s,s:s}}]", "info", "intapi_version", "7.0.1",
-		    "extapi_version", SIGNER_API_VERSION, "extapi_http",
-		    http != NULL ? "enabled" : "n/a"));
+	if (uctx.stdio_ui != NULL || uctx.socket_ui != NULL) {
+		/* As Clef: the URLs a client can use, "n/a" for what is off. */
+		char url[300] = "n/a";
+		json_t *info;
+
+		if (http != NULL)
+			snprintf(url, sizeof(url), strchr(o.http_addr, ':') != NULL ?
+			    "%s://[%s]:%u/" : "%s://%s:%u/", o.tls_cert != NULL ? "https" : "http",
+			    o.http_addr, rpc_http_port(http));
+		info = json_pack("{s:s,s:s,s:s,s:s}", "intapi_version", "7.0.1",
+		    "extapi_version", SIGNER_API_VERSION, "extapi_http", url,
+		    "extapi_ipc", ipc != NULL ? ipcpath : "n/a");
+		if (uctx.stdio_ui != NULL)
+			(void)signer_ui_stdio_notify(uctx.stdio_ui, "ui_onSignerStartup",
+			    json_pack("[{s:o*}]", "info", info));
+		else	/* the same message, to each approver as it connects */
+			signer_ui_socket_set_startup_info(uctx.socket_ui, info);
+	}
 	fprintf(stderr, "p11signer: ready\n");
 	for (;;) {
 		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
@@ -934,16 +1082,19 @@ cmd_serve(int argc, char **argv)
  out:
 	/* Requests waiting for a person are denied now, so the transports can stop. */
 	signer_ui_stdio_shutdown(uctx.stdio_ui);
+	signer_ui_socket_shutdown(uctx.socket_ui);
 	signer_ui_tty_shutdown(tty);
 	rpc_http_stop(http);
 	rpc_ipc_stop(ipc);
 	rpc_qrexec_stop(qrexec);
 	signer_api_free(api);
+	eth_calldata_db_free(calldata);
 	event_keystore = NULL;
 	signer_keystore_free(ks);
 	for (i = 0; i < MAX_LIST; i++)
 		p11_client_stop(clients[i]);
 	signer_ui_stdio_close(uctx.stdio_ui);
+	signer_ui_socket_stop(uctx.socket_ui);
 	signer_ui_tty_close(tty);
 	if (uctx.tty_fd >= 0)
 		close(uctx.tty_fd);
@@ -1001,6 +1152,8 @@ cmd_list(int argc, char **argv)
 			    (tok->flags & PROTO_TOKEN_PRESENT) ? "present" : "removed",
 			    pin_state(tok->flags));
 			printf("    %s\n", tok->uri);
+			if (tok->flags & PROTO_TOKEN_PIN_AUTO_REJECTED)
+				printf("    the token rejected the PIN of the URI's pin-source: it is not tried again\n");
 			for (k = 0; k < tok->nkeys; k++) {
 				eth_addr_to_checksum(tok->keys[k].addr, a);
 				printf("    key %s  %s\n", a, tok->keys[k].uri);
@@ -1073,7 +1226,7 @@ cmd_keygen(int argc, char **argv)
 	start_clients(&o, clients, 0);
 	r = p11_client_generate(clients[0], o.tokens[0], o.label, NULL, 0, &gen, why);
 	if (r == ERR_P11_NOT_LOGGED_IN && isatty(STDIN_FILENO)) {
-		struct ui_ctx u = { NULL, STDIN_FILENO };
+		struct ui_ctx u = { NULL, STDIN_FILENO, NULL };
 		struct proto_login_result lr;
 		uint8_t pin[LIMIT_PROTO_PIN];
 		size_t pinlen = 0;
@@ -1119,7 +1272,7 @@ cmd_login(int argc, char **argv)
 	struct opts o;
 	struct p11_client *clients[MAX_LIST] = { NULL };
 	struct proto_login_result lr;
-	struct ui_ctx u = { NULL, STDIN_FILENO };
+	struct ui_ctx u = { .stdio_ui = NULL, .tty_fd = STDIN_FILENO };
 	uint8_t pin[LIMIT_PROTO_PIN];
 	char why[P11_CLIENT_WHY_MAX] = "", note[256];
 	size_t pinlen = 0;
@@ -1483,28 +1636,71 @@ static int
 cmd_audit(int argc, char **argv)
 {
 	char head[SIGNER_AUDIT_HASH_HEX], why[512];
+	const char *want_last = NULL, *key_path = NULL, *cp_path = NULL;
+	struct signer_audit_head cp, *cpp = NULL;
+	uint8_t *key = NULL;
+	size_t keylen = 0;
 	unsigned long nlines = 0, bad = 0;
-	int r;
+	int i, r;
 
-	if (argc < 3 || strcmp(argv[1], "verify") != 0)
-		die("usage: p11signer audit verify FILE [--head HASH]");
-	r = signer_audit_verify(argv[2], head, &nlines, &bad, why, sizeof(why));
+	if (argc < 3 || strcmp(argv[1], "verify") != 0 || (argc - 3) % 2 != 0)
+		die("usage: p11signer audit verify FILE [--head HASH[@SEQ]] [--checkpoints FILE] "
+		    "[--key FILE]");
+	for (i = 3; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--head") == 0 && strchr(argv[i + 1], '@') == NULL)
+			want_last = argv[i + 1];	/* the old form: the last line's hash */
+		else if (strcmp(argv[i], "--head") == 0) {
+			if (signer_audit_head_parse(argv[i + 1], &cp) != 0)
+				die("--head: want HASH@SEQ (64 hex digits, a line number), not %s",
+				    argv[i + 1]);
+			cpp = &cp;
+		} else if (strcmp(argv[i], "--checkpoints") == 0)
+			cp_path = argv[i + 1];
+		else if (strcmp(argv[i], "--key") == 0)
+			key_path = argv[i + 1];
+		else
+			die("audit verify: unknown option %s", argv[i]);
+	}
+	if (cp_path != NULL && cpp != NULL)
+		die("audit verify: give --head HASH@SEQ or --checkpoints, not both");
+	if (cp_path != NULL) {
+		if ((r = signer_audit_checkpoint_last(cp_path, &cp)) != 0)
+			die("%s: %s", cp_path, r == ERR_AUDIT_IO ? strerror(errno) :
+			    "its last line is not a head HASH@SEQ");
+		cpp = &cp;
+	}
+	if (key_path != NULL && (r = signer_audit_key_read(key_path, &key, &keylen)) != 0)
+		die("%s: %s", key_path, r == ERR_INVALID_ARGUMENT ?
+		    "group or others may read it (chmod 600)" : r == ERR_TOO_LONG ?
+		    "a key file has 16 to 1024 bytes" : err_str(r));
+	r = signer_audit_verify_ex(argv[2], key, keylen, cpp, head, &nlines, &bad, why,
+	    sizeof(why));
+	signer_audit_key_free(key, keylen);
 	if (r != 0) {
 		if (r == ERR_AUDIT_BROKEN)
 			die("%s: broken at line %lu: %s", argv[2], bad, why);
 		die("%s: %s", argv[2], err_str(r));
 	}
-	if (argc == 5 && strcmp(argv[3], "--head") == 0 && strcmp(argv[4], head) != 0)
+	if (want_last != NULL && strcasecmp(want_last, head) != 0)
 		die("%s: intact chain of %lu lines, but its head %s is not the recorded %s "
-		    "(lines were removed from the end, or it is another log)", argv[2], nlines,
-		    head, argv[4]);
-	printf("%s: %lu lines, chain intact, head %s\n", argv[2], nlines, head);
+		    "(lines were removed from the end, or it is another log; a head written "
+		    "as HASH@SEQ stays checkable after later appends)", argv[2], nlines,
+		    head, want_last);
+	if (cpp != NULL)
+		printf("%s: %lu lines, chain intact, line %lu matches the checkpoint, head %s@%lu\n",
+		    argv[2], nlines, cpp->seq, head, nlines);
+	else
+		printf("%s: %lu lines, chain intact, head %s@%lu\n", argv[2], nlines, head, nlines);
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	/* First: PINs may pass through this process (see signer/harden.h). */
+	if (signer_harden_process(argc, argv) != 0)
+		die("cannot disable core dumps or move token URIs out of argv: %s",
+		    strerror(errno));
 	if (argc < 2) {
 		fputs("p11signer: no command given\n", stderr);
 		usage(stderr);

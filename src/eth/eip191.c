@@ -314,9 +314,14 @@ eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
 		goto out;
 	}
 
-	/* Clef puts back the seal that geth cut off, so that SealHash can cut it again. */
+	/*
+	 * Clef puts back the seal that geth cut off, so that SealHash can cut
+	 * it again: always, whatever the length of extra.  A checkpoint
+	 * header's extra (vanity + signers) is 72 bytes or more with the seal
+	 * already removed; cutting 65 off it would sign another header.
+	 */
 	extra_len = fields[HEADER_EXTRA].len;
-	padded_len = extra_len < CLIQUE_SEAL_LEN ? extra_len + CLIQUE_SEAL_LEN : extra_len;
+	padded_len = extra_len + CLIQUE_SEAL_LEN;
 	if ((padded = calloc(1, padded_len)) == NULL) {
 		r = ERR_NOMEM;
 		goto out;

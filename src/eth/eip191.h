@@ -54,12 +54,13 @@ int eth_eip191_validator_message(const uint8_t validator[ETH_ADDR_LEN],
  *
  * The input is the RLP of a header (go-ethereum types.Header: the 15 fields
  * parentHash .. nonce, then an optional baseFee).  Geth sends it with the 65
- * signature bytes already cut off the extra data; like Clef, when extra is
- * shorter than 65 bytes, 65 zero bytes are appended, and the seal hash is
- * then taken (as clique.SealHash does) over the header with the last 65 bytes
- * of extra cut off - for geth's input, over the header exactly as sent.  A
- * header that already carries 65 or more bytes of extra is hashed without
- * its last 65.  Refused like Clef refuses: malformed or non-canonical RLP,
+ * signature bytes already cut off the extra data; like Clef (v1.17), 65 zero
+ * bytes are appended to extra whatever its length, and the seal hash is then
+ * taken (as clique.SealHash does) over the header with the last 65 bytes of
+ * extra cut off: over the header exactly as sent.  That holds for checkpoint
+ * headers too, whose extra (32 bytes of vanity + 20 per signer) is 65 bytes
+ * or longer without the seal.  header_hash is taken with the 65 zero bytes in
+ * place.  Refused like Clef refuses: malformed or non-canonical RLP,
  * fields of the wrong size, and any field after baseFee (withdrawalsHash and
  * later: clique.SealHash refuses post-Shanghai headers).
  */

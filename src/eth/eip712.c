@@ -57,6 +57,7 @@ struct ctx {
 	struct stype *types;
 	size_t ntypes;
 	size_t nvalues;		/* values hashed so far */
+	size_t shown_bytes;	/* text of the values shown so far */
 	char *errmsg;
 	char path[256];		/* where the walk is, for messages */
 	size_t pathlen;
@@ -647,7 +648,18 @@ encode_value(struct ctx *c, const struct field *f, unsigned ndims,
 	if (ndims == 0) {
 		if (f->t.base == B_STRUCT)
 			return hash_struct(c, (int)f->t.size, v, depth + 1, out, shownp);
-		return encode_primitive(c, &f->t, v, out, shownp);
+		if ((r = encode_primitive(c, &f->t, v, out, shownp)) != 0 || shownp == NULL)
+			return r;
+		/* What the approver is shown is bounded apart from what is hashed:
+		 * bytes are shown as hex, twice their size. */
+		c->shown_bytes += json_string_length(*shownp);
+		if (c->shown_bytes > LIMIT_EIP712_SHOWN_BYTES) {
+			json_decref(*shownp);
+			*shownp = NULL;
+			fail(c, "more than %d bytes of values to show", LIMIT_EIP712_SHOWN_BYTES);
+			return ERR_TOO_LONG;
+		}
+		return 0;
 	}
 
 	if (!json_is_array(v)) {

@@ -61,6 +61,11 @@
 	/* Unix socket servers (src/rpc/unixsrv.c) */ \
 	X(ERR_SOCKET_IN_USE,       -120, "a live socket is at that path (another server, or systemd's socket unit, listens there): not replaced") \
 	X(ERR_SOCKET_NOT_SOCKET,   -121, "something other than a socket is at that path: not replaced") \
+	/* call data (src/eth/abi.h, src/eth/calldata.h) */ \
+	X(ERR_ABI_SIGNATURE,       -320, "invalid ABI function signature") \
+	X(ERR_ABI_DECODE,          -321, "call data does not decode by the function's ABI types") \
+	X(ERR_ABI_NONCANONICAL,    -322, "call data is not in canonical ABI form (stuffed or extra bytes)") \
+	X(ERR_4BYTEDB_INVALID,     -323, "invalid 4byte database") \
 	/* audit log */ \
 	X(ERR_AUDIT_BROKEN,        -140, "audit log chain is broken") \
 	X(ERR_AUDIT_IO,            -141, "cannot write the audit log") \
@@ -115,7 +120,12 @@
 	/* the relay's eth_* endpoint and the user's node (src/relay/node.h) */ \
 	X(ERR_RELAY_NODE_REFUSED,  -300, "the node answered with a JSON-RPC error") \
 	X(ERR_RELAY_NODE_ANSWER,   -301, "the node's answer is not JSON-RPC") \
-	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table")
+	X(ERR_RELAY_NONCES_FULL,   -302, "too many sending addresses for the nonce table") \
+	/* the approver's UI socket (signer/ui_socket.h) */ \
+	X(ERR_UI_NO_APPROVER,      -240, "no approver connected") \
+	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time") \
+	/* real tokens (issue 14, tokens/): what their modules refuse */ \
+	X(ERR_P11_KEYGEN_NEEDS_SO, -242, "the token makes keys only after a Security Officer login (an OpenPGP card: its Admin PIN): make the key with the token's own tools, see tokens/")
 
 enum err_code {
 	ERR_OK = 0,

@@ -30,7 +30,19 @@
 #define LIMIT_EIP712_ARRAY_DIMS   8              /* dimensions of one array type, T[2][][3] */
 #define LIMIT_EIP712_ARRAY_ITEMS  65536          /* items in one array */
 #define LIMIT_EIP712_NAME         256            /* length of a type or field name */
-#define LIMIT_EIP712_VALUES       (1024 * 1024)  /* values hashed in one message */
+#define LIMIT_EIP712_VALUES       16384          /* values and tree nodes hashed and shown, one request */
+
+/* call data decoding (src/eth/abi.h, src/eth/calldata.h) */
+#define LIMIT_ABI_SIGNATURE       1024           /* bytes of one function signature */
+#define LIMIT_ABI_PARAMS          64             /* parameters of a function or components of a tuple */
+#define LIMIT_ABI_DEPTH           8              /* nesting of tuples and arrays in one type */
+#define LIMIT_ABI_FIXED_ARRAY     1024           /* N of a T[N] type */
+#define LIMIT_ABI_VALUES          4096           /* values decoded from one call, inner calls included */
+#define LIMIT_ABI_INNER_CALLS     256            /* calls in one multiSend or multicall */
+#define LIMIT_ABI_CALL_NESTING    3              /* inner calls decoded within inner calls */
+#define LIMIT_ABI_SHOWN_BYTES     1024           /* of one bytes or string value shown; the rest is cut */
+#define LIMIT_4BYTEDB_BYTES       (64 * 1024 * 1024) /* a --4bytedb file */
+#define LIMIT_4BYTEDB_ENTRIES     1000000        /* signatures in a --4bytedb file */
 
 /* JSON-RPC */
 #define LIMIT_JSON_BODY           (2 * 1024 * 1024)
@@ -83,5 +95,28 @@
 #define LIMIT_P11_SIG_BYTES       512            /* a signature as the token returns it */
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
+/* p11-kit's configuration, read to resolve --module NAME (src/p11/registry.c) */
+#define LIMIT_P11_CONF_BYTES      65536          /* one pkcs11.conf or NAME.module file */
+
+/* connections (src/rpc/http.c, src/rpc/unixsrv.c): how long and how many a
+ * peer may hold.  Deadlines are absolute: a byte now and then does not move
+ * them, so a slow sender cannot keep a connection for longer. */
+#define LIMIT_HTTP_CONNECTIONS    64             /* open HTTP connections, default */
+#define LIMIT_HTTP_PER_ADDR       16             /* open HTTP connections from one address */
+#define LIMIT_HTTP_HEADER_SECONDS 10             /* connection open (or last answer) to end of headers */
+#define LIMIT_HTTP_BODY_SECONDS   30             /* end of headers to end of body */
+#define LIMIT_UNIX_CONNECTIONS    64             /* open IPC or qrexec socket connections */
+#define LIMIT_UNIX_REQUEST_SECONDS 30            /* first byte of a request to its end */
+
+/* memory and work per request, before approval is asked (docs/api.md, Limits).
+ * Parsing costs about 50 bytes per JSON value, and the tree an approver is
+ * shown about 500 per EIP-712 value: the counts, not the body size, bound
+ * memory.  Typed data is held from decoding until its approval ends, so how
+ * many are held at once is bounded too. */
+#define LIMIT_JSON_VALUES         65536          /* JSON values and keys in one body, counted before parsing;
+                                                  * a plain number: its digits are in an error message */
+#define LIMIT_EIP712_SHOWN_BYTES  (1024 * 1024)  /* text of the values shown for one typed-data request */
+#define LIMIT_TYPED_DATA_AT_ONCE  2              /* typed-data requests decoded or awaiting approval */
+#define LIMIT_TYPED_DATA_WAIT_SECONDS 10         /* a further one waits this long for its turn, then is refused */
 
 #endif /* P11S_LIMITS_H */

@@ -556,6 +556,17 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 		goto out;
 	}
 
+	/*
+	 * Clef drops maxFeePerBlobGas silently when there are no blob hashes;
+	 * a field the user was shown must not vanish from what is signed.
+	 */
+	if ((req.present & ETH_TX_ARG_BLOB_FEE) && !(req.present & ETH_TX_ARG_BLOB_HASHES)) {
+		r = tx_fail(errmsg, ERR_TX_FIELD_CONFLICT,
+		    "\"maxFeePerBlobGas\" is set but \"blobVersionedHashes\" is not: "
+		    "only blob transactions have a blob fee");
+		goto out;
+	}
+
 	/* Clef's order (SendTxArgs.ToTransaction), with type 4 after type 3. */
 	if (req.present & ETH_TX_ARG_BLOB_HASHES)
 		tx->type = ETH_TX_BLOB;

@@ -131,7 +131,9 @@ struct eth_tx_request {
  *   maxFeePerGas -> type 2, else accessList -> type 1, else type 0.
  *
  * Fields the chosen type has no place for are ignored (as Clef does); their
- * presence and values are reported in *reqp for the validator.  "input" wins
+ * presence and values are reported in *reqp for the validator.  Except
+ * maxFeePerBlobGas, which Clef drops and we refuse without
+ * blobVersionedHashes (ERR_TX_FIELD_CONFLICT).  "input" wins
  * over "data"; both given and different is refused.  "type" is accepted and
  * ignored.  JSON null is the same as absent.  The chain id is "chainId" when
  * given, else *default_chain_id (Clef's --chainid); comparing a given one

@@ -15,6 +15,7 @@
  * in the list, marked abandoned, until its late reply comes (dropped) or its
  * helper ends: so its id is not reused while the helper may still answer it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -80,6 +81,8 @@ struct p11_client {
 	char *module;
 	char **argv;			/* for posix_spawn(); its strings are these copies */
 	char sessions_arg[16];
+	char **token_uris;		/* for CONFIGURE, %-encoded; may hold a PIN: wiped */
+	size_t ntokens;
 	int timeout_ms;
 	void (*on_event)(void *ctx, const struct proto_event *ev);
 	void *event_ctx;
@@ -96,6 +99,15 @@ struct p11_client {
 	int stopping;
 	struct timespec last_start;
 	char last_why[P11_CLIENT_WHY_MAX];	/* how the last helper ended, or failed to start */
+	/*
+	 * Tokens (their URIs) that rejected the configured PIN, as the helpers
+	 * said (PROTO_TOKEN_PIN_AUTO_REJECTED): each new helper is told in its
+	 * CONFIGURE, so it does not spend another try.  The configuration is
+	 * fixed for the client's life, so a token URI is the whole key; entries
+	 * are only added, and never change once set.
+	 */
+	char *rejected[LIMIT_PROTO_TOKENS];
+	size_t nrejected;
 };
 
 static void
@@ -344,6 +356,27 @@ helper_end(struct helper *h, const char *reason)
 
 /* ---- the reader thread ---- */
 
+/* Remember the tokens a key list says rejected their configured PIN (c->lock held). */
+static void
+note_rejected(struct p11_client *c, const struct proto_key_list *l)
+{
+	size_t i, j;
+	char *uri;
+
+	for (i = 0; i < l->ntokens; i++) {
+		if (!(l->tokens[i].flags & PROTO_TOKEN_PIN_AUTO_REJECTED))
+			continue;
+		for (j = 0; j < c->nrejected; j++)
+			if (strcmp(c->rejected[j], l->tokens[i].uri) == 0)
+				break;
+		/* Full: the helper still never retries it while it runs. */
+		if (j < c->nrejected || c->nrejected == LIMIT_PROTO_TOKENS)
+			continue;
+		if ((uri = strdup(l->tokens[i].uri)) != NULL)
+			c->rejected[c->nrejected++] = uri;
+	}
+}
+
 /*
  * One message from the helper.  0, or ERR_PROTO_UNEXPECTED with what the
  * helper did wrong in detail.  Steals m.
@@ -384,6 +417,8 @@ dispatch(struct helper *h, struct proto_msg *m, char *farewell, size_t farewells
 		return ERR_PROTO_UNEXPECTED;
 	}
 	pending_unlink(c, p);
+	if (m->type == PROTO_KEY_LIST)
+		note_rejected(c, &m->key_list);
 	if (p->abandoned) {
 		/* The late answer to a request that timed out. */
 		if (h->abandoned > 0)
@@ -552,6 +587,77 @@ check_hello_reply(struct p11_client *c, const struct proto_msg *m, char *why)
 }
 
 /*
+ * CONFIGURE, right after HELLO: the token URIs (which may hold a PIN, so they
+ * are never in the helper's argv) and the tokens that rejected the
+ * configured PIN before.  The helper opens its module only now and answers
+ * with its key list.  0, or an error with why.
+ */
+static int
+configure_helper(struct p11_client *c, struct helper *h, const struct timespec *deadline,
+    char *why)
+{
+	const char *rejected[LIMIT_PROTO_TOKENS];
+	struct proto_msg req, *reply = NULL;
+	char status[64];
+	size_t i;
+	int r, killed;
+
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_CONFIGURE;
+	req.id = 2;
+	req.configure.token_uris = (const char *const *)c->token_uris;
+	req.configure.ntoken_uris = c->ntokens;
+	/* Entries never change once set: the pointers stay good without the lock. */
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nrejected; i++)
+		rejected[i] = c->rejected[i];
+	req.configure.npin_rejected = c->nrejected;
+	pthread_mutex_unlock(&c->lock);
+	req.configure.pin_rejected = rejected;
+	if ((r = proto_send(h->fd, &req, deadline)) == 0)
+		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, &reply);
+	if (r == ERR_PROTO_CLOSED) {
+		shutdown(h->fd, SHUT_RDWR);
+		reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
+		h->pid = 0;
+		set_why(why, "the token helper for " MODULE_SHOWN " %s before answering CONFIGURE%s",
+		    c->module, killed ? "closed its connection" : status,
+		    killed ? "; it was killed" : " (its messages are on stderr)");
+		goto out;
+	}
+	if (r == ERR_TIMEOUT) {
+		set_why(why, "the token helper for " MODULE_SHOWN " did not open its module within "
+		    "%d ms; it was killed", c->module, c->timeout_ms);
+		goto out;
+	}
+	if (r != 0) {
+		set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to CONFIGURE "
+		    "(%s); it was killed", c->module, err_str(r));
+		goto out;
+	}
+	if (reply->type == PROTO_ERROR && reply->id == req.id) {
+		set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
+		    c->module, reply->error.message[0] != '\0' ? reply->error.message :
+		    err_str(reply->error.code));
+		r = reply->error.code < 0 ? reply->error.code : ERR_PROTO_UNEXPECTED;
+		goto out;
+	}
+	if (reply->type != PROTO_KEY_LIST || reply->id != req.id) {
+		set_why(why, "the token helper for " MODULE_SHOWN " answered CONFIGURE with %s "
+		    "(request %u)", c->module, proto_type_name(reply->type), (unsigned)reply->id);
+		r = ERR_PROTO_UNEXPECTED;
+		goto out;
+	}
+	pthread_mutex_lock(&c->lock);
+	note_rejected(c, &reply->key_list);
+	pthread_mutex_unlock(&c->lock);
+	r = 0;
+ out:
+	proto_msg_free(reply);
+	return r;
+}
+
+/*
  * Start a helper and exchange HELLO within the deadline; on failure it is
  * reaped.  Called without c->lock.  *outp holds one reference (the
  * client's); its gen and reader are the caller's to set, under the lock.
@@ -623,6 +729,8 @@ helper_start(struct p11_client *c, const struct timespec *deadline, struct helpe
 		goto fail;
 	proto_msg_free(reply);
 	reply = NULL;
+	if ((r = configure_helper(c, h, deadline, why)) != 0)
+		goto fail;
 
 	*outp = h;
 	return 0;
@@ -754,13 +862,21 @@ client_free(struct p11_client *c)
 	if (c == NULL)
 		return;
 	if (c->argv != NULL) {
-		for (i = 0; c->argv[i] != NULL; i++) {
-			/* A --token URI may carry a pin-value. */
-			explicit_bzero(c->argv[i], strlen(c->argv[i]));
+		for (i = 0; c->argv[i] != NULL; i++)
 			free(c->argv[i]);
-		}
 		free(c->argv);
 	}
+	if (c->token_uris != NULL) {
+		for (i = 0; i < c->ntokens; i++) {
+			/* May carry a pin-value. */
+			if (c->token_uris[i] != NULL)
+				explicit_bzero(c->token_uris[i], strlen(c->token_uris[i]));
+			free(c->token_uris[i]);
+		}
+		free(c->token_uris);
+	}
+	for (i = 0; i < c->nrejected; i++)
+		free(c->rejected[i]);
 	free(c->helper_path);
 	free(c->module);
 	pthread_cond_destroy(&c->send_cv);
@@ -770,11 +886,81 @@ client_free(struct p11_client *c)
 	free(c);
 }
 
-/* argv for the helper: every string a copy.  0 or ERR_NOMEM. */
+/*
+ * A token URI as the protocol carries it: each byte outside its character
+ * set (docs/token-protocol.md §3), a blank say, %-encoded, which p11-kit
+ * reads as the same URI.  NULL: no memory.
+ */
+static char *
+uri_for_wire(const char *s)
+{
+	static const char other[] = "-._~!$&'()*+,;=:@/?";
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), i, o = 0;
+	char *out;
+
+	if (n > (SIZE_MAX - 1) / 3 || (out = malloc(3 * n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr(other, ch) != NULL ||
+		    (ch == '%' && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2]))) {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* A '%' that starts no %XX escape: no RFC 7512 URI, whatever else it holds. */
+static int
+has_stray_percent(const char *s)
+{
+	for (; (s = strchr(s, '%')) != NULL; s++)
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The token URIs for CONFIGURE.  0, ERR_NOMEM, ERR_TOO_LONG (over the
+ * protocol's cap) or ERR_P11_URI_INVALID (a stray '%', which uri_for_wire()
+ * would otherwise turn into another, valid URI).
+ */
+static int
+copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
+{
+	size_t i;
+
+	if (cfg->ntokens == 0)
+		return 0;
+	for (i = 0; i < cfg->ntokens; i++)
+		if (has_stray_percent(cfg->token_uris[i]))
+			return ERR_P11_URI_INVALID;
+	if ((c->token_uris = calloc(cfg->ntokens, sizeof(*c->token_uris))) == NULL)
+		return ERR_NOMEM;
+	c->ntokens = cfg->ntokens;
+	for (i = 0; i < cfg->ntokens; i++) {
+		if ((c->token_uris[i] = uri_for_wire(cfg->token_uris[i])) == NULL)
+			return ERR_NOMEM;
+		if (strlen(c->token_uris[i]) > LIMIT_PROTO_URI)
+			return ERR_TOO_LONG;
+	}
+	return 0;
+}
+
+/* argv for the helper: every string a copy, and no token URI.  0 or ERR_NOMEM. */
 static int
 build_argv(struct p11_client *c, const struct p11_client_config *cfg)
 {
-	size_t n = 0, i, max = 6 + 2 * (cfg->nallowed + cfg->ntokens);
+	size_t n = 0, i, max = 6 + 2 * cfg->nallowed;
 
 	if ((c->argv = calloc(max, sizeof(*c->argv))) == NULL)
 		return ERR_NOMEM;
@@ -785,10 +971,6 @@ build_argv(struct p11_client *c, const struct p11_client_config *cfg)
 	for (i = 0; i < cfg->nallowed; i++) {
 		ARG("--allow");
 		ARG(cfg->allowed_dirs[i]);
-	}
-	for (i = 0; i < cfg->ntokens; i++) {
-		ARG("--token");
-		ARG(cfg->token_uris[i]);
 	}
 	if (cfg->sessions > 0) {
 		snprintf(c->sessions_arg, sizeof(c->sessions_arg), "%u", cfg->sessions);
@@ -808,7 +990,7 @@ config_ok(const struct p11_client_config *cfg)
 	    cfg->module == NULL || cfg->module[0] == '\0' ||
 	    (cfg->nallowed > 0 && cfg->allowed_dirs == NULL) ||
 	    (cfg->ntokens > 0 && cfg->token_uris == NULL) ||
-	    cfg->nallowed > 1024 || cfg->ntokens > 1024)
+	    cfg->nallowed > 1024 || cfg->ntokens > LIMIT_P11_URIS)
 		return 0;
 	for (i = 0; i < cfg->nallowed; i++)
 		if (cfg->allowed_dirs[i] == NULL)
@@ -859,6 +1041,18 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	    (c->module = dup_str(cfg->module)) == NULL || build_argv(c, cfg) != 0) {
 		client_free(c);
 		goto nomem;
+	}
+	if ((r = copy_tokens(c, cfg)) != 0) {
+		client_free(c);
+		if (r == ERR_P11_URI_INVALID) {
+			set_why(why, "%s", err_str(r));
+			return r;
+		}
+		if (r != ERR_TOO_LONG)
+			goto nomem;
+		set_why(why, "a --token URI is longer than %d bytes (once %%-encoded)",
+		    LIMIT_PROTO_URI);
+		return r;
 	}
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->on_event = cfg->on_event;

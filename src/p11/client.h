@@ -66,8 +66,9 @@ struct p11_client;
  * copied.  Caller frees with p11_client_stop().  Errors: ERR_IO (cannot
  * start it), ERR_PROTO_* (it does not speak our version, or exits before
  * answering: ERR_PROTO_CLOSED), ERR_TIMEOUT, ERR_NOMEM,
- * ERR_INVALID_ARGUMENT, or the code of an ERROR it answers HELLO with; why
- * says which.
+ * ERR_INVALID_ARGUMENT, ERR_P11_URI_INVALID (a token URI with a '%' that
+ * starts no %XX escape, refused before the helper is started), or the code
+ * of an ERROR it answers HELLO with; why says which.
  */
 int p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
     char why[P11_CLIENT_WHY_MAX]);

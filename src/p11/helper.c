@@ -1379,8 +1379,64 @@ helper_stop(struct helper *h)
 	return busy;
 }
 
+/*
+ * The daemon's CONFIGURE, right after HELLO: open the module with it and
+ * answer with the key list.  0, or the error the session ends with (the
+ * daemon has been told).  Steals msg.
+ */
+static int
+configure(struct helper *h, struct proto_msg *msg, const struct p11_helper_options *opt)
+{
+	struct p11_module *m = NULL;
+	struct proto_msg *list = NULL;
+	struct job first;
+	char why[TEXT_SZ];
+	uint32_t id = msg->id;
+	int r;
+
+	if (msg->type != PROTO_CONFIGURE) {
+		hlog(h, "the daemon sent %s before CONFIGURE", proto_type_name(msg->type));
+		send_farewell(h, ERR_PROTO_UNEXPECTED, "CONFIGURE must follow HELLO, not %s",
+		    proto_type_name(msg->type));
+		r = ERR_PROTO_UNEXPECTED;
+		goto out;
+	}
+	why[0] = '\0';
+	r = opt->open(opt->open_ctx, &msg->configure, &m, why, sizeof(why));
+	proto_msg_free(msg);	/* wipes the URIs, which may hold a PIN */
+	msg = NULL;
+	if (r != 0) {
+		send_error(h, id, r, "%s", why[0] != '\0' ? why : err_str(r));
+		goto out;
+	}
+	h->m = m;
+	/* Events are about changes after this. */
+	if (snap_take(h, &h->snap) != 0)
+		snap_free(&h->snap);
+	/* The answer is the list, as to LIST_KEYS, before any event can be sent. */
+	if ((list = calloc(1, sizeof(*list))) == NULL) {
+		send_error(h, id, ERR_NOMEM, "out of memory");
+		r = ERR_NOMEM;
+		goto out;
+	}
+	list->type = PROTO_LIST_KEYS;
+	list->id = id;
+	memset(&first, 0, sizeof(first));
+	first.state = JOB_RUNNING;
+	first.id = id;
+	first.req = list;
+	list = NULL;
+	do_list(h, &first);
+	pthread_mutex_lock(&h->wlock);
+	r = h->dead ? h->write_err : 0;
+	pthread_mutex_unlock(&h->wlock);
+ out:
+	proto_msg_free(msg);
+	return r;
+}
+
 int
-p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *opt,
+p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module **modp,
     int *busyp)
 {
 	struct proto_reader *rd = NULL;
@@ -1392,9 +1448,11 @@ p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *
 
 	if (busyp != NULL)
 		*busyp = 0;
-	if (fd < 0 || m == NULL)
+	if (modp != NULL)
+		*modp = NULL;
+	if (fd < 0 || opt == NULL || opt->open == NULL || modp == NULL)
 		return ERR_INVALID_ARGUMENT;
-	if ((r = helper_new(fd, m, opt, &h)) != 0)
+	if ((r = helper_new(fd, NULL, opt, &h)) != 0)
 		return r;
 	if ((r = proto_reader_new(PROTO_FROM_DAEMON, &rd)) != 0)
 		goto out;
@@ -1424,9 +1482,31 @@ p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *
 		r = ERR_PROTO_VERSION;
 		goto out;
 	}
-	/* Events are about changes after this. */
-	if (snap_take(h, &h->snap) != 0)
-		snap_free(&h->snap);
+	memset(&reply, 0, sizeof(reply));
+	reply.type = PROTO_HELLO_REPLY;
+	reply.id = msg->id;
+	reply.hello.version = PROTO_VERSION;
+	proto_msg_free(msg);
+	msg = NULL;
+	if ((r = send_msg(h, &reply)) != 0)
+		goto out;
+
+	/* Then CONFIGURE: the module is opened only now, with the daemon's URIs. */
+	if ((r = read_one(fd, rd, &msg)) != 0) {
+		if (r == ERR_PROTO_CLOSED) {
+			r = 0;
+			goto out;
+		}
+		hlog(h, "the daemon broke the token protocol: %s", err_str(r));
+		send_farewell(h, r, "%s", err_str(r));
+		goto out;
+	}
+	r = configure(h, msg, opt);	/* takes msg */
+	msg = NULL;
+	*modp = h->m;
+	if (r != 0)
+		goto out;
+
 	for (i = 0; i < h->max; i++) {
 		if ((e = thread_start(&h->workers[i], worker_main, h)) != 0)
 			break;
@@ -1438,14 +1518,6 @@ p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *
 		r = ERR_NOMEM;
 		goto out;
 	}
-	memset(&reply, 0, sizeof(reply));
-	reply.type = PROTO_HELLO_REPLY;
-	reply.id = msg->id;
-	reply.hello.version = PROTO_VERSION;
-	proto_msg_free(msg);
-	msg = NULL;
-	if ((r = send_msg(h, &reply)) != 0)
-		goto out;
 	if (thread_start(&h->mon, mon_main, h) != 0) {
 		hlog(h, "cannot start its monitor thread");
 		send_farewell(h, ERR_NOMEM, "the token helper cannot start its threads");
@@ -1469,9 +1541,10 @@ p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *
 			send_farewell(h, r, "%s", err_str(r));
 			break;
 		}
-		if (msg->type == PROTO_HELLO) {
-			hlog(h, "the daemon sent HELLO again");
-			send_farewell(h, ERR_PROTO_UNEXPECTED, "HELLO again");
+		if (msg->type == PROTO_HELLO || msg->type == PROTO_CONFIGURE) {
+			hlog(h, "the daemon sent %s again", proto_type_name(msg->type));
+			send_farewell(h, ERR_PROTO_UNEXPECTED, "%s again",
+			    proto_type_name(msg->type));
 			r = ERR_PROTO_UNEXPECTED;
 			break;
 		}

@@ -28,6 +28,9 @@
 #ifndef P11_HELPER_H
 #define P11_HELPER_H
 
+#include <stddef.h>
+
+#include "p11/proto.h"
 #include "p11/token.h"
 
 #define P11_HELPER_INFLIGHT_DEFAULT	16
@@ -37,8 +40,19 @@
 #define P11_HELPER_SEND_MS_DEFAULT	10000	/* a frame the daemon does not take by then: fatal */
 #define P11_HELPER_STOP_MS_DEFAULT	1500	/* at the end, wait this long for work in the module */
 
-/* Zeroed fields take the defaults. */
+/*
+ * Open the module for a session, with the daemon's CONFIGURE (borrowed; its
+ * URIs may hold a pin-value: what is kept must be copied, the message is
+ * wiped after the call).  0 and *modp, or an error code with a one-line why
+ * (clean text, no PIN) that the daemon is told.
+ */
+typedef int (*p11_helper_open_fn)(void *ctx, const struct proto_configure *cfg,
+    struct p11_module **modp, char *why, size_t whysz);
+
+/* Zeroed fields take the defaults; open is required. */
 struct p11_helper_options {
+	p11_helper_open_fn open;	/* required */
+	void *open_ctx;
 	const char *name;		/* the module as given, for log lines; NULL: "module" */
 	unsigned max_inflight;		/* requests in flight = worker threads, 1..P11_HELPER_INFLIGHT_MAX */
 	int poll_ms;			/* > 0 */
@@ -49,13 +63,20 @@ struct p11_helper_options {
 };
 
 /*
- * Serve m on fd (a connected stream socket, blocking) until the daemon
- * closes it or breaks the protocol.  The first message must be PROTO_HELLO
- * with PROTO_VERSION; it is answered with PROTO_HELLO_REPLY, or with
- * ERROR(ERR_PROTO_VERSION) carrying its id (then ERR_PROTO_VERSION is
+ * Serve a module on fd (a connected stream socket, blocking) until the
+ * daemon closes it or breaks the protocol.  The first message must be
+ * PROTO_HELLO with PROTO_VERSION; it is answered with PROTO_HELLO_REPLY, or
+ * with ERROR(ERR_PROTO_VERSION) carrying its id (then ERR_PROTO_VERSION is
  * returned), or, when it is not HELLO, ERROR(ERR_PROTO_UNEXPECTED) with id 0.
- * A malformed frame, a second HELLO or an id already in flight is answered
- * with ERROR(code) with id 0 and ends the session.
+ * The next must be PROTO_CONFIGURE (else ERROR(ERR_PROTO_UNEXPECTED), id 0):
+ * opt->open() opens the module with it, and it is answered with the
+ * PROTO_KEY_LIST of that module, or with ERROR(code, why) carrying its id
+ * when the module could not be opened (then that code is returned).  So the
+ * token URIs, which may hold a PIN, never need to be on the helper's
+ * command line.  A malformed frame, a second HELLO or CONFIGURE, or an id
+ * already in flight is answered with ERROR(code) with id 0 and ends the
+ * session.  *modp is the module opened (NULL when none was): the caller
+ * closes it.
  *
  * Returns 0 when the daemon closed the stream between frames; the
  * ERR_PROTO_* code of what the daemon did wrong; ERR_PROTO_CLOSED, ERR_IO or
@@ -67,14 +88,14 @@ struct p11_helper_options {
  * those still in the module (a PIN pad may hold one).  *busyp (may be NULL)
  * is set to 1 when one is still there: then m must not be closed and the
  * state of the session is left allocated (the caller _exit()s); else 0,
- * and the caller may p11_token_close(m).
+ * and the caller may p11_token_close(*modp).
  */
-int p11_helper_serve(int fd, struct p11_module *m, const struct p11_helper_options *opt,
+int p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module **modp,
     int *busyp);
 
 /*
- * For a helper that cannot serve (its module did not open, its arguments are
- * wrong): wait up to timeout_ms (< 0: for ever) for the daemon's HELLO and
+ * For a helper that cannot serve because its command line is wrong (a module
+ * that does not open is answered at CONFIGURE instead): wait up to timeout_ms (< 0: for ever) for the daemon's HELLO and
  * answer it with ERROR(code, message), so the daemon can say why; a HELLO of
  * another version gets ERROR(ERR_PROTO_VERSION) instead.  message is made
  * clean text (proto_text_clean) and cut to LIMIT_PROTO_TEXT.  Returns 0 when

@@ -40,6 +40,7 @@ static const struct type_info {
 	{ PROTO_SIGN,         PROTO_FROM_DAEMON, 3, PROTO_SIGNATURE,    "SIGN" },
 	{ PROTO_GENERATE,     PROTO_FROM_DAEMON, 3, PROTO_GENERATED,    "GENERATE" },
 	{ PROTO_LOGIN,        PROTO_FROM_DAEMON, 3, PROTO_LOGIN_RESULT, "LOGIN" },
+	{ PROTO_CONFIGURE,    PROTO_FROM_DAEMON, 2, PROTO_KEY_LIST,     "CONFIGURE" },
 	{ PROTO_HELLO_REPLY,  PROTO_FROM_HELPER, 1, 0, "HELLO_REPLY" },
 	{ PROTO_KEY_LIST,     PROTO_FROM_HELPER, 5, 0, "KEY_LIST" },
 	{ PROTO_KEY_STATE,    PROTO_FROM_HELPER, 3, 0, "KEY_STATE" },
@@ -303,6 +304,14 @@ check_msg(const struct proto_msg *m)
 		return 0;
 	case PROTO_KEY_LIST:
 		return check_key_list(&m->key_list);
+	case PROTO_CONFIGURE:
+		if (m->configure.ntoken_uris > LIMIT_P11_URIS ||
+		    m->configure.npin_rejected > LIMIT_PROTO_TOKENS)
+			return ERR_TOO_MANY;
+		if ((m->configure.ntoken_uris > 0 && m->configure.token_uris == NULL) ||
+		    (m->configure.npin_rejected > 0 && m->configure.pin_rejected == NULL))
+			return ERR_INVALID_ARGUMENT;
+		return 0;
 	case PROTO_KEY_STATE: {
 		const struct proto_key_state_reply *s = &m->key_state;
 		int present = (s->token_flags & PROTO_TOKEN_PRESENT) != 0;
@@ -508,6 +517,19 @@ put_token(struct enc *e, const struct proto_token *t)
 	put_close(e, at);
 }
 
+/* A list of required URIs. */
+static void
+put_uri_list(struct enc *e, const char *const *uris, size_t n)
+{
+	size_t at, i;
+
+	at = put_open(e);
+	put_count(e, n);
+	for (i = 0; i < n && e->r == 0; i++)
+		put_uri(e, uris[i], 1);
+	put_close(e, at);
+}
+
 static void
 put_body(struct enc *e, const struct proto_msg *m)
 {
@@ -519,6 +541,10 @@ put_body(struct enc *e, const struct proto_msg *m)
 		put_u32(e, m->hello.version);
 		break;
 	case PROTO_LIST_KEYS:
+		break;
+	case PROTO_CONFIGURE:
+		put_uri_list(e, m->configure.token_uris, m->configure.ntoken_uris);
+		put_uri_list(e, m->configure.pin_rejected, m->configure.npin_rejected);
 		break;
 	case PROTO_KEY_STATUS:
 		put_u32(e, m->key_status.key.handle);
@@ -935,6 +961,27 @@ get_key_list(struct proto_msg *m, struct cur *c, struct proto_key_list *l)
 	return get_end(&items);
 }
 
+/* A list of at most cap required URIs, copies owned by m. */
+static int
+get_uri_list(struct proto_msg *m, struct cur *c, size_t cap, const char *const **urisp,
+    size_t *np)
+{
+	struct cur items;
+	const char **uris;
+	size_t i;
+	void *a;
+	int r;
+
+	if ((r = get_list(m, c, cap, sizeof(*uris), &items, np, &a)) != 0)
+		return r;
+	uris = a;
+	for (i = 0; i < *np; i++)
+		if ((r = get_uri(m, &items, 1, &uris[i])) != 0)
+			return r;
+	*urisp = uris;
+	return get_end(&items);
+}
+
 static int
 get_body(struct proto_msg *m, struct cur *c)
 {
@@ -947,6 +994,13 @@ get_body(struct proto_msg *m, struct cur *c)
 		return get_u32(c, &m->hello.version);
 	case PROTO_LIST_KEYS:
 		return 0;
+	case PROTO_CONFIGURE:
+		/* A URI may hold a pin-value: m's memory, which proto_msg_free() wipes. */
+		if ((r = get_uri_list(m, c, LIMIT_P11_URIS, &m->configure.token_uris,
+		    &m->configure.ntoken_uris)) != 0)
+			return r;
+		return get_uri_list(m, c, LIMIT_PROTO_TOKENS, &m->configure.pin_rejected,
+		    &m->configure.npin_rejected);
 	case PROTO_KEY_STATUS:
 		if ((r = get_u32(c, &m->key_status.key.handle)) != 0)
 			return r;

@@ -32,7 +32,8 @@
  * In messages to encode, a NULL text or URI means "" and a NULL byte field
  * must have length 0; `priv` is ignored (leave it NULL).
  *
- * PINs.  Only PROTO_LOGIN carries a PIN.  Every buffer of this codec that
+ * PINs.  Only PROTO_LOGIN (its pin) and PROTO_CONFIGURE (a token URI's
+ * pin-value) carry a PIN.  Every buffer of this codec that
  * holds one is wiped with explicit_bzero() before it is freed or reused:
  * decoded messages (proto_msg_free), the reader's consumed bytes, the frame
  * buffers of proto_send() and proto_recv().  An eth_buf given to
@@ -59,8 +60,9 @@
 
 #include "eth/buf.h"
 
-/* The version exchanged in PROTO_HELLO; both sides must use the same one. */
-#define PROTO_VERSION		1
+/* The version exchanged in PROTO_HELLO; both sides must use the same one.
+ * 2: the helper's token URIs come in PROTO_CONFIGURE, no longer in its argv. */
+#define PROTO_VERSION		2
 /* Bytes of the length prefix in front of every frame. */
 #define PROTO_PREFIX_LEN	4
 
@@ -78,6 +80,7 @@ enum proto_type {
 	PROTO_SIGN		= 0x04,
 	PROTO_GENERATE		= 0x05,
 	PROTO_LOGIN		= 0x06,
+	PROTO_CONFIGURE		= 0x07,	/* right after HELLO, once; answered by KEY_LIST */
 	/* replies, helper -> daemon */
 	PROTO_HELLO_REPLY	= 0x41,
 	PROTO_KEY_LIST		= 0x42,
@@ -198,6 +201,17 @@ struct proto_generate {			/* PROTO_GENERATE */
 	size_t id_len;
 };
 
+/*
+ * PROTO_CONFIGURE: what the helper opens its module with.  The URIs may hold
+ * a pin-value, which is why they never go on the helper's command line.
+ */
+struct proto_configure {
+	const char *const *token_uris;	/* 0..LIMIT_P11_URIS, each required; none: every token */
+	size_t ntoken_uris;
+	const char *const *pin_rejected;	/* 0..LIMIT_PROTO_TOKENS token URIs whose */
+	size_t npin_rejected;		/* configured PIN the token rejected before */
+};
+
 struct proto_login {			/* PROTO_LOGIN */
 	const char *token_uri;		/* required */
 	uint32_t flags;			/* enum proto_login_flag */
@@ -252,6 +266,7 @@ struct proto_msg {
 		struct proto_sign sign;
 		struct proto_generate generate;
 		struct proto_login login;
+		struct proto_configure configure;
 		struct proto_key_list key_list;
 		struct proto_key_state_reply key_state;
 		struct proto_signature signature;

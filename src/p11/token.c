@@ -37,6 +37,7 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "eth/sig.h"
+#include "p11/registry.h"
 #include "p11/token.h"
 
 /* DER of the OID 1.3.132.0.10, secp256k1, as CKA_EC_PARAMS holds it. */
@@ -109,6 +110,7 @@ struct p11_module {
 	char *name;			/* its p11-kit registered name, or NULL */
 	unsigned pool;
 	char **allowed;			/* resolved allowlist, NULL-terminated */
+	char **pin_rejected;		/* token URIs: configured PIN rejected before; NULL-terminated */
 	struct sel *sels;
 	size_t nsels;
 	pthread_mutex_t scan_lock;
@@ -189,6 +191,12 @@ keygen_err(CK_RV rv)
 	case CKR_TOKEN_WRITE_PROTECTED:
 	case CKR_ACTION_PROHIBITED:
 		return ERR_P11_KEYGEN_UNSUPPORTED;
+	case CKR_USER_NOT_LOGGED_IN:
+		/*
+		 * We are logged in as the user by now: the module wants its SO.
+		 * OpenSC does so for OpenPGP cards (pkcs15init needs the Admin PIN).
+		 */
+		return ERR_P11_KEYGEN_NEEDS_SO;
 	default:
 		return rv_err(rv);
 	}
@@ -497,6 +505,36 @@ strv_free(char **v)
 	free(v);
 }
 
+/* A copy of a NULL-terminated list of at most max strings; NULL stays NULL. */
+static int
+strv_copy(const char *const *in, size_t max, char ***outp)
+{
+	char **out = NULL;
+	size_t i, n;
+	int r;
+
+	*outp = NULL;
+	if (in == NULL)
+		return 0;
+	for (n = 0; in[n] != NULL; n++)
+		if (n == max)
+			return ERR_TOO_MANY;
+	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+		return ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((out[i] = strdup(in[i])) == NULL) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+	}
+	*outp = out;
+	out = NULL;
+	r = 0;
+ out:
+	strv_free(out);
+	return r;
+}
+
 /* Copy the allowlist, with wildcard-free entries resolved like module paths. */
 static int
 allowed_resolve(const char *const *in, char ***outp)
@@ -594,42 +632,27 @@ module_load_path(struct p11_module *m, const char *path)
 	return r;
 }
 
+/*
+ * A registered name: its file from p11-kit's configuration (registry.h), no
+ * module loaded to find it; then that file as a path (checked, then loaded).
+ */
 static int
 module_load_name(struct p11_module *m, const char *name)
 {
-	CK_FUNCTION_LIST **all, *mine;
-	char *file = NULL, *rp = NULL;
-	size_t i;
+	char *file = NULL;
 	int r;
 
-	if ((all = p11_kit_modules_load(NULL, 0)) == NULL)
-		return ERR_P11_MODULE_LOAD;
-	if ((mine = p11_kit_module_for_name(all, name)) == NULL) {
-		r = ERR_P11_MODULE_NOT_REGISTERED;
+	if ((r = p11_registry_resolve(name, &p11_registry_default, &file, NULL, 0)) != 0)
 		goto out;
-	}
-	/* A remote module has no file, and nothing to check: refused. */
-	if ((file = p11_kit_module_get_filename(mine)) == NULL) {
-		r = ERR_P11_MODULE_PATH;
-		goto out;
-	}
-	if ((r = module_file_check(file, m->allowed, &rp)) != 0)
+	if ((r = module_load_path(m, file)) != 0)
 		goto out;
 	if ((m->name = strdup(name)) == NULL) {
 		r = ERR_NOMEM;
 		goto out;
 	}
-	m->fn = mine;
-	m->path = rp;
-	rp = NULL;
 	r = 0;
  out:
-	for (i = 0; all[i] != NULL; i++)
-		if (all[i] != m->fn)
-			p11_kit_module_release(all[i]);
-	free(all);
 	free(file);
-	free(rp);
 	return r;
 }
 
@@ -766,6 +789,71 @@ tok_fail(struct tok *t, unsigned gen, CK_RV rv)
 	return rv_err(rv);
 }
 
+/*
+ * How long a signing call that failed in a way a removal explains waits for
+ * the module to see the token go.  OpenSC answers a card pulled during an
+ * APDU with CKR_DEVICE_ERROR, and pcscd notices the empty reader on its next
+ * poll (every 400 ms): the slot says "no token" a moment later.
+ */
+#define SIGN_REMOVAL_SETTLE_MS	1000
+#define SIGN_REMOVAL_POLL_MS	50
+
+/*
+ * 1 when t's slot says, within SIGN_REMOVAL_SETTLE_MS, that the token is
+ * gone; it is then marked removed (as of generation gen).  0 otherwise.
+ */
+static int
+tok_gone(struct tok *t, unsigned gen)
+{
+	CK_FUNCTION_LIST *fn = t->m->fn;
+	struct timespec ts = { 0, SIGN_REMOVAL_POLL_MS * 1000000L };
+	CK_SLOT_INFO si;
+	CK_SLOT_ID slot;
+	CK_RV srv;
+	int waited;
+
+	pthread_mutex_lock(&t->lock);
+	slot = t->slot;
+	pthread_mutex_unlock(&t->lock);
+	for (waited = 0; waited <= SIGN_REMOVAL_SETTLE_MS; waited += SIGN_REMOVAL_POLL_MS) {
+		srv = fn->C_GetSlotInfo(slot, &si);
+		if (is_removal(srv) || (srv == CKR_OK && !(si.flags & CKF_TOKEN_PRESENT))) {
+			tok_removed(t, gen);
+			return 1;
+		}
+		if (srv != CKR_OK)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/*
+ * A signing call on generation gen failed with rv.  Besides what tok_fail()
+ * does: a device error on a token that turns out to be gone is a removal,
+ * and is said so (tokens/gnuk.md).  Nothing is retried: no signature is made.
+ */
+static int
+tok_sign_fail(struct tok *t, unsigned gen, CK_RV rv)
+{
+	if ((rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR) &&
+	    tok_gone(t, gen))
+		return ERR_P11_TOKEN_REMOVED;
+	return tok_fail(t, gen, rv);
+}
+
+/*
+ * The key to sign with was not found on generation gen.  yubihsm_pkcs11
+ * finds no objects, without an error, on a device its connector has just
+ * lost: a key that vanished with its token is a removal, not an unknown
+ * account (tokens/yubihsm2.md).
+ */
+static int
+tok_sign_no_key(struct tok *t, unsigned gen)
+{
+	return tok_gone(t, gen) ? ERR_P11_TOKEN_REMOVED : ERR_P11_KEY_NOT_FOUND;
+}
+
 static void
 tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti)
 {
@@ -891,6 +979,26 @@ tok_release(struct tok *t, size_t idx, int bad)
 		t->m->fn->C_CloseSession(h);
 }
 
+static char *token_uri(const CK_TOKEN_INFO *ti);
+
+/* 1 when the daemon said this token rejected its configured PIN before, 0 if not, -1: no memory. */
+static int
+pin_rejected_before(const struct p11_module *m, const CK_TOKEN_INFO *ti)
+{
+	char *uri;
+	size_t i;
+	int r = 0;
+
+	if (m->pin_rejected == NULL || m->pin_rejected[0] == NULL)
+		return 0;
+	if ((uri = token_uri(ti)) == NULL)
+		return -1;
+	for (i = 0; m->pin_rejected[i] != NULL && r == 0; i++)
+		r = strcmp(m->pin_rejected[i], uri) == 0;
+	free(uri);
+	return r;
+}
+
 static struct tok *
 tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti)
 {
@@ -909,6 +1017,11 @@ tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_
 		if ((m->sels[i].pin_value != NULL || m->sels[i].pin_file != NULL) &&
 		    sel_matches_token(&m->sels[i], slot, si, ti))
 			t->pin_sel = (int)i;
+	/* Rejected in an earlier run: trying it again would spend another try. */
+	if (t->pin_sel >= 0 && (t->auto_rejected = pin_rejected_before(m, ti)) < 0) {
+		free(t);
+		return NULL;
+	}
 	if (pthread_mutex_init(&t->login_lock, NULL) != 0) {
 		free(t);
 		return NULL;
@@ -1386,6 +1499,7 @@ tok_scan_keys(struct tok *t)
 	size_t idx, npubs = 0, nprivs = 0, n = 0, nold, i;
 	unsigned gen;
 	int held = 0, public_stands_in, curve, r;
+	size_t had;
 	const uint8_t *point;
 	CK_RV rv;
 
@@ -1397,6 +1511,7 @@ tok_scan_keys(struct tok *t)
 	si = t->slot_info;
 	ti = t->info;
 	public_stands_in = tok_needs_login(t);
+	had = t->nkeys;
 	pthread_mutex_unlock(&t->lock);
 
 	pubs = calloc(LIMIT_P11_OBJECTS, sizeof(*pubs));
@@ -1461,6 +1576,15 @@ tok_scan_keys(struct tok *t)
 			n++;
 	}
 
+	/*
+	 * Keys that vanished: yubihsm_pkcs11 finds no objects, without an error,
+	 * on a device its connector has just lost.  Ask the slot before
+	 * believing it, so that the keys go as "removed", not as unknown.
+	 */
+	if (n < had && tok_gone(t, gen)) {
+		r = ERR_P11_TOKEN_REMOVED;
+		goto out;
+	}
 	tok_release(t, idx, 0);
 	held = 0;
 	pthread_mutex_lock(&t->lock);
@@ -1493,6 +1617,18 @@ tok_scan_keys(struct tok *t)
 }
 
 /* ---- logging in ---- */
+
+/*
+ * What a failed C_Login with a PIN (given: the PIN was not NULL) says.
+ * yubihsm_pkcs11 answers a PIN without its 4-hex-digit authentication key
+ * id with CKR_ARGUMENTS_BAD: the PIN's form is wrong, which is what
+ * CKR_PIN_INVALID says (tokens/yubihsm2.md).
+ */
+static CK_RV
+login_rv(CK_RV rv, int given)
+{
+	return given && rv == CKR_ARGUMENTS_BAD ? CKR_PIN_INVALID : rv;
+}
 
 /*
  * Log in to t, with t->login_lock held.  *didp: a C_Login succeeded (the key
@@ -1583,7 +1719,7 @@ tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *p
 		use_len = pin_len;
 		break;
 	}
-	rv = fn->C_Login(h, CKU_USER, use, (CK_ULONG)use_len);
+	rv = login_rv(fn->C_Login(h, CKU_USER, use, (CK_ULONG)use_len), use != NULL);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		pthread_mutex_lock(&t->lock);
 		if (t->gen == gen)
@@ -1596,7 +1732,9 @@ tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *p
 		r = 0;
 		goto out;
 	}
-	if (rv == CKR_PIN_INCORRECT && mode == LOGIN_AUTO) {
+	/* A PIN of the wrong form will not be right next time either. */
+	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) &&
+	    mode == LOGIN_AUTO) {
 		pthread_mutex_lock(&t->lock);
 		t->auto_rejected = 1;
 		pthread_mutex_unlock(&t->lock);
@@ -1947,7 +2085,8 @@ p11_token_open(const struct p11_module_config *cfg, struct p11_module **modp)
 		goto out;
 	}
 	allowed = cfg->allowed_dirs != NULL ? cfg->allowed_dirs : p11_token_allowed_default;
-	if ((r = allowed_resolve(allowed, &m->allowed)) != 0)
+	if ((r = allowed_resolve(allowed, &m->allowed)) != 0 ||
+	    (r = strv_copy(cfg->pin_rejected, LIMIT_PROTO_TOKENS, &m->pin_rejected)) != 0)
 		goto out;
 	if (module[0] == '/')
 		r = module_load_path(m, module);
@@ -2037,6 +2176,7 @@ p11_token_close(struct p11_module *m)
 		sel_clear(&m->sels[i]);
 	free(m->sels);
 	strv_free(m->allowed);
+	strv_free(m->pin_rejected);
 	free(m->path);
 	free(m->name);
 	if (m->locks_ready) {
@@ -2418,7 +2558,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 		if (priv == CK_INVALID_HANDLE) {
 			if ((r = key_find_private(t, h, gen, &ks, &priv)) != 0) {
 				tok_release(t, idx, 0);
-				return r;
+				return r == ERR_P11_KEY_NOT_FOUND ? tok_sign_no_key(t, gen) : r;
 			}
 			key_cache_priv(t, &ks, gen, priv);
 		}
@@ -2435,7 +2575,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 			continue;
 		}
 		return rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID ?
-		    ERR_P11_KEY_NOT_FOUND : tok_fail(t, gen, rv);
+		    tok_sign_no_key(t, gen) : tok_sign_fail(t, gen, rv);
 	}
 	len = sizeof(raw);
 	rv = m->fn->C_Sign(h, d, sizeof(d), raw, &len);
@@ -2446,7 +2586,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	}
 	tok_release(t, idx, 0);
 	if (rv != CKR_OK)
-		return tok_fail(t, gen, rv);
+		return tok_sign_fail(t, gen, rv);
 	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig64) != 0 ||
 	    eth_sig_normalize(sig64, NULL) != 0)
 		return ERR_P11_BAD_SIGNATURE;

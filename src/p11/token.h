@@ -82,6 +82,15 @@ struct p11_module_config {
 	const char *const *uris;
 	/* Sessions per token, 1..LIMIT_P11_SESSIONS; 0: P11_TOKEN_SESSIONS_DEFAULT. */
 	unsigned sessions_per_token;
+	/*
+	 * NULL-terminated list of token URIs (p11_token_info.uri) whose
+	 * configured PIN (pin-source / pin-value of the URIs above) the token
+	 * rejected in an earlier run of this helper: such a token starts with
+	 * P11_PIN_AUTO_REJECTED, and its configured PIN is not tried.  The
+	 * daemon remembers them across helper restarts.  NULL: none.  At most
+	 * LIMIT_PROTO_TOKENS.
+	 */
+	const char *const *pin_rejected;
 };
 
 #define P11_TOKEN_SESSIONS_DEFAULT 2
@@ -100,7 +109,8 @@ enum p11_pin_state {
 	P11_PIN_TO_BE_CHANGED  = 1 << 6,	/* CKF_USER_PIN_TO_BE_CHANGED */
 	P11_PIN_AUTO           = 1 << 7,	/* a URI gives a pin-source or pin-value */
 	P11_PIN_AUTO_REJECTED  = 1 << 8,	/* ... which the token rejected: not tried
-						 * again while the module stays open */
+						 * again while the module stays open, nor
+						 * after (p11_module_config.pin_rejected) */
 };
 
 /* One token the URIs select. */
@@ -158,9 +168,9 @@ struct p11_key {
  * A path is resolved with realpath(), must be a regular file under one of
  * cfg->allowed_dirs, and must export C_GetFunctionList (checked with dlopen
  * RTLD_LAZY|RTLD_LOCAL and dlsym) before p11-kit loads it.  A registered
- * name makes p11-kit read its configuration and dlopen the registered modules
- * (none is initialised); the one named is checked against the allowed
- * directories and kept, the others released.
+ * name is resolved to its file by reading p11-kit's configuration as p11-kit
+ * does (registry.h), with no module loaded, not even the one named; that
+ * file is then checked and loaded as a path, and no other module is.
  *
  * Errors: ERR_INVALID_ARGUMENT, ERR_TOO_LONG, ERR_TOO_MANY, ERR_NOMEM,
  * ERR_P11_URI_INVALID, ERR_P11_URI_UNRECOGNIZED, ERR_P11_URI_MODULE,
@@ -295,8 +305,10 @@ int p11_token_sign(struct p11_module *m, const uint8_t address[20],
  * *keyp with p11_token_keys_free(*keyp, 1).
  * Errors: ERR_P11_TOKEN_UNKNOWN, ERR_P11_TOKEN_REMOVED, ERR_P11_NOT_LOGGED_IN,
  * ERR_P11_KEY_EXISTS, ERR_P11_KEYGEN_UNSUPPORTED (CKR_MECHANISM_INVALID,
- * CKR_DOMAIN_PARAMS_INVALID, CKR_TEMPLATE_INCONSISTENT, ...), ERR_P11_EC_POINT,
- * ERR_TOO_LONG, ERR_P11_MODULE, ERR_NOMEM.
+ * CKR_DOMAIN_PARAMS_INVALID, CKR_TEMPLATE_INCONSISTENT, ...),
+ * ERR_P11_KEYGEN_NEEDS_SO (CKR_USER_NOT_LOGGED_IN after the user's login:
+ * OpenSC's OpenPGP cards), ERR_P11_EC_POINT, ERR_TOO_LONG, ERR_P11_MODULE,
+ * ERR_NOMEM.
  */
 int p11_token_keygen(struct p11_module *m, unsigned token, const char *label,
     const uint8_t *id, size_t id_len, struct p11_key **keyp);

@@ -97,45 +97,23 @@ static int
 vault_call(struct relay_eth *e, const struct rpc_caller *caller, const char *method,
     json_t *params, json_t **resultp, call_error *err)
 {
-	json_t *req = NULL, *ans = NULL, *er;
+	json_t *req = NULL;
 	char *body = NULL, *answer = NULL;
 	unsigned status = 0;
-	int r = ERR_NOMEM;
+	int r;
 
 	*resultp = NULL;
 	if ((req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", 1, "method", method,
 	    "params", params)) == NULL || (body = json_dumps(req, JSON_COMPACT)) == NULL) {
-		fail(err, RPC_ERR_INTERNAL, "out of memory");
+		r = fail(err, RPC_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
 	answer = relay_forward((void *)(uintptr_t)e->cfg, caller, body, strlen(body), &status);
-	if (answer == NULL ||
-	    (ans = json_loads(answer, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
-	    !json_is_object(ans)) {
-		r = fail(err, RELAY_ERR_BAD_ANSWER, "the vault gave no answer");
-		goto out;
-	}
-	if ((er = json_object_get(ans, "error")) != NULL) {
-		const json_t *m = json_object_get(er, "message");
-
-		err->code = (int)json_integer_value(json_object_get(er, "code"));
-		snprintf(err->message, sizeof(err->message), "%s",
-		    json_is_string(m) ? json_string_value(m) : "the vault refused");
-		err->data = json_deep_copy(json_object_get(er, "data"));
-		if (err->code == 0)
-			err->code = RPC_ERR_SERVER;
-		r = ERR_RELAY_NODE_REFUSED;
-		goto out;
-	}
-	if (json_object_get(ans, "result") == NULL) {
-		r = fail(err, RELAY_ERR_BAD_ANSWER, "the vault's answer has no result");
-		goto out;
-	}
-	*resultp = json_incref(json_object_get(ans, "result"));
-	r = 0;
+	r = relay_rpc_answer_split(answer, answer != NULL ? strlen(answer) : 0, resultp, err);
+	if (r == ERR_RELAY_NODE_ANSWER)
+		fail(err, RELAY_ERR_BAD_ANSWER, "the vault gave no answer the relay can read");
  out:
 	json_decref(req);
-	json_decref(ans);
 	free(body);
 	free(answer);
 	return r;

@@ -171,7 +171,7 @@ int
 relay_node_call(struct relay_node *n, const char *method, json_t *params,
     json_t **resultp, struct relay_node_error *errp)
 {
-	json_t *req = NULL, *ans = NULL, *e;
+	json_t *req = NULL;
 	char *body = NULL, *answer = NULL, msg[RELAY_NODE_MSG_MAX];
 	size_t alen = 0;
 	unsigned long id;
@@ -197,8 +197,33 @@ relay_node_call(struct relay_node *n, const char *method, json_t *params,
 		set_error(errp, 0, msg, NULL);
 		goto out;
 	}
-	ans = rpc_jsonrpc_precheck(answer, alen) == 0 ?
-	    json_loadb(answer, alen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if ((r = relay_rpc_answer_split(answer, alen, resultp, errp)) == ERR_RELAY_NODE_ANSWER) {
+		snprintf(msg, sizeof(msg), "the node at %s answered %s that is not JSON-RPC",
+		    n->url, status >= 400 ? "an HTTP error" : "something");
+		set_error(errp, 0, msg, NULL);
+	}
+	if (r != 0)
+		goto out;
+	r = 0;
+ out:
+	json_decref(req);
+	free(body);
+	free(answer);
+	return r;
+}
+
+int
+relay_rpc_answer_split(const char *answer, size_t len, json_t **resultp,
+    struct relay_node_error *errp)
+{
+	json_t *ans = NULL, *e;
+	int r = ERR_RELAY_NODE_ANSWER;
+
+	*resultp = NULL;
+	if (answer == NULL || rpc_jsonrpc_precheck(answer, len) != 0 ||
+	    (ans = json_loadb(answer, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+	    !json_is_object(ans))
+		goto out;
 	if ((e = json_object_get(ans, "error")) != NULL) {
 		const json_t *m = json_object_get(e, "message");
 
@@ -210,20 +235,12 @@ relay_node_call(struct relay_node *n, const char *method, json_t *params,
 		r = ERR_RELAY_NODE_REFUSED;
 		goto out;
 	}
-	if (!json_is_object(ans) || json_object_get(ans, "result") == NULL) {
-		snprintf(msg, sizeof(msg), "the node at %s answered %s that is not JSON-RPC",
-		    n->url, status >= 400 ? "an HTTP error" : "something");
-		set_error(errp, 0, msg, NULL);
-		r = ERR_RELAY_NODE_ANSWER;
+	if (json_object_get(ans, "result") == NULL)
 		goto out;
-	}
 	*resultp = json_incref(json_object_get(ans, "result"));
 	r = 0;
  out:
-	json_decref(req);
 	json_decref(ans);
-	free(body);
-	free(answer);
 	return r;
 }
 

@@ -70,6 +70,17 @@ int relay_node_post(struct relay_node *n, const char *body, size_t len,
 int relay_node_call(struct relay_node *n, const char *method, json_t *params,
     json_t **resultp, struct relay_node_error *errp);
 
+/*
+ * Split one JSON-RPC response (answer, len bytes; NULL is none) into its
+ * result (a new reference in *resultp) or its error (*errp filled; code
+ * RPC_ERR_SERVER when the error gives none).  Returns 0,
+ * ERR_RELAY_NODE_REFUSED (an error response) or ERR_RELAY_NODE_ANSWER (no
+ * response object with a result or an error; *errp is then left as it was).
+ * Used for the node's answers and for the vault's.
+ */
+int relay_rpc_answer_split(const char *answer, size_t len, json_t **resultp,
+    struct relay_node_error *errp);
+
 /* Release what an error holds (its data); accepts one never filled. */
 void relay_node_error_clear(struct relay_node_error *errp);
 

@@ -17,6 +17,7 @@
 #include "eth/err.h"
 #include "eth/limits.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
 
@@ -32,6 +33,7 @@ struct rpc_http {
 	size_t npins;
 	char *tls_key, *tls_cert;
 	size_t tls_key_len, tls_cert_len;
+	struct rpc_deadlines *deadlines;	/* of open connections (see "Deadlines") */
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
@@ -47,6 +49,69 @@ struct tls_conn {
 	int verdict;		/* 0 not checked; 1 pinned certificate; -1 refused (logged) */
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
 };
+
+/*
+ * Deadlines.  libmicrohttpd's connection timeout is an idle timeout, reset by
+ * every byte, so a peer sending one header line every few seconds holds its
+ * connection (and, 64 times over, the whole listener) for ever.  Each
+ * connection here gets an absolute deadline instead (rpc/deadline.h): for
+ * its headers from when it opens or its previous answer went out, for its
+ * body from the end of its headers; none while its request is with the
+ * signer (approval has its own timeout).  libmicrohttpd reports a
+ * connection closed before it closes the descriptor, which is when it
+ * leaves the watchdog's table.
+ */
+static void
+notify_connection_deadline(const struct rpc_http *h, struct MHD_Connection *conn,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		rpc_deadlines_remove(h->deadlines, conn);
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED ||
+	    (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return;
+	/* More connections than libmicrohttpd's own limit let in: not timed, not served. */
+	if (rpc_deadlines_add(h->deadlines, conn, ci->connect_fd, h->cfg.header_deadline_s) != 0)
+		shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+/*
+ * Headers that two parsers could read two ways (request smuggling through a
+ * proxy in front, or a Host that passes one check and means another).
+ * libmicrohttpd 0.9.75 has no option that refuses these, so they are counted
+ * here.
+ */
+struct header_count {
+	unsigned content_length, transfer_encoding, host;
+};
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_count *hc = cls;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		hc->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		hc->transfer_encoding++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		hc->host++;
+	return MHD_YES;
+}
+
+static int
+headers_unambiguous(struct MHD_Connection *conn)
+{
+	struct header_count hc = { 0, 0, 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hc);
+	return hc.content_length <= 1 && hc.transfer_encoding <= 1 && hc.host <= 1 &&
+	    !(hc.content_length > 0 && hc.transfer_encoding > 0);
+}
 
 static void tls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -147,6 +212,7 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	struct tls_conn *tc = *socket_context;
 	gnutls_session_t session;
 
+	notify_connection_deadline(h, conn, toe);
 	if (!h->tls)
 		return;
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -245,7 +311,23 @@ respond_text(struct MHD_Connection *conn, const struct rpc_http *h, unsigned sta
 	return respond(conn, h, status, "text/plain; charset=utf-8", copy, strlen(copy));
 }
 
-/* geth's virtual-host rule: no Host, an IP address, or a listed name. */
+/* A port after a host: ":" and 1 to 5 digits, or nothing. */
+static int
+valid_port_suffix(const char *untrusted_s)
+{
+	size_t n;
+
+	if (*untrusted_s == '\0')
+		return 1;
+	if (*untrusted_s != ':')
+		return 0;
+	n = strspn(untrusted_s + 1, "0123456789");
+	return n >= 1 && n <= 5 && untrusted_s[1 + n] == '\0';
+}
+
+/* geth's virtual-host rule: no Host, an IP address, or a listed name.  The
+ * Host must be HOST, HOST:PORT, [V6] or [V6]:PORT and nothing else, so that
+ * "[::1]evil.com" is not taken for the address ::1. */
 static int
 vhost_allowed(const struct rpc_http *h, const char *untrusted_host)
 {
@@ -260,19 +342,24 @@ vhost_allowed(const struct rpc_http *h, const char *untrusted_host)
 	n = strlen(untrusted_host);
 	if (untrusted_host[0] == '[') {			/* [v6]:port */
 		const char *end = strchr(untrusted_host, ']');
-		if (end == NULL || (size_t)(end - untrusted_host - 1) >= sizeof(host))
+		if (end == NULL || (size_t)(end - untrusted_host - 1) >= sizeof(host) ||
+		    !valid_port_suffix(end + 1))
 			return 0;
 		memcpy(host, untrusted_host + 1, (size_t)(end - untrusted_host - 1));
 		host[end - untrusted_host - 1] = '\0';
-	} else {
-		colon = strrchr(untrusted_host, ':');
-		if (colon != NULL && strchr(untrusted_host, ':') == colon)
-			n = (size_t)(colon - untrusted_host);
-		if (n >= sizeof(host))
-			return 0;
-		memcpy(host, untrusted_host, n);
-		host[n] = '\0';
+		/* Brackets hold an IPv6 address and nothing else. */
+		return inet_pton(AF_INET6, host, &a6) == 1;
 	}
+	colon = strrchr(untrusted_host, ':');
+	if (colon != NULL && strchr(untrusted_host, ':') == colon) {
+		if (!valid_port_suffix(colon))
+			return 0;
+		n = (size_t)(colon - untrusted_host);
+	}
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, untrusted_host, n);
+	host[n] = '\0';
 	if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)
 		return 1;
 	for (i = 0; i < h->cfg.nvhosts; i++)
@@ -329,7 +416,7 @@ fill_caller(struct MHD_Connection *conn, const struct http_request *req, struct 
 	rpc_caller_set(c->tls_client, req->tls_client);
 	rpc_caller_set(c->untrusted_local,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
-	rpc_caller_set(c->untrusted_scheme, "HTTP/1.1");
+	rpc_caller_set(c->untrusted_scheme, "http");	/* Clef: the transport, not r.Proto */
 	rpc_caller_set(c->untrusted_user_agent,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
 	rpc_caller_set(c->untrusted_origin,
@@ -354,8 +441,14 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (req == NULL) {
 		/* First call: headers only.  Decide everything that needs no body. */
+		/* The body, if any, is due from now; its headers were in time. */
+		rpc_deadlines_set(h->deadlines, conn, h->cfg.body_deadline_s);
 		if (h->tls && !tls_request_allowed(conn, h, tls_client))
 			return respond_text(conn, h, MHD_HTTP_FORBIDDEN, "client certificate not allowed\n");
+		if (!headers_unambiguous(conn))
+			return respond_text(conn, h, MHD_HTTP_BAD_REQUEST,
+			    "duplicate Content-Length, Transfer-Encoding or Host, "
+			    "or Transfer-Encoding with Content-Length\n");
 		if (!vhost_allowed(h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_HOST)))
 			return respond_text(conn, h, MHD_HTTP_FORBIDDEN, "invalid host specified\n");
@@ -395,6 +488,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* The whole body is in: no deadline while the signer (and perhaps a
+	 * person) decides. */
+	rpc_deadlines_set(h->deadlines, conn, 0);
 	if (req->too_large)
 		return respond_text(conn, h, MHD_HTTP_CONTENT_TOO_LARGE, "content length too large\n");
 	fill_caller(conn, req, &caller);
@@ -410,8 +506,11 @@ static void
 request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	const struct rpc_http *h = cls;
 	struct http_request *req = *req_cls;
 
+	/* Answered: the next request's headers are due (keep-alive). */
+	rpc_deadlines_set(h->deadlines, conn, h->cfg.header_deadline_s);
 	if (req == NULL)
 		return;
 	eth_buf_free(&req->untrusted_body);
@@ -532,6 +631,18 @@ rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *
 	h->cfg = *cfg;
 	h->fn = fn;
 	h->fn_ctx = fn_ctx;
+	if (h->cfg.idle_timeout_s == 0)
+		h->cfg.idle_timeout_s = 30;
+	if (h->cfg.max_connections == 0)
+		h->cfg.max_connections = LIMIT_HTTP_CONNECTIONS;
+	if (h->cfg.max_per_addr == 0)
+		h->cfg.max_per_addr = LIMIT_HTTP_PER_ADDR;
+	if (h->cfg.header_deadline_s == 0)
+		h->cfg.header_deadline_s = LIMIT_HTTP_HEADER_SECONDS;
+	if (h->cfg.body_deadline_s == 0)
+		h->cfg.body_deadline_s = LIMIT_HTTP_BODY_SECONDS;
+	if ((r = rpc_deadlines_start(h->cfg.max_connections, &h->deadlines)) != 0)
+		goto out;
 	tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	if (cfg->tls_cert_file != NULL || cfg->tls_key_file != NULL || cfg->ntls_client_pins > 0) {
 		if ((r = tls_setup(h, cfg)) != 0)
@@ -549,8 +660,10 @@ rpc_http_start_fn(const struct rpc_http_config *cfg, rpc_http_body_fn fn, void *
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
 	    MHD_OPTION_ARRAY, tls_opts,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 30),
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 64),
+	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.idle_timeout_s,
+	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.max_per_addr,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_END);
 	if (h->daemon == NULL) {
@@ -580,6 +693,7 @@ rpc_http_stop(struct rpc_http *h)
 		return;
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
+	rpc_deadlines_stop(h->deadlines);
 	free(h->pins);
 	rpc_tls_pem_free(h->tls_key, h->tls_key_len);
 	rpc_tls_pem_free(h->tls_cert, h->tls_cert_len);

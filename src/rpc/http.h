@@ -13,7 +13,18 @@
  *
  * One thread per connection, so a request that waits for a person never
  * blocks another connection.  Header memory, connection count and idle time
- * are capped.
+ * are capped, and so are the connections from one peer address.  Each
+ * connection has absolute deadlines that bytes arriving do not move: its
+ * request headers must be in within header_deadline_s of it opening (or of
+ * the previous answer on it), and the body within body_deadline_s of the
+ * headers; a connection past its deadline is shut down.  The time a request
+ * waits for approval and its answer being sent are not bounded here.
+ *
+ * Headers that could be read two ways are refused 400 before any body is
+ * read: Content-Length twice, Transfer-Encoding twice or with
+ * Content-Length, Host twice, a Host that is not HOST or HOST:PORT (or
+ * [V6]:PORT).  libmicrohttpd runs at its strictest client discipline
+ * (MHD_OPTION_STRICT_FOR_CLIENT 1: an HTTP/1.1 request must carry Host).
  *
  * Mutual TLS (network mode, docs/tls.md): with tls_cert_file set the listener
  * speaks TLS 1.2 or 1.3 only, with its certificate and key, and requires a
@@ -42,13 +53,17 @@ struct rpc_http_config {
 	const char *const *cors;	/* allowed Origins; none: no CORS headers */
 	size_t ncors;
 	unsigned idle_timeout_s;	/* 0: 30 s */
-	unsigned max_connections;	/* 0: 64 */
+	unsigned max_connections;	/* 0: LIMIT_HTTP_CONNECTIONS */
 	/* Mutual TLS; all NULL/0: plain HTTP.  Files are read once, at start. */
 	const char *tls_cert_file;	/* PEM certificate of this listener */
 	const char *tls_key_file;	/* its PEM key; mode 0600 or stricter */
 	const char *const *tls_client_pins;	/* "sha256:HEX" of each client
 						 * certificate allowed; at least one */
 	size_t ntls_client_pins;
+	/* Bounds on slow or many connections; 0: the default in eth/limits.h. */
+	unsigned max_per_addr;		/* 0: LIMIT_HTTP_PER_ADDR */
+	unsigned header_deadline_s;	/* 0: LIMIT_HTTP_HEADER_SECONDS */
+	unsigned body_deadline_s;	/* 0: LIMIT_HTTP_BODY_SECONDS */
 };
 
 struct rpc_http;

@@ -8,6 +8,12 @@
  * rpc_jsonrpc_frame(); each answer is written followed by a newline.  One
  * thread per connection.  A message over LIMIT_JSON_BODY, or a stream that
  * is not JSON, is answered with an error and the connection closed.
+ *
+ * A request must arrive whole within LIMIT_UNIX_REQUEST_SECONDS of its first
+ * byte (an absolute deadline: more bytes do not extend it), or it is answered
+ * with an ERR_TIMEOUT error and the connection closed.  A connection waiting
+ * between requests has no deadline but may be closed to make room for a new
+ * one (rpc/unixsrv.h).
  */
 #ifndef RPC_IPC_H
 #define RPC_IPC_H
@@ -28,6 +34,10 @@ struct rpc_ipc;
  */
 int rpc_ipc_start(const char *path, const uid_t *allowed_uids, size_t n,
     const struct rpc_table *table, struct rpc_ipc **outp);
+
+/* Set the request deadline in seconds (0: LIMIT_UNIX_REQUEST_SECONDS); for
+ * tests, which cannot wait the default.  Applies to requests started later. */
+void rpc_ipc_set_request_deadline(struct rpc_ipc *s, unsigned seconds);
 
 /* Stop serving, close connections, remove the socket; accepts NULL. */
 void rpc_ipc_stop(struct rpc_ipc *s);

@@ -7,6 +7,9 @@
 #include "eth/limits.h"
 #include "rpc/jsonrpc.h"
 
+#define P11S_STR_(x) #x
+#define P11S_STR(x) P11S_STR_(x)
+
 int
 rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
 {
@@ -22,12 +25,16 @@ rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
 /*
  * Walk buf as JSON text, outside strings counting bracket depth.  Stops at
  * the end of the first top-level value when stop_at_end is set.  Sets *endp
- * to the offset just past that value (0 when there is none yet).
+ * to the offset just past that value (0 when there is none yet).  With
+ * count_values it also counts values and keys (each '[', '{', ',' and ':'
+ * outside strings starts one more), which bounds what the parser allocates:
+ * about 50 bytes each, where the body's size alone would let 2 MB of "0,"
+ * cost 50 MB.
  */
 static int
-json_scan(const char *buf, size_t len, int stop_at_end, size_t *endp)
+json_scan(const char *buf, size_t len, int stop_at_end, int count_values, size_t *endp)
 {
-	size_t i, depth = 0;
+	size_t i, depth = 0, values = 1;
 	int in_string = 0, escaped = 0;
 
 	*endp = 0;
@@ -42,9 +49,13 @@ json_scan(const char *buf, size_t len, int stop_at_end, size_t *endp)
 				in_string = 0;
 		} else if (c == '"') {
 			in_string = 1;
+		} else if (count_values && (c == ',' || c == ':') && ++values > LIMIT_JSON_VALUES) {
+			return ERR_TOO_MANY;
 		} else if (c == '[' || c == '{') {
 			if (++depth > LIMIT_JSON_DEPTH)
 				return ERR_TOO_DEEP;
+			if (count_values && ++values > LIMIT_JSON_VALUES)
+				return ERR_TOO_MANY;
 		} else if ((c == ']' || c == '}') && depth > 0) {
 			if (--depth == 0 && stop_at_end) {
 				*endp = i + 1;
@@ -66,7 +77,26 @@ rpc_jsonrpc_precheck(const char *untrusted_body, size_t len)
 	 * jansson's parser recurses once per level up to a compile-time 2048;
 	 * our limit is far lower and is checked before any allocation.
 	 */
-	return json_scan(untrusted_body, len, 0, &end);
+	return json_scan(untrusted_body, len, 0, 0, &end);
+}
+
+int
+rpc_jsonrpc_precheck_request(const char *untrusted_body, size_t len)
+{
+	size_t end;
+
+	if (len > LIMIT_JSON_BODY)
+		return ERR_TOO_LONG;
+	return json_scan(untrusted_body, len, 0, 1, &end);
+}
+
+const char *
+rpc_jsonrpc_precheck_str(int r)
+{
+	/* The number is the limit's, so a client can tell which one it hit. */
+	if (r == ERR_TOO_MANY)
+		return "too many items: more than " P11S_STR(LIMIT_JSON_VALUES) " JSON values";
+	return err_str(r);
 }
 
 int
@@ -83,7 +113,7 @@ rpc_jsonrpc_frame(const char *untrusted_buf, size_t len, size_t *framep)
 		return 0;
 	if (untrusted_buf[skip] != '{' && untrusted_buf[skip] != '[')
 		return ERR_JSON_PARSE;
-	if ((r = json_scan(untrusted_buf + skip, len - skip, 1, &end)) != 0)
+	if ((r = json_scan(untrusted_buf + skip, len - skip, 1, 0, &end)) != 0)
 		return r;
 	*framep = end != 0 ? skip + end : 0;
 	return 0;
@@ -200,9 +230,9 @@ rpc_jsonrpc_handle(const struct rpc_table *t, void *call_ctx,
 	json_error_t jerr;
 	int r;
 
-	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0)
-		return rpc_jsonrpc_error_response(NULL, r == ERR_TOO_LONG ?
-		    RPC_ERR_INVALID_REQUEST : RPC_ERR_PARSE, err_str(r));
+	if ((r = rpc_jsonrpc_precheck_request(untrusted_body, len)) != 0)
+		return rpc_jsonrpc_error_response(NULL, r == ERR_TOO_LONG || r == ERR_TOO_MANY ?
+		    RPC_ERR_INVALID_REQUEST : RPC_ERR_PARSE, rpc_jsonrpc_precheck_str(r));
 	req = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (req == NULL)
 		return rpc_jsonrpc_error_response(NULL, RPC_ERR_PARSE, "parse error");

@@ -58,9 +58,21 @@ struct rpc_table {
 
 /*
  * Check size and depth of an untrusted body without parsing it.  Returns 0,
- * ERR_TOO_LONG or ERR_TOO_DEEP.
+ * ERR_TOO_LONG or ERR_TOO_DEEP.  (Answers from a node, which the relay
+ * reads, may hold any number of values.)
  */
 int rpc_jsonrpc_precheck(const char *untrusted_body, size_t len);
+
+/*
+ * The same for a request to the signer, which also may hold at most
+ * LIMIT_JSON_VALUES values and object keys: ERR_TOO_MANY.  Checked without
+ * parsing or allocating, before any request is parsed.
+ */
+int rpc_jsonrpc_precheck_request(const char *untrusted_body, size_t len);
+
+/* The message for a precheck error, naming the limit when it is a count;
+ * never NULL. */
+const char *rpc_jsonrpc_precheck_str(int r);
 
 /*
  * For stream transports (IPC): the length of the first complete top-level

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "eth/buf.h"
 #include "eth/err.h"
 #include "eth/limits.h"
+#include "rpc/deadline.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -19,6 +21,7 @@ const size_t rpc_qrexec_nservices = 2;
 struct rpc_qrexec {
 	struct rpc_unixsrv *srv;
 	const struct rpc_table *table;
+	unsigned request_deadline_s;	/* read without lock: set before a call starts */
 };
 
 static int
@@ -82,7 +85,10 @@ rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller
 		if (strlen(rpc_qrexec_services[i]) == svc_len &&
 		    memcmp(rpc_qrexec_services[i], untrusted, svc_len) == 0)
 			known = 1;
-	if (!known || !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
+	/* "SERVICE+" names an empty argument, which is not the same call as
+	 * "SERVICE": a policy written for one must not be met by the other. */
+	if (!known || (plus != NULL && arg_len == 0) ||
+	    !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
 	    !valid_qube_name(src, src_len))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
@@ -98,13 +104,25 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 {
 	const char *dom = getenv("QREXEC_REMOTE_DOMAIN");
 	const char *arg = getenv("QREXEC_SERVICE_ARGUMENT");
-	const char *full = getenv("QREXEC_SERVICE_FULL_NAME"), *plus;
+	const char *full = getenv("QREXEC_SERVICE_FULL_NAME");
+	const char *plus = full != NULL ? strchr(full, '+') : NULL;
 
-	/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
-	if (arg == NULL && full != NULL && (plus = strchr(full, '+')) != NULL)
+	if (full != NULL && plus == NULL) {
+		/* The full name says there is no argument; an empty
+		 * QREXEC_SERVICE_ARGUMENT beside it says the same. */
+		if (arg != NULL && *arg != '\0')
+			return ERR_INVALID_ARGUMENT;
+		arg = NULL;
+	} else if (plus != NULL) {
+		/* Newer qrexec gives the argument only in the full name, "SERVICE+ARG". */
+		if (arg != NULL && strcmp(arg, plus + 1) != 0)
+			return ERR_INVALID_ARGUMENT;
 		arg = plus + 1;
+	}
+	/* An argument that is there but empty ("SERVICE+") is refused, as in
+	 * rpc_qrexec_parse_descriptor(). */
 	if (dom == NULL || !valid_qube_name(dom, strlen(dom)) ||
-	    (arg != NULL && !valid_profile(arg, strlen(arg))))
+	    (arg != NULL && (*arg == '\0' || !valid_profile(arg, strlen(arg)))))
 		return ERR_INVALID_ARGUMENT;
 	memset(caller, 0, sizeof(*caller));
 	caller->kind = RPC_CALLER_QUBE;
@@ -114,15 +132,16 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 	return 0;
 }
 
-/* Read fd to EOF into b (capped by b's max); 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
+/* Read fd to EOF into b (capped by b's max), by the deadline due when srv is
+ * not NULL; 0, ERR_TOO_LONG, ERR_IO, ERR_TIMEOUT. */
 static int
-read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b)
+read_to_eof(struct rpc_unixsrv *srv, int fd, struct eth_buf *b, const struct timespec *due)
 {
 	char chunk[8192];
 
 	for (;;) {
 		ssize_t n;
-		if (srv != NULL && rpc_unixsrv_wait(srv, fd, 60000) <= 0)
+		if (srv != NULL && rpc_unixsrv_wait_until(srv, fd, due) <= 0)
 			return ERR_TIMEOUT;
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -148,7 +167,7 @@ rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
 	char *s = NULL;
 	int r;
 
-	if ((r = rpc_jsonrpc_precheck(untrusted_body, len)) != 0 ||
+	if ((r = rpc_jsonrpc_precheck_request(untrusted_body, len)) != 0 ||
 	    (body = json_loadb(untrusted_body, len, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 	    !json_is_object(body) || json_object_get(body, "p11signer_envelope") == NULL) {
 		if (r == 0)
@@ -177,44 +196,37 @@ rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
 
 /* ---- framed connections (see qrexec.h) ---- */
 
-static long long
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* As rpc_unixsrv_wait(); without a server (--stdio), a plain poll(). */
+/* As rpc_unixsrv_wait_until(); without a server (--stdio), a plain poll();
+ * due NULL: no limit. */
 static int
-wait_readable(struct rpc_unixsrv *srv, int fd, int timeout_ms)
+wait_readable(struct rpc_unixsrv *srv, int fd, const struct timespec *due)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
+	long long left = due != NULL ? rpc_deadline_ms_left(due) : -1;
 	int n;
 
 	if (srv != NULL)
-		return rpc_unixsrv_wait(srv, fd, timeout_ms);
+		return rpc_unixsrv_wait_until(srv, fd, due);
 	do
-		n = poll(&p, 1, timeout_ms);
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -1 : n > 0;
 }
 
 /*
- * Read exactly n bytes, waiting at most timeout_ms for each read.  0; 1 on
- * EOF before the first byte; ERR_TIMEOUT; ERR_IO (error, stopping, or EOF
- * after the first byte).
+ * Read exactly n bytes by the deadline due (NULL: none, --stdio only).  0;
+ * 1 on EOF before the first byte; ERR_TIMEOUT; ERR_IO (error, stopping, or
+ * EOF after the first byte).
  */
 static int
-read_exact(struct rpc_unixsrv *srv, int fd, void *p, size_t n, int timeout_ms)
+read_exact(struct rpc_unixsrv *srv, int fd, void *p, size_t n, const struct timespec *due)
 {
 	size_t off = 0;
 	ssize_t got;
 	int w;
 
 	while (off < n) {
-		if ((w = wait_readable(srv, fd, timeout_ms)) <= 0)
+		if ((w = wait_readable(srv, fd, due)) <= 0)
 			return w == 0 ? ERR_TIMEOUT : ERR_IO;
 		got = read(fd, (char *)p + off, n - off);
 		if (got < 0 && errno == EINTR)
@@ -229,19 +241,19 @@ read_exact(struct rpc_unixsrv *srv, int fd, void *p, size_t n, int timeout_ms)
 }
 
 /*
- * Whether the data begins with the hello of a framed connection: 1 it did
- * (consumed), 0 it did not (what was read is in body, the request's start),
- * or ERR_TIMEOUT / ERR_IO.  Byte by byte, so nothing past the hello is taken.
+ * Whether the data begins with the hello of a framed connection, read by the
+ * call's deadline due: 1 it did (consumed), 0 it did not (what was read is in
+ * body, the request's start), or ERR_TIMEOUT / ERR_IO.  Byte by byte, so nothing past the hello is taken.
  */
 static int
-read_frames_hello(struct rpc_unixsrv *srv, int fd, struct eth_buf *body)
+read_frames_hello(struct rpc_unixsrv *srv, int fd, struct eth_buf *body, const struct timespec *due)
 {
 	size_t n;
 	char c;
 	int r;
 
 	for (n = 0; n < RPC_QREXEC_FRAMES_HELLO_LEN; n++) {
-		if ((r = read_exact(srv, fd, &c, 1, 60000)) == 1)
+		if ((r = read_exact(srv, fd, &c, 1, due)) == 1)
 			break;			/* EOF: a short, plain request */
 		if (r != 0)
 			return r;
@@ -295,24 +307,33 @@ write_frame(int fd, char *answer_malloced)
  * Answer framed requests from in_fd on out_fd until EOF, the idle time or
  * the connection's life is over, or a bad frame.  conn_caller (borrowed) is
  * the connection's caller; each request starts from a copy, so one request's
- * envelope metadata never reaches the next.
+ * envelope metadata never reaches the next.  Each request, from its length
+ * to its last byte, is due within request_s seconds (one absolute deadline,
+ * as for a call of one request).
  */
 static int
-serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd,
-    const struct rpc_table *table, const struct rpc_caller *conn_caller)
+serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd, const struct rpc_table *table,
+    const struct rpc_caller *conn_caller, unsigned request_s)
 {
-	const long long end_of_life = monotonic_ms() + LIMIT_QREXEC_CONN_LIFE_S * 1000LL;
+	struct timespec end_of_life, idle, due;
 	unsigned char hdr[4];
 	char *untrusted_body = NULL;
 	struct rpc_caller caller;
 	size_t untrusted_len;
 	int r = 0;
 
-	while (monotonic_ms() < end_of_life) {
-		if ((r = read_exact(srv, in_fd, hdr, sizeof(hdr), LIMIT_QREXEC_CONN_IDLE_S * 1000)) != 0) {
+	rpc_deadline_after(&end_of_life, LIMIT_QREXEC_CONN_LIFE_S);
+	while (rpc_deadline_ms_left(&end_of_life) > 0) {
+		rpc_deadline_after(&idle, LIMIT_QREXEC_CONN_IDLE_S);
+		if ((r = read_exact(srv, in_fd, hdr, 1, &idle)) != 0) {
 			/* EOF or idle between requests is the normal end. */
 			if (r == 1 || r == ERR_TIMEOUT)
 				r = 0;
+			break;
+		}
+		rpc_deadline_after(&due, request_s);
+		if ((r = read_exact(srv, in_fd, hdr + 1, sizeof(hdr) - 1, &due)) != 0) {
+			r = r == 1 ? ERR_IO : r;
 			break;
 		}
 		untrusted_len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
@@ -326,7 +347,7 @@ serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd,
 			r = ERR_NOMEM;
 			break;
 		}
-		if ((r = read_exact(srv, in_fd, untrusted_body, untrusted_len, 60000)) != 0) {
+		if ((r = read_exact(srv, in_fd, untrusted_body, untrusted_len, &due)) != 0) {
 			r = r == 1 ? ERR_IO : r;
 			break;
 		}
@@ -348,14 +369,18 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	struct rpc_caller caller;
 	char desc[LIMIT_QREXEC_DESCRIPTOR];
 	struct eth_buf body;
+	struct timespec due;
 	size_t n = 0;
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
+	/* One call per connection: descriptor and body are due by one absolute
+	 * deadline, which a caller sending a byte now and then cannot move. */
+	rpc_deadline_after(&due, q->request_deadline_s);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;
-		if (rpc_unixsrv_wait(srv, fd, 10000) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
+		if (rpc_unixsrv_wait_until(srv, fd, &due) <= 0 || (got = read(fd, desc + n, 1)) <= 0)
 			goto out;
 		if (desc[n++] == '\0')
 			break;
@@ -368,11 +393,11 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	/* qrexec-agent shuts down its writing side after the request: only a close is "gone". */
 	caller.watch = RPC_WATCH_HANGUP;
 	caller.conn_fd = fd;
-	if ((r = read_frames_hello(srv, fd, &body)) == 1) {
-		serve_frames(srv, fd, fd, q->table, &caller);
+	if ((r = read_frames_hello(srv, fd, &body, &due)) == 1) {
+		serve_frames(srv, fd, fd, q->table, &caller, q->request_deadline_s);
 		goto out;
 	}
-	if (r != 0 || (r = read_to_eof(srv, fd, &body)) != 0) {
+	if (r != 0 || (r = read_to_eof(srv, fd, &body, &due)) != 0) {
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}
@@ -397,12 +422,19 @@ rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return ERR_NOMEM;
 	q->table = table;
-	if ((r = rpc_unixsrv_start(path, allowed_uids, n, qrexec_serve, q, &q->srv)) != 0) {
+	q->request_deadline_s = LIMIT_UNIX_REQUEST_SECONDS;
+	if ((r = rpc_unixsrv_start(path, allowed_uids, n, 0, qrexec_serve, q, &q->srv)) != 0) {
 		free(q);
 		return r;
 	}
 	*outp = q;
 	return 0;
+}
+
+void
+rpc_qrexec_set_request_deadline(struct rpc_qrexec *q, unsigned seconds)
+{
+	q->request_deadline_s = seconds > 0 ? seconds : LIMIT_UNIX_REQUEST_SECONDS;
 }
 
 void
@@ -422,11 +454,11 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
-	if ((r = read_frames_hello(NULL, in_fd, &body)) == 1) {
-		r = serve_frames(NULL, in_fd, out_fd, table, caller);
+	if ((r = read_frames_hello(NULL, in_fd, &body, NULL)) == 1) {
+		r = serve_frames(NULL, in_fd, out_fd, table, caller, LIMIT_UNIX_REQUEST_SECONDS);
 		goto out;
 	}
-	if (r != 0 || (r = read_to_eof(NULL, in_fd, &body)) != 0) {
+	if (r != 0 || (r = read_to_eof(NULL, in_fd, &body, NULL)) != 0) {
 		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}

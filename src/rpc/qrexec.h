@@ -71,10 +71,17 @@ int rpc_qrexec_caller_from_env(struct rpc_caller *caller);
  * Serve the socket service at path.  allowed_uids: who may connect (NULL or
  * n == 0: root only, which is qrexec-agent).  call_ctx of each method call is
  * the struct rpc_caller parsed from the descriptor.  Caller frees with
- * rpc_qrexec_stop().  Errors as rpc_unixsrv_start().
+ * rpc_qrexec_stop().  Errors as rpc_unixsrv_start().  The descriptor and
+ * the whole body must arrive within LIMIT_UNIX_REQUEST_SECONDS of the
+ * connection (an absolute deadline, not moved by bytes arriving), or the
+ * call is answered with an ERR_TIMEOUT error.
  */
 int rpc_qrexec_start(const char *path, const uid_t *allowed_uids, size_t n,
     const struct rpc_table *table, struct rpc_qrexec **outp);
+
+/* Set that deadline in seconds (0: LIMIT_UNIX_REQUEST_SECONDS); for tests,
+ * which cannot wait the default.  Applies to connections made later. */
+void rpc_qrexec_set_request_deadline(struct rpc_qrexec *q, unsigned seconds);
 void rpc_qrexec_stop(struct rpc_qrexec *q);
 
 /*

@@ -8,13 +8,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eth/err.h"
+#include "eth/limits.h"
+#include "rpc/deadline.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
-#define UNIXSRV_MAX_CONNECTIONS 64
+/* Connections not yet accepted that the kernel holds (listen(2)).  When it
+ * is full a non-blocking connect() fails EAGAIN at once (Go's net.Dial
+ * does not retry), so it is deep enough for a burst of silent ones. */
+#define UNIXSRV_BACKLOG 256
 /* How long a starting server waits for another one that is claiming the same
  * directory (it holds the lock only from its check to its listen()). */
 #define UNIXSRV_CLAIM_LOCK_TRIES 100
@@ -34,15 +40,23 @@ struct rpc_unixsrv {
 	size_t nallowed;
 	rpc_unixsrv_serve_fn serve;
 	void *ctx;
+	unsigned flags;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;
+	pthread_cond_t idle;	/* broadcast whenever a connection ends */
 	unsigned nconn;
+	unsigned nevicted;	/* of them, shut down to make room and not yet gone */
+	struct unixsrv_conn *conns;	/* open connections, under lock */
 };
 
 struct unixsrv_conn {
 	struct rpc_unixsrv *srv;
 	int fd;
 	uid_t uid;
+	/* Between requests (nothing of one read): may be closed to make room. */
+	int idle;
+	int evicted;
+	struct timespec idle_since;	/* CLOCK_MONOTONIC */
+	struct unixsrv_conn *next;
 };
 
 static int
@@ -116,19 +130,85 @@ rpc_unixsrv_wait(struct rpc_unixsrv *s, int fd, int timeout_ms)
 	}
 }
 
+int
+rpc_unixsrv_wait_until(struct rpc_unixsrv *s, int fd, const struct timespec *due)
+{
+	long long ms = rpc_deadline_ms_left(due);
+
+	if (ms <= 0)
+		return 0;
+	return rpc_unixsrv_wait(s, fd, ms > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : (int)ms);
+}
+
+void
+rpc_unixsrv_set_idle(struct rpc_unixsrv *s, int fd, int idle)
+{
+	struct unixsrv_conn *c;
+
+	pthread_mutex_lock(&s->lock);
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (c->fd != fd)
+			continue;
+		c->idle = idle;
+		if (idle)
+			rpc_deadline_after(&c->idle_since, 0);	/* now */
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+earlier(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Every slot is taken (lock held): shut down the connection that has waited
+ * longest between requests, so that silent connections cannot lock out a
+ * caller with something to ask.  A connection in the middle of a request or
+ * a call is never chosen; those have deadlines of their own.  The new
+ * connection is let in at once, without waiting for the old one's thread to
+ * see the end of its stream: the evicted are not counted against the limit
+ * (they leave within moments), so accepting never stalls and the kernel's
+ * backlog does not fill.  Returns 1 when there is room.
+ */
+static int
+make_room(struct rpc_unixsrv *s)
+{
+	struct unixsrv_conn *c, *oldest = NULL;
+
+	for (c = s->conns; c != NULL; c = c->next)
+		if (c->idle && !c->evicted && (oldest == NULL || earlier(&c->idle_since, &oldest->idle_since)))
+			oldest = c;
+	if (oldest == NULL)
+		return 0;
+	oldest->evicted = 1;
+	s->nevicted++;
+	/* Its descriptor is closed only after it left the list: still this socket. */
+	shutdown(oldest->fd, SHUT_RDWR);
+	return 1;
+}
+
 static void *
 conn_thread(void *arg)
 {
-	struct unixsrv_conn *c = arg;
+	struct unixsrv_conn *c = arg, **pp;
 	struct rpc_unixsrv *s = c->srv;
 
 	s->serve(s, s->ctx, c->fd, c->uid);
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	s->nconn--;
+	if (c->evicted)
+		s->nevicted--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
 	close(c->fd);
 	free(c);
-	pthread_mutex_lock(&s->lock);
-	if (--s->nconn == 0)
-		pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -159,7 +239,8 @@ accept_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&s->lock);
-		if (s->nconn >= UNIXSRV_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
+		if ((s->nconn - s->nevicted >= LIMIT_UNIX_CONNECTIONS && !make_room(s)) ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
 			continue;
@@ -167,8 +248,15 @@ accept_thread(void *arg)
 		c->srv = s;
 		c->fd = fd;
 		c->uid = cred.uid;
+		if (s->flags & RPC_UNIXSRV_IDLE_WHEN_NEW) {
+			c->idle = 1;
+			rpc_deadline_after(&c->idle_since, 0);
+		}
+		c->next = s->conns;
+		s->conns = c;
 		s->nconn++;
 		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+			s->conns = c->next;
 			s->nconn--;
 			pthread_mutex_unlock(&s->lock);
 			close(fd);
@@ -312,7 +400,7 @@ inherited_listener(const char *path)
 
 int
 rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
-    rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
+    unsigned flags, rpc_unixsrv_serve_fn serve, void *ctx, struct rpc_unixsrv **outp)
 {
 	struct rpc_unixsrv *s = NULL;
 	struct sockaddr_un sun;
@@ -334,8 +422,16 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	s->nallowed = allowed_uids != NULL ? n : 0;
 	s->serve = serve;
 	s->ctx = ctx;
+	s->flags = flags;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->idle, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->idle, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	r = ERR_IO;
 	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
 		goto out;
@@ -365,7 +461,7 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 		s->bound_dev = st.st_dev;
 		s->bound_ino = st.st_ino;
 	}
-	if (listen(s->listen_fd, 16) != 0) {
+	if (listen(s->listen_fd, UNIXSRV_BACKLOG) != 0) {
 		unlink_if_ours(s);
 		r = ERR_IO;
 		goto out;

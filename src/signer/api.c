@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "eth/abi.h"
+#include "eth/calldata.h"
+#include "eth/display.h"
 #include "eth/eip191.h"
 #include "eth/eip712.h"
 #include "eth/err.h"
@@ -19,73 +22,20 @@
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
+#include "rpc/deadline.h"
 #include "signer/api.h"
 
 struct signer_api {
 	struct signer_api_config cfg;
 	struct rpc_table table;
+	/* typed-data requests decoded or awaiting approval (typed_enter()) */
+	pthread_mutex_t typed_lock;
+	pthread_cond_t typed_done;	/* CLOCK_MONOTONIC */
+	unsigned typed_held;
+	struct eth_calldata_db *own_calldata;	/* the built-in table when cfg has none */
 };
 
 #define DENIED "request denied"
-
-/* ---- four-byte selectors the approver is shown by name ---- */
-
-static const char *const known_signatures[] = {
-	"transfer(address,uint256)",
-	"transferFrom(address,address,uint256)",
-	"approve(address,uint256)",
-	"increaseAllowance(address,uint256)",
-	"decreaseAllowance(address,uint256)",
-	"permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
-	"safeTransferFrom(address,address,uint256)",
-	"safeTransferFrom(address,address,uint256,bytes)",
-	"safeTransferFrom(address,address,uint256,uint256,bytes)",
-	"safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
-	"setApprovalForAll(address,bool)",
-	"deposit()",
-	"withdraw(uint256)",
-	"mint(address,uint256)",
-	"burn(uint256)",
-	"delegate(address)",
-	"multicall(bytes[])",
-	"multicall(uint256,bytes[])",
-	"execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,bytes)",
-	"swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
-	"swapExactETHForTokens(uint256,address[],address,uint256)",
-	"swapExactTokensForETH(uint256,uint256,address[],address,uint256)",
-	"transferOwnership(address)",
-	"renounceOwnership()",
-	"upgradeTo(address)",
-	"upgradeToAndCall(address,bytes)",
-	"safeSend(address)",
-};
-#define NKNOWN (sizeof(known_signatures) / sizeof(known_signatures[0]))
-static uint8_t known_selectors[NKNOWN][4];
-static pthread_once_t selectors_once = PTHREAD_ONCE_INIT;
-
-static void
-compute_selectors(void)
-{
-	uint8_t h[32];
-	size_t i;
-
-	for (i = 0; i < NKNOWN; i++) {
-		eth_keccak256(known_signatures[i], strlen(known_signatures[i]), h);
-		memcpy(known_selectors[i], h, 4);
-	}
-}
-
-const char *
-signer_api_selector_name(const uint8_t selector[4])
-{
-	size_t i;
-
-	pthread_once(&selectors_once, compute_selectors);
-	for (i = 0; i < NKNOWN; i++)
-		if (memcmp(known_selectors[i], selector, 4) == 0)
-			return known_signatures[i];
-	return NULL;
-}
 
 /* ---- small helpers ---- */
 
@@ -262,6 +212,20 @@ struct approval_req {
 	const json_t *ui_request;
 };
 
+/* What the policy is told of a request. */
+static void
+policy_request(const struct approval_req *q, struct signer_policy_request *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->caller = q->caller != NULL ? q->caller->id : "internal";
+	pr->profile = q->caller != NULL && q->caller->profile[0] != '\0' ?
+	    q->caller->profile : NULL;
+	pr->method = q->method;
+	pr->content_type = q->content_type;
+	pr->key = q->key;
+	pr->tx = q->is_tx ? q->tx : NULL;
+}
+
 /*
  * A refusal nobody was asked about goes to stderr (the journal under
  * systemd) as well as the audit log, so that a daemon that refuses
@@ -306,14 +270,7 @@ approve(struct signer_api *api, const struct approval_req *q,
 	memset(d, 0, sizeof(*d));
 	d->reservation = -1;
 	d->action = SIGNER_ASK;
-	memset(&pr, 0, sizeof(pr));
-	pr.caller = q->caller != NULL ? q->caller->id : "internal";
-	pr.profile = q->caller != NULL && q->caller->profile[0] != '\0' ?
-	    q->caller->profile : NULL;
-	pr.method = q->method;
-	pr.content_type = q->content_type;
-	pr.key = q->key;
-	pr.tx = q->is_tx ? q->tx : NULL;
+	policy_request(q, &pr);
 	if (pol != NULL)
 		signer_policy_decide(pol, &pr, time(NULL), d);
 	else
@@ -356,6 +313,13 @@ approve(struct signer_api *api, const struct approval_req *q,
 			return rpc_error_set(err, RPC_ERR_SERVER,
 			    "request denied: no approval within %d s",
 			    api->cfg.approval_timeout_ms / 1000);
+		}
+		if (r == ERR_UI_NO_APPROVER) {
+			/* --ui socket with nobody at the vault's window */
+			audit(api, q->caller, q->method, "no approver connected", NULL, q->key,
+			    NULL);
+			return rpc_error_set(err, RPC_ERR_SERVER,
+			    "request denied: no approver connected");
 		}
 		audit(api, q->caller, q->method, "approver failed", err_str(r), q->key, NULL);
 		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
@@ -426,34 +390,19 @@ notify(struct signer_api *api, const char *method, json_t *params)
 }
 
 
-/* wei as ETH in decimal, trailing zeros dropped: "1.5", "0.000000000000000001". */
+/*
+ * wei as ETH in decimal, trailing zeros dropped: "1.5", "0.000000000000000001",
+ * and a whole number without ".0" ("1"), as decoded.value_eth always was.
+ */
 static void
-format_eth(const struct eth_u256 *wei, char out[ETH_U256_DECIMAL_MAX + 8])
+format_eth(const struct eth_u256 *wei, char out[ETH_DISPLAY_UNITS_MAX])
 {
-	char dec[ETH_U256_DECIMAL_MAX];
-	size_t n, o = 0, i;
+	size_t n;
 
-	eth_u256_to_decimal(wei, dec);
-	n = strlen(dec);
-	if (n <= 18) {
-		memcpy(out, "0.", 2);
-		o = 2;
-		for (i = n; i < 18; i++)
-			out[o++] = '0';
-		memcpy(out + o, dec, n);
-		o += n;
-	} else {
-		memcpy(out, dec, n - 18);
-		o = n - 18;
-		out[o++] = '.';
-		memcpy(out + o, dec + n - 18, 18);
-		o += 18;
-	}
-	while (out[o - 1] == '0')
-		o--;
-	if (out[o - 1] == '.')
-		o--;
-	out[o] = '\0';
+	eth_display_units(wei, 18, out);
+	n = strlen(out);
+	if (n > 2 && strcmp(out + n - 2, ".0") == 0)
+		out[n - 2] = '\0';
 }
 
 static json_t *
@@ -465,16 +414,27 @@ dec_json(const struct eth_u256 *v)
 	return json_string(dec);
 }
 
+/* wei in gwei, for fees: "1.5". */
+static json_t *
+gwei_json(const struct eth_u256 *wei)
+{
+	char units[ETH_DISPLAY_UNITS_MAX];
+
+	eth_display_units(wei, 9, units);
+	return json_string(units);
+}
+
 /*
  * The transaction as it will be signed, for approvers (a member Clef's UIs
- * ignore): numbers in decimal, value also in ETH, the method by name.
+ * ignore): numbers in decimal, value also in ETH, fees also in gwei, the most
+ * it can cost, the chain's name, the decoded call (borrowed, may be NULL).
  */
 static json_t *
-tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN])
+tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN], json_t *call)
 {
-	char eth[ETH_U256_DECIMAL_MAX + 8];
+	char eth[ETH_DISPLAY_UNITS_MAX];
 	struct eth_u256 u;
-	const char *method = NULL;
+	const char *chain, *sig;
 	json_t *d, *auths;
 	size_t i;
 
@@ -488,27 +448,40 @@ tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN])
 	    "data_bytes", (json_int_t)tx->data_len);
 	if (d == NULL)
 		return NULL;
-	if (tx->type <= ETH_TX_ACCESS_LIST)
+	if ((chain = eth_display_chain_name(&tx->chain_id)) != NULL)
+		json_object_set_new(d, "chain_name", json_string(chain));
+	if (tx->type <= ETH_TX_ACCESS_LIST) {
 		json_object_set_new(d, "gasPrice_wei", dec_json(&tx->gas_price));
-	else {
+		json_object_set_new(d, "gasPrice_gwei", gwei_json(&tx->gas_price));
+	} else {
 		json_object_set_new(d, "maxFeePerGas_wei", dec_json(&tx->max_fee_per_gas));
+		json_object_set_new(d, "maxFeePerGas_gwei", gwei_json(&tx->max_fee_per_gas));
 		json_object_set_new(d, "maxPriorityFeePerGas_wei",
 		    dec_json(&tx->max_priority_fee_per_gas));
+		json_object_set_new(d, "maxPriorityFeePerGas_gwei",
+		    gwei_json(&tx->max_priority_fee_per_gas));
 	}
 	if (tx->type == ETH_TX_BLOB) {
 		json_object_set_new(d, "maxFeePerBlobGas_wei", dec_json(&tx->max_fee_per_blob_gas));
+		json_object_set_new(d, "maxFeePerBlobGas_gwei", gwei_json(&tx->max_fee_per_blob_gas));
 		json_object_set_new(d, "blob_hashes", json_integer((json_int_t)tx->blob_hashes_len));
 	}
+	/* a sum past 2^256 can never be paid: shown as such, not as a number */
+	if (eth_tx_max_cost(tx, &u) == 0) {
+		format_eth(&u, eth);
+		json_object_set_new(d, "max_cost_wei", dec_json(&u));
+		json_object_set_new(d, "max_cost_eth", json_string(eth));
+	} else
+		json_object_set_new(d, "max_cost_eth", json_string("more than 2^256 wei"));
 	if (tx->access_list_len > 0)
 		json_object_set_new(d, "access_list_entries",
 		    json_integer((json_int_t)tx->access_list_len));
-	if (tx->data_len >= 4) {
-		char sel[11];
-
-		method = signer_api_selector_name(tx->data);
-		snprintf(sel, sizeof(sel), "0x%02x%02x%02x%02x", tx->data[0], tx->data[1],
-		    tx->data[2], tx->data[3]);
-		json_object_set_new(d, "method", json_string(method != NULL ? method : sel));
+	if (call != NULL) {
+		sig = json_string_value(json_object_get(call, "signature"));
+		json_object_set_new(d, "method", json_string(sig != NULL &&
+		    strcmp(json_string_value(json_object_get(call, "status")), "decoded") == 0 ?
+		    sig : json_string_value(json_object_get(call, "selector"))));
+		json_object_set(d, "call", call);
 	}
 	if (tx->auths_len > 0 && (auths = json_array()) != NULL) {
 		for (i = 0; i < tx->auths_len; i++) {
@@ -522,14 +495,61 @@ tx_decoded_json(const struct eth_tx *tx, const uint8_t from[ETH_ADDR_LEN])
 	return d;
 }
 
+/*
+ * The decoded call as Clef words it: "transfer(address: 0xd8dA..., uint256: 5)";
+ * arrays and tuples as compact JSON.
+ */
+static void
+clef_call_text(const json_t *call, char *out, size_t n)
+{
+	const json_t *arg, *v;
+	size_t i, o;
+	char *dump;
+
+	o = (size_t)snprintf(out, n, "%s(", json_string_value(json_object_get(call, "name")));
+	json_array_foreach(json_object_get(call, "args"), i, arg) {
+		if (o >= n)
+			break;
+		v = json_object_get(arg, "value");
+		if (v == NULL)
+			v = json_object_get(arg, "value_hex");
+		dump = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		o += (size_t)snprintf(out + o, n - o, "%s%s: %s", i > 0 ? "," : "",
+		    json_string_value(json_object_get(arg, "type")),
+		    json_is_string(v) ? json_string_value(v) : dump != NULL ? dump : "?");
+		free(dump);
+	}
+	if (o < n)
+		snprintf(out + o, n - o, ")");
+}
+
+/* An Info/WARNING message that carries the decoded call. */
+static int
+add_call_msg(json_t *call_info, const char *type, const json_t *call, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+add_call_msg(json_t *call_info, const char *type, const json_t *call, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_array_append_new(call_info, json_pack("{s:s,s:s,s:O}", "type", type,
+	    "message", msg, "call", call)) == 0 ? 0 : ERR_NOMEM;
+}
+
 /* ---- validation (fourbyte/validation.go) ---- */
 
 int
 signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req,
-    const char *selector, json_t *call_info, char why[SIGNER_WHY_MAX])
+    const char *selector, const json_t *call, json_t *call_info, char why[SIGNER_WHY_MAX])
 {
 	static const uint8_t zero[ETH_ADDR_LEN];
-	const char *name;
+	const char *status = json_string_value(json_object_get(call, "status"));
+	char text[400];
 	int r = 0;
 
 	why[0] = '\0';
@@ -576,23 +596,40 @@ signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req
 		r |= add_msg(call_info, "WARNING", "Transaction data is not valid ABI "
 		    "(length should be a multiple of 32 (was %zu))", tx->data_len - 4);
 	if (selector != NULL) {
-		uint8_t h[32];
+		/* by its canonical form: "transfer(address to, uint256 v)" names transfer */
+		struct eth_abi_fn *fn = NULL;
+		uint8_t sel[4];
 
-		eth_keccak256(selector, strlen(selector), h);
-		if (memcmp(h, tx->data, 4) == 0)
-			r |= add_msg(call_info, "Info",
-			    "Transaction invokes the following method: \"%.200s\"", selector);
-		else
+		if (eth_abi_fn_parse(selector, strlen(selector), &fn) == 0)
+			eth_abi_fn_selector(fn, sel);
+		if (fn == NULL || memcmp(sel, tx->data, 4) != 0)
 			r |= add_msg(call_info, "WARNING", "Transaction contains data, but "
 			    "provided ABI signature could not be matched: %.200s", selector);
-	} else if ((name = signer_api_selector_name(tx->data)) != NULL)
-		r |= add_msg(call_info, "Info",
-		    "Transaction invokes the following method: \"%s\"", name);
+		eth_abi_fn_free(fn);
+	}
+	if (call == NULL || status == NULL)
+		return r != 0 ? ERR_NOMEM : 0;
+	if (strcmp(status, "decoded") == 0) {
+		clef_call_text(call, text, sizeof(text));
+		r |= add_call_msg(call_info, "Info", call,
+		    "Transaction invokes the following method: \"%s\"", text);
+	} else if (strcmp(status, "undecodable") == 0)
+		/* Clef's words: a signature that matches the selector but not the arguments */
+		r |= add_call_msg(call_info, "WARNING", call, "Transaction contains data, but "
+		    "provided ABI signature could not be %s: %.200s: %.200s",
+		    strcmp(json_string_value(json_object_get(call, "source")), "caller") == 0 ?
+		    "matched" : "verified",
+		    json_string_value(json_object_get(call, "signature")),
+		    json_string_value(json_object_get(call, "error")));
+	else if (strcmp(status, "ambiguous") == 0)
+		r |= add_call_msg(call_info, "Info", call, "Transaction calls method %s, which "
+		    "more than one known signature has: not decoded",
+		    json_string_value(json_object_get(call, "selector")));
 	else
 		/* Clef warns here, from a 4 MiB selector database we do not ship. */
-		r |= add_msg(call_info, "Info", "Transaction calls method 0x%02x%02x%02x%02x, "
+		r |= add_call_msg(call_info, "Info", call, "Transaction calls method %s, "
 		    "which is not in p11signer's list of known methods",
-		    tx->data[0], tx->data[1], tx->data[2], tx->data[3]);
+		    json_string_value(json_object_get(call, "selector")));
 	return r != 0 ? ERR_NOMEM : 0;
 }
 
@@ -674,6 +711,12 @@ m_list(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	release(api, &d);
 	/* The UI answers with the accounts it lets through: only ours count. */
 	chosen = result != NULL ? json_object_get(result, "accounts") : accounts;
+	/* Clef: no list at all ({"accounts": null}) is a refusal, [] is not */
+	if (!json_is_array(chosen)) {
+		audit(api, caller, "account_list", "denied by approver", NULL, NULL, NULL);
+		r = rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		goto out;
+	}
 	if ((out = json_array()) == NULL) {
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 		goto out;
@@ -754,6 +797,178 @@ m_new(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	return 0;
 }
 
+/*
+ * A decoded call's arguments can reach megabytes (1 MiB of call data, shown at
+ * each level of a batch); the audit verifier reads lines of at most 4 MiB.
+ * Past this size the record keeps the call's summary, signature and inner
+ * calls but not the arguments: the raw transaction beside it has them.
+ */
+#define AUDIT_DECODED_MAX (256 * 1024)
+
+static void
+drop_args(json_t *call)
+{
+	json_t *c;
+	size_t i;
+
+	if (call == NULL)
+		return;
+	json_object_del(call, "args");
+	json_array_foreach(json_object_get(call, "calls"), i, c)
+		drop_args(json_object_get(c, "call"));
+}
+
+/* The decoded transaction for the audit record (a copy, or the same when small). */
+static json_t *
+audit_view(json_t *decoded)
+{
+	json_t *copy;
+
+	if (decoded == NULL || json_dumpb(decoded, NULL, 0, JSON_COMPACT) <= AUDIT_DECODED_MAX)
+		return json_deep_copy(decoded);
+	if ((copy = json_deep_copy(decoded)) == NULL)
+		return NULL;
+	drop_args(json_object_get(copy, "call"));
+	json_object_set_new(copy, "args_omitted", json_true());
+	return copy;
+}
+
+/*
+ * A SendTxArgs made into a transaction and checked as Clef checks it, for
+ * the caller's request and for a transaction the approver changed: parsed,
+ * validated (warnings refuse without --advanced), chain id compared, the call
+ * decoded.  On success *txp, *callp (NULL when there is no call) and
+ * *call_infop are set; on failure err is set and the audit outcome named.
+ */
+static int
+check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *args,
+    const char *selector, const char *whose, struct eth_tx **txp,
+    struct eth_tx_request *req, json_t **callp, json_t **call_infop, struct rpc_error *err)
+{
+	struct eth_tx *tx = NULL;
+	json_t *call = NULL, *call_info = NULL;
+	char msg[ETH_TX_ERRMSG_MAX] = "", why[SIGNER_WHY_MAX];
+	int r;
+
+	*txp = NULL;
+	*callp = *call_infop = NULL;
+	if ((r = eth_tx_from_send_args(args, &api->cfg.chain_id, &tx, req, msg)) != 0) {
+		r = rpc_error_set(err, whose == NULL ? RPC_ERR_INVALID_PARAMS : RPC_ERR_SERVER,
+		    "%s%s: %s", whose == NULL ? "invalid argument 0" : "request denied: ",
+		    whose == NULL ? "" : whose, msg[0] != '\0' ? msg : err_str(r));
+		goto out;
+	}
+	if ((r = eth_calldata_decode(api->cfg.calldata, &tx->chain_id,
+	    tx->has_to ? tx->to : NULL, tx->data, tx->data_len, selector, &call)) != 0 ||
+	    (call_info = json_array()) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((r = signer_api_validate_tx(tx, req, selector, call, call_info, why)) != 0) {
+		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", why[0] != '\0' ? why : err_str(r));
+		goto out;
+	}
+	if (!api->cfg.advanced && (r = validation_refusal(call_info, err)) != 0) {
+		audit(api, caller, "account_signTransaction", whose == NULL ?
+		    "refused by validation" : "refused by validation: the approver's transaction",
+		    err->message, req->from, NULL);
+		goto out;
+	}
+	if ((req->present & ETH_TX_ARG_CHAIN_ID) &&
+	    eth_u256_cmp(&tx->chain_id, &api->cfg.chain_id) != 0) {
+		char dec[ETH_U256_DECIMAL_MAX];
+
+		eth_u256_to_decimal(&tx->chain_id, dec);
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "requested chainid %s does not match the configuration of the signer", dec);
+		audit(api, caller, "account_signTransaction", "refused: chain id",
+		    err->message, req->from, NULL);
+		goto out;
+	}
+	/* success */
+	*txp = tx;
+	*callp = call;
+	*call_infop = call_info;
+	tx = NULL;
+	call = call_info = NULL;
+	r = 0;
+out:
+	eth_tx_free(tx);
+	json_decref(call);
+	json_decref(call_info);
+	return r;
+}
+
+/*
+ * The approver answered with a transaction other than the request (Clef's UI
+ * may change gas, fees, nonce, data): it is checked like a request, must keep
+ * the sender, and the policy decides on it again; a rule it breaks refuses
+ * it.  On success *txp and *decodedp describe what will be signed and *d
+ * holds the new decision (the old one released).
+ */
+static int
+approver_changed_tx(struct signer_api *api, const struct approval_req *q,
+    const json_t *changed, const char *selector, const struct eth_tx_request *req,
+    struct signer_policy_decision *d, struct eth_tx **txp, json_t **decodedp,
+    struct rpc_error *err)
+{
+	struct approval_req q2 = *q;
+	struct signer_policy_request pr;
+	struct signer_policy_decision d2;
+	struct eth_tx_request req2;
+	struct eth_tx *tx = NULL;
+	json_t *call = NULL, *call_info = NULL;
+	int r;
+
+	*txp = NULL;
+	*decodedp = NULL;
+	if ((r = check_tx(api, q->caller, changed, selector, "the approver's transaction",
+	    &tx, &req2, &call, &call_info, err)) != 0)
+		goto out;
+	if (memcmp(req2.from, req->from, ETH_ADDR_LEN) != 0) {
+		audit(api, q->caller, q->method, "denied: the approver changed the sender", NULL,
+		    req->from, NULL);
+		r = rpc_error_set(err, RPC_ERR_SERVER,
+		    "request denied: the approver changed the sender");
+		goto out;
+	}
+	q2.tx = tx;
+	if (api->cfg.policy != NULL) {
+		policy_request(&q2, &pr);
+		signer_policy_decide(api->cfg.policy, &pr, time(NULL), &d2);
+		/*
+		 * Denied, or sent to a person for another reason than the request
+		 * was (a limit the request kept and the change breaks): refused.
+		 * The same "ask" is what the person has just answered.
+		 */
+		if (d2.action == SIGNER_DENY ||
+		    (d2.action == SIGNER_ASK && strcmp(d2.why, d->why) != 0)) {
+			signer_policy_release(api->cfg.policy, &d2);
+			audit(api, q->caller, q->method,
+			    "denied by policy: the approver's transaction", d2.why, req->from, NULL);
+			r = rpc_error_set(err, RPC_ERR_SERVER,
+			    DENIED ": the approver's transaction: %s", d2.why);
+			goto out;
+		}
+		release(api, d);
+		*d = d2;
+	}
+	snprintf(d->rule, sizeof(d->rule), "approver");
+	if ((*decodedp = tx_decoded_json(tx, req2.from, call)) == NULL) {
+		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* success */
+	*txp = tx;
+	tx = NULL;
+	r = 0;
+out:
+	eth_tx_free(tx);
+	json_decref(call);
+	json_decref(call_info);
+	return r;
+}
+
 static int
 m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
     struct rpc_error *err)
@@ -762,12 +977,12 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	const struct rpc_caller *caller = call_ctx;
 	struct signer_policy_decision d;
 	struct approval_req q = { 0 };
-	struct eth_tx *tx = NULL;
+	struct eth_tx *tx = NULL, *changed_tx = NULL;
+	const struct eth_tx *signed_tx;
 	struct eth_tx_request req;
-	json_t *args, *sel, *call_info = NULL, *request = NULL, *result = NULL;
-	json_t *txjson = NULL, *out = NULL;
+	json_t *args, *sel, *call = NULL, *call_info = NULL, *request = NULL, *result = NULL;
+	json_t *txjson = NULL, *out = NULL, *changed, *decoded2 = NULL, *summary;
 	const char *selector = NULL;
-	char msg[ETH_TX_ERRMSG_MAX] = "", why[SIGNER_WHY_MAX];
 	uint8_t hash[32], sig65[65], *raw = NULL;
 	size_t rawlen;
 	int r, held = 0;
@@ -777,40 +992,16 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	args = json_array_get(params, 0);
 	sel = json_array_get(params, 1);
 	if (sel != NULL && !json_is_null(sel)) {
-		if (!json_is_string(sel) || json_string_length(sel) > 1024)
+		if (!json_is_string(sel) || json_string_length(sel) > LIMIT_ABI_SIGNATURE)
 			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
 			    "invalid argument 1: method selector is not a string");
 		selector = json_string_value(sel);
 	}
-	if ((r = eth_tx_from_send_args(args, &api->cfg.chain_id, &tx, &req, msg)) != 0)
-		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument 0: %s",
-		    msg[0] != '\0' ? msg : err_str(r));
-	if ((call_info = json_array()) == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+	if ((r = check_tx(api, caller, args, selector, NULL, &tx, &req, &call, &call_info,
+	    err)) != 0)
 		goto out;
-	}
-	if ((r = signer_api_validate_tx(tx, &req, selector, call_info, why)) != 0) {
-		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", why[0] != '\0' ? why : err_str(r));
-		goto out;
-	}
-	if (!api->cfg.advanced && (r = validation_refusal(call_info, err)) != 0) {
-		audit(api, caller, "account_signTransaction", "refused by validation",
-		    err->message, req.from, NULL);
-		goto out;
-	}
-	if ((req.present & ETH_TX_ARG_CHAIN_ID) &&
-	    eth_u256_cmp(&tx->chain_id, &api->cfg.chain_id) != 0) {
-		char dec[ETH_U256_DECIMAL_MAX];
-
-		eth_u256_to_decimal(&tx->chain_id, dec);
-		r = rpc_error_set(err, RPC_ERR_SERVER,
-		    "requested chainid %s does not match the configuration of the signer", dec);
-		audit(api, caller, "account_signTransaction", "refused: chain id",
-		    err->message, req.from, NULL);
-		goto out;
-	}
 	request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", args, "call_info", call_info,
-	    "meta", meta_json(caller), "decoded", tx_decoded_json(tx, req.from));
+	    "meta", meta_json(caller), "decoded", tx_decoded_json(tx, req.from, call));
 	if (request == NULL) {
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
 		goto out;
@@ -830,29 +1021,38 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = rpc_error_set(err, RPC_ERR_SERVER, DENIED);
 		goto out;
 	}
-	/* Clef lets a UI edit the transaction; we sign only what was asked. */
-	if (result != NULL && json_object_get(result, "transaction") != NULL &&
-	    !json_equal(json_object_get(result, "transaction"), args)) {
-		audit(api, caller, q.method, "denied: the UI changed the transaction", NULL,
-		    req.from, NULL);
-		r = rpc_error_set(err, RPC_ERR_SERVER, "request denied: the approver changed "
-		    "the transaction; p11signer signs only what the caller sent");
-		goto out;
+	signed_tx = tx;
+	changed = result != NULL ? json_object_get(result, "transaction") : NULL;
+	if (changed != NULL && !json_is_null(changed) && !json_equal(changed, args)) {
+		if ((r = approver_changed_tx(api, &q, changed, selector, &req, &d, &changed_tx,
+		    &decoded2, err)) != 0)
+			goto out;
+		signed_tx = changed_tx;
+		notify(api, "ui_showInfo", json_pack("{s:s}", "text", "The approver changed "
+		    "the transaction; the changed one is signed and sent to the caller"));
 	}
-	if ((r = eth_tx_signing_hash(tx, hash)) != 0 ||
+	if ((r = eth_tx_signing_hash(signed_tx, hash)) != 0 ||
 	    (r = sign_digest(api, req.from, hash, 0, sig65, err)) != 0) {
 		if (r != err->code)
 			r = rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
 		audit(api, caller, q.method, "signing failed", err->message, req.from, hash);
 		goto out;
 	}
-	if ((r = eth_tx_encode_signed(tx, sig65, sig65[64], &raw, &rawlen)) != 0 ||
-	    (r = eth_tx_to_json(tx, sig65, sig65[64], &txjson)) != 0) {
+	if ((r = eth_tx_encode_signed(signed_tx, sig65, sig65[64], &raw, &rawlen)) != 0 ||
+	    (r = eth_tx_to_json(signed_tx, sig65, sig65[64], &txjson)) != 0) {
 		r = rpc_error_set(err, RPC_ERR_INTERNAL, "%s", err_str(r));
 		goto out;
 	}
-	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule,
-	    json_incref(json_object_get(request, "decoded")), "raw", raw, rawlen, err)) != 0)
+	/* the record holds what was signed and, when the approver changed it, the request */
+	if (decoded2 != NULL) {
+		summary = audit_view(decoded2);
+		json_object_set_new(summary, "requested",
+		    audit_view(json_object_get(request, "decoded")));
+		json_object_set_new(summary, "changed_by_approver", json_true());
+	} else
+		summary = audit_view(json_object_get(request, "decoded"));
+	if ((r = audit_signed(api, caller, q.method, req.from, hash, d.rule, summary,
+	    "raw", raw, rawlen, err)) != 0)
 		goto out;
 	if (commit(api, &d) != 0) {
 		held = 0;
@@ -875,7 +1075,10 @@ m_sign_tx(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	json_decref(txjson);
 	json_decref(result);
 	json_decref(request);
+	json_decref(call);
 	json_decref(call_info);
+	json_decref(decoded2);
+	eth_tx_free(changed_tx);
 	eth_tx_free(tx);
 	return r;
 }
@@ -933,19 +1136,26 @@ data_text(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 
 	if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &msg, &len, "2", err)) != 0)
 		return r;
-	/* Shown as text when it is UTF-8 text, else as hex (jansson refuses other strings). */
-	shown = json_stringn((const char *)msg, len);
-	if (shown == NULL)
-		shown = eth_hex_json(msg, len);
 	if ((r = eth_eip191_personal_hash(msg, len, sd->hash)) != 0 ||
-	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0 ||
-	    (sd->messages = json_array()) == NULL ||
+	    (r = eth_eip191_personal_message(msg, len, &sd->raw, &sd->rawlen)) != 0) {
+		free(msg);
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
+	}
+	/*
+	 * As Clef shows it, the message as hashed: "\x19Ethereum Signed
+	 * Message:\n", the length, the text; as hex when it is not UTF-8
+	 * (jansson refuses other strings).
+	 */
+	shown = json_stringn((const char *)sd->raw, sd->rawlen);
+	if (shown == NULL)
+		shown = eth_hex_json(sd->raw, sd->rawlen);
+	if ((sd->messages = json_array()) == NULL ||
 	    name_value(sd->messages, "message", json_is_string(shown) &&
-	    json_string_length(shown) == len ? "text/plain" : "hexdata",
+	    json_string_length(shown) == sd->rawlen ? "text/plain" : "hexdata",
 	    json_incref(shown)) != 0) {
 		json_decref(shown);
 		free(msg);
-		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r != 0 ? r : ERR_NOMEM));
+		return rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(ERR_NOMEM));
 	}
 	json_decref(shown);
 	free(msg);
@@ -1024,6 +1234,44 @@ data_clique(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 	return 0;
 }
 
+/*
+ * Take one of the typed_data_at_once turns before typed data is decoded; give
+ * it back with typed_leave() once the request is answered.  Decoding builds
+ * the tree the approver is shown (up to LIMIT_EIP712_VALUES nodes, some
+ * megabytes), which lives until the approval ends: the turns bound how many
+ * such trees exist at once, whatever the number of connections.
+ */
+static int
+typed_enter(struct signer_api *api, struct rpc_error *err)
+{
+	struct timespec until;
+	int r = 0;
+
+	rpc_deadline_after_ms(&until, api->cfg.typed_data_wait_ms);
+	pthread_mutex_lock(&api->typed_lock);
+	while (api->typed_held >= api->cfg.typed_data_at_once && r == 0)
+		r = pthread_cond_timedwait(&api->typed_done, &api->typed_lock, &until);
+	if (api->typed_held < api->cfg.typed_data_at_once) {
+		api->typed_held++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&api->typed_lock);
+	if (r != 0)
+		return rpc_error_set(err, RPC_ERR_SERVER, "signer busy: %u typed-data requests "
+		    "are being decoded or await approval; try again later",
+		    api->cfg.typed_data_at_once);
+	return 0;
+}
+
+static void
+typed_leave(struct signer_api *api)
+{
+	pthread_mutex_lock(&api->typed_lock);
+	api->typed_held--;
+	pthread_cond_signal(&api->typed_done);
+	pthread_mutex_unlock(&api->typed_lock);
+}
+
 /* Typed data as an object, or (as Clef also takes it) hex of its JSON text. */
 static int
 data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
@@ -1038,6 +1286,12 @@ data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 	if (json_is_string(data)) {
 		if ((r = hex_param(data, LIMIT_SIGN_DATA_BYTES, &text, &len, "2", err)) != 0)
 			return r;
+		/* The same bound on values as a request's own JSON, before parsing. */
+		if ((r = rpc_jsonrpc_precheck_request((const char *)text, len)) != 0) {
+			free(text);
+			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS, "invalid argument 2: %s",
+			    rpc_jsonrpc_precheck_str(r));
+		}
 		parsed = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, NULL);
 		free(text);
 		if (parsed == NULL)
@@ -1113,9 +1367,10 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 	uint8_t sig65[65];
 	int r;
 
-	request = json_pack("{s:s,s:o,s:o,s:O,s:o,s:o}", "content_type", content_type,
+	/* Clef's SignDataRequest, member by member; its call_info is null here */
+	request = json_pack("{s:s,s:o,s:o,s:O,s:n,s:o,s:o}", "content_type", content_type,
 	    "address", address_json(addr), "raw_data", base64_json(sd->raw, sd->rawlen),
-	    "messages", sd->messages, "hash", eth_hex_json(sd->hash, 32),
+	    "messages", sd->messages, "call_info", "hash", eth_hex_json(sd->hash, 32),
 	    "meta", meta_json(caller));
 	if (request == NULL)
 		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
@@ -1179,9 +1434,11 @@ m_sign_data(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = data_validator(json_array_get(params, 2), &sd, err);
 	else if (strcmp(type, "application/x-clique-header") == 0)
 		r = data_clique(json_array_get(params, 2), &sd, err);
-	else if (strcmp(type, "data/typed") == 0)
+	else if (strcmp(type, "data/typed") == 0) {
+		if ((r = typed_enter(api, err)) != 0)
+			return r;
 		r = data_typed(json_array_get(params, 2), &sd, err);
-	else
+	} else
 		return rpc_error_set(err, RPC_ERR_SERVER, "unknown content type \"%.64s\": "
 		    "want text/plain, data/validator, data/typed or "
 		    "application/x-clique-header", type);
@@ -1189,6 +1446,8 @@ m_sign_data(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 		r = sign_data_common(api, call_ctx, "account_signData", type, addr, &sd,
 		    resultp, err);
 	signed_data_clear(&sd);
+	if (strcmp(type, "data/typed") == 0)
+		typed_leave(api);
 	return r;
 }
 
@@ -1208,10 +1467,13 @@ m_sign_typed(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	if (!json_is_object(json_array_get(params, 1)))
 		return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
 		    "invalid argument 1: typed data is not an object");
+	if ((r = typed_enter(api, err)) != 0)
+		return r;
 	if ((r = data_typed(json_array_get(params, 1), &sd, err)) == 0)
 		r = sign_data_common(api, call_ctx, "account_signTypedData", "data/typed",
 		    addr, &sd, resultp, err);
 	signed_data_clear(&sd);
+	typed_leave(api);
 	return r;
 }
 
@@ -1349,8 +1611,28 @@ signer_api_new(const struct signer_api_config *cfg, struct signer_api **outp)
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return ERR_NOMEM;
 	api->cfg = *cfg;
+	if (api->cfg.calldata == NULL) {
+		if (eth_calldata_db_new(&api->own_calldata) != 0) {
+			free(api);
+			return ERR_NOMEM;
+		}
+		api->cfg.calldata = api->own_calldata;
+	}
 	if (api->cfg.approval_timeout_ms <= 0)
 		api->cfg.approval_timeout_ms = 120000;
+	if (api->cfg.typed_data_at_once == 0)
+		api->cfg.typed_data_at_once = LIMIT_TYPED_DATA_AT_ONCE;
+	if (api->cfg.typed_data_wait_ms == 0)
+		api->cfg.typed_data_wait_ms = LIMIT_TYPED_DATA_WAIT_SECONDS * 1000;
+	pthread_mutex_init(&api->typed_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&api->typed_done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	api->table.methods = methods;
 	api->table.n = sizeof(methods) / sizeof(methods[0]);
 	api->table.ctx = api;
@@ -1367,5 +1649,10 @@ signer_api_table(struct signer_api *api)
 void
 signer_api_free(struct signer_api *api)
 {
+	if (api == NULL)
+		return;
+	pthread_mutex_destroy(&api->typed_lock);
+	pthread_cond_destroy(&api->typed_done);
+	eth_calldata_db_free(api->own_calldata);
 	free(api);
 }

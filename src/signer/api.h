@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "eth/addr.h"
+#include "eth/calldata.h"
 #include "eth/u256.h"
 #include "rpc/jsonrpc.h"
 #include "signer/audit.h"
@@ -98,6 +99,15 @@ struct signer_api_config {
 	struct signer_audit *audit;	/* borrowed; NULL: no audit log */
 	struct signer_keys keys;
 	struct signer_approver approver;
+	/* Typed data (account_signTypedData, account_signData data/typed) is
+	 * held from decoding until its approval ends; at most this many at once
+	 * (0: LIMIT_TYPED_DATA_AT_ONCE).  A further one waits up to
+	 * typed_data_wait_ms (0: LIMIT_TYPED_DATA_WAIT_SECONDS) for its turn,
+	 * then is refused -32000 "signer busy". */
+	unsigned typed_data_at_once;
+	unsigned typed_data_wait_ms;
+	/* borrowed; NULL: the built-in table (eth/calldata.h).  --4bytedb adds to it. */
+	const struct eth_calldata_db *calldata;
 };
 
 struct signer_api;
@@ -117,14 +127,14 @@ void signer_api_free(struct signer_api *api);
  * array call_info objects {"type": "CRITICAL"|"WARNING"|"Info", "message"}.
  * Returns ERR_TX_INVALID with why for the show stoppers (a contract creation
  * that sends value with no code).  selector is account_signTransaction's
- * optional method signature, or NULL.  Exposed for tests and the tty UI.
+ * optional method signature, or NULL.  call (borrowed, may be NULL) is the
+ * decoded call (eth_calldata_decode()): the message about the method carries
+ * it as its "call" member (docs/api.md), a call that does not decode by its
+ * signature is a WARNING, as in Clef.  Exposed for tests.
  */
 struct eth_tx;
 struct eth_tx_request;
 int signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req,
-    const char *selector, json_t *call_info, char why[SIGNER_WHY_MAX]);
-
-/* The known four-byte selector's signature ("transfer(address,uint256)"), or NULL. */
-const char *signer_api_selector_name(const uint8_t selector[4]);
+    const char *selector, const json_t *call, json_t *call_info, char why[SIGNER_WHY_MAX]);
 
 #endif /* SIGNER_API_H */

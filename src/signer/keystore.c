@@ -278,6 +278,12 @@ login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
 		}
 		r = p11_client_login(c, token_uri, PROTO_LOGIN_PIN_PAD, NULL, 0, &res, cwhy);
 	} else {
+		if (ks->pins.ask_pin == NULL && (flags & PROTO_TOKEN_PIN_AUTO_REJECTED)) {
+			snprintf(why, SIGNER_WHY_MAX, "token \"%.64s\" rejected the PIN of its "
+			    "--token URI; it is not tried again: correct it and restart p11signer",
+			    label);
+			return ERR_P11_PIN_AUTO_REJECTED;
+		}
 		if (ks->pins.ask_pin == NULL) {
 			/* The helper's reason says whether a configured PIN failed, and how. */
 			snprintf(why, SIGNER_WHY_MAX, "%.180s; --ui none cannot ask for one "

@@ -99,6 +99,7 @@ ui_reader(void *arg)
 			continue;
 		if (n <= 0 || eth_buf_put(&in, chunk, (size_t)n) != 0)
 			break;
+		explicit_bzero(chunk, (size_t)n);
 		for (;;) {
 			json_t *msg;
 			if (rpc_jsonrpc_frame((const char *)in.p, in.len, &frame) != 0)
@@ -111,9 +112,12 @@ ui_reader(void *arg)
 			json_decref(msg);
 			memmove(in.p, in.p + frame, in.len - frame);
 			in.len -= frame;
+			/* A UI answer may hold a PIN: no stale copy behind the data. */
+			explicit_bzero(in.p + in.len, frame);
 		}
 	}
  out:
+	explicit_bzero(chunk, sizeof(chunk));
 	eth_buf_free(&in);
 	pthread_mutex_lock(&ui->lock);
 	ui->gone = 1;
@@ -249,6 +253,15 @@ signer_ui_stdio_notify(struct signer_ui_stdio *ui, const char *method, json_t *p
 	pthread_mutex_unlock(&ui->lock);
 	json_decref(msg);
 	return r;
+}
+
+void
+signer_ui_stdio_wait_gone(struct signer_ui_stdio *ui)
+{
+	pthread_mutex_lock(&ui->lock);
+	while (!ui->gone)
+		pthread_cond_wait(&ui->answered, &ui->lock);
+	pthread_mutex_unlock(&ui->lock);
 }
 
 void

@@ -12,6 +12,10 @@
  * Answers are framed like IPC (a stream of JSON values) and capped at
  * LIMIT_JSON_BODY.  When the UI goes away every waiting call fails with
  * ERR_IO, and so does every later one.
+ *
+ * This file is the protocol, written once; the transports are stdin/stdout
+ * (--stdio-ui, set up in p11signer.c) and the UI socket, where one approver
+ * at a time connects (signer/ui_socket.h).
  */
 #ifndef SIGNER_UI_STDIO_H
 #define SIGNER_UI_STDIO_H
@@ -51,6 +55,13 @@ void signer_ui_stdio_notify_approver(void *ctx, const char *method, const json_t
 int signer_ui_stdio_ask_watched(void *ctx, const char *method, const json_t *request,
     int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
     json_t **resultp);
+
+/*
+ * Block until the UI is gone (it hung up, broke the framing, or
+ * signer_ui_stdio_shutdown() was called).  For a transport that holds the
+ * connection while a UI is attached (signer/ui_socket.h).
+ */
+void signer_ui_stdio_wait_gone(struct signer_ui_stdio *ui);
 
 /*
  * For stopping the daemon: every waiting call fails now with ERR_IO, and so

@@ -148,6 +148,129 @@ tree(struct text *t, const json_t *nodes, int depth)
 	}
 }
 
+/*
+ * A summary the daemon wrote (eth/calldata.h): ASCII from decoded numbers and
+ * addresses, and the ellipsis of a shortened address, which is let through;
+ * anything else is escaped as from any untrusted string.
+ */
+static void
+put_summary(struct text *t, const json_t *v)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), i = 0;
+
+	if (s == NULL) {
+		put_json_str(t, v, 300);
+		return;
+	}
+	while (i < n && i < 400) {
+		if (n - i >= 3 && memcmp(s + i, ellipsis, 3) == 0) {
+			put(t, ellipsis, 3);
+			i += 3;
+		} else
+			put_untrusted(t, s + i++, 1, 1);
+	}
+}
+
+/* Decoded ABI values (eth/abi.h): name (type): value, arrays and tuples nested. */
+static void
+args_tree(struct text *t, const json_t *args, int depth)
+{
+	const json_t *a, *v;
+	size_t i;
+
+	if (depth > 12)
+		return;
+	json_array_foreach(args, i, a) {
+		v = json_object_get(a, "value");
+		putf(t, "  %*s", 4 + depth * 2, "");
+		if (json_object_get(a, "name") != NULL) {
+			put_json_str(t, json_object_get(a, "name"), 64);
+			put(t, " ", 1);
+		} else
+			putf(t, "[%zu] ", i);
+		put(t, "(", 1);
+		put_json_str(t, json_object_get(a, "type"), 120);
+		put(t, ")", 1);
+		if (json_is_array(v)) {
+			put(t, ":\n", 2);
+			args_tree(t, v, depth + 1);
+		} else if (v == NULL) {
+			put(t, ": not UTF-8, as hex ", 20);
+			put_json_str(t, json_object_get(a, "value_hex"), 600);
+			put(t, "\n", 1);
+		} else {
+			put(t, ": ", 2);
+			put_json_str(t, v, 600);
+			put(t, "\n", 1);
+		}
+	}
+}
+
+/* The decoded call (eth/calldata.h "call" object) and its inner calls. */
+static void
+call_view(struct text *t, const json_t *call, int depth)
+{
+	const char *status = json_string_value(json_object_get(call, "status"));
+	const json_t *c, *cands;
+	size_t i;
+
+	if (call == NULL || status == NULL || depth > 4)
+		return;
+	putf(t, "  %*s", depth * 4, "");
+	if (strcmp(status, "decoded") == 0) {
+		if (json_object_get(call, "summary") != NULL) {
+			put_summary(t, json_object_get(call, "summary"));
+			put(t, "\n", 1);
+			putf(t, "  %*s", depth * 4, "");
+		}
+		put(t, "calls ", 6);
+		put_json_str(t, json_object_get(call, "signature"), 300);
+		if (json_is_string(json_object_get(call, "source")) &&
+		    strcmp(json_string_value(json_object_get(call, "source")), "caller") == 0)
+			put(t, " (as the caller names it)", 25);
+		put(t, "\n", 1);
+		args_tree(t, json_object_get(call, "args"), depth * 2);
+	} else if (strcmp(status, "ambiguous") == 0) {
+		put(t, "calls ", 6);
+		put_json_str(t, json_object_get(call, "selector"), 16);
+		put(t, ": AMBIGUOUS, not decoded; it is one of:\n", 40);
+		cands = json_object_get(call, "candidates");
+		json_array_foreach(cands, i, c) {
+			putf(t, "  %*s    ", depth * 4, "");
+			put_json_str(t, c, 300);
+			put(t, "\n", 1);
+		}
+	} else if (strcmp(status, "undecodable") == 0) {
+		put(t, "calls ", 6);
+		put_json_str(t, json_object_get(call, "signature"), 300);
+		put(t, ", but the data does NOT decode by it: ", 38);
+		put_json_str(t, json_object_get(call, "error"), 200);
+		put(t, "\n", 1);
+	} else {
+		put(t, "calls an unknown method ", 24);
+		put_json_str(t, json_object_get(call, "selector"), 16);
+		put(t, "\n", 1);
+	}
+	if (json_is_true(json_object_get(call, "unlimited")))
+		putf(t, "  %*s!! UNLIMITED: everything the account holds of this token, now and later\n",
+		    depth * 4, "");
+	json_array_foreach(json_object_get(call, "calls"), i, c) {
+		putf(t, "  %*s- call %zu: ", depth * 4, "", i + 1);
+		if (json_integer_value(json_object_get(c, "operation")) == 1)
+			put(t, "DELEGATECALL (runs with the caller's rights) ", 45);
+		put(t, "to ", 3);
+		put_json_str(t, json_object_get(c, "to"), 64);
+		put(t, ", value ", 8);
+		put_json_str(t, json_object_get(c, "value_wei"), 80);
+		put(t, " wei, data ", 11);
+		put_json_str(t, json_object_get(c, "data_bytes"), 20);
+		put(t, " bytes\n", 7);
+		call_view(t, json_object_get(c, "call"), depth + 1);
+	}
+}
+
 static void
 render_tx(struct text *t, const json_t *req)
 {
@@ -159,7 +282,14 @@ render_tx(struct text *t, const json_t *req)
 		field(t, "transaction", json_object_get(req, "transaction"));
 	} else {
 		field(t, "type", json_object_get(d, "type"));
-		field(t, "chain id", json_object_get(d, "chainId"));
+		putf(t, "  %-22s ", "chain");
+		put_json_str(t, json_object_get(d, "chainId"), 80);
+		if (json_object_get(d, "chain_name") != NULL) {
+			put(t, " (", 2);
+			put_json_str(t, json_object_get(d, "chain_name"), 40);
+			put(t, ")", 1);
+		}
+		put(t, "\n", 1);
 		field(t, "from", json_object_get(d, "from"));
 		if (json_is_null(json_object_get(d, "to")))
 			putf(t, "  %-22s (creates a contract)\n", "to");
@@ -168,19 +298,40 @@ render_tx(struct text *t, const json_t *req)
 		putf(t, "  %-22s ", "value");
 		put_json_str(t, json_object_get(d, "value_eth"), 100);
 		put(t, " ETH\n", 5);
-		field(t, "gas limit", json_object_get(d, "gas"));
-		if (json_object_get(d, "gasPrice_wei") != NULL)
-			field(t, "gas price (wei)", json_object_get(d, "gasPrice_wei"));
-		else {
-			field(t, "max fee (wei/gas)", json_object_get(d, "maxFeePerGas_wei"));
-			field(t, "max tip (wei/gas)", json_object_get(d, "maxPriorityFeePerGas_wei"));
-		}
-		if (json_object_get(d, "maxFeePerBlobGas_wei") != NULL)
-			field(t, "max blob fee (wei)", json_object_get(d, "maxFeePerBlobGas_wei"));
-		field(t, "nonce", json_object_get(d, "nonce"));
-		field(t, "data (bytes)", json_object_get(d, "data_bytes"));
-		if (json_object_get(d, "method") != NULL)
+		if (json_object_get(d, "call") != NULL) {
+			put(t, "  what it does:\n", 16);
+			call_view(t, json_object_get(d, "call"), 1);
+		} else if (json_object_get(d, "method") != NULL)
 			field(t, "calls", json_object_get(d, "method"));
+		field(t, "gas limit", json_object_get(d, "gas"));
+		if (json_object_get(d, "gasPrice_wei") != NULL) {
+			putf(t, "  %-22s ", "gas price");
+			put_json_str(t, json_object_get(d, "gasPrice_gwei"), 100);
+			put(t, " gwei\n", 6);
+		} else {
+			putf(t, "  %-22s ", "max fee");
+			put_json_str(t, json_object_get(d, "maxFeePerGas_gwei"), 100);
+			put(t, " gwei/gas, tip ", 15);
+			put_json_str(t, json_object_get(d, "maxPriorityFeePerGas_gwei"), 100);
+			put(t, " gwei/gas\n", 10);
+		}
+		if (json_object_get(d, "maxFeePerBlobGas_wei") != NULL) {
+			putf(t, "  %-22s ", "max blob fee");
+			put_json_str(t, json_object_get(d, "maxFeePerBlobGas_gwei"), 100);
+			put(t, " gwei/blob gas\n", 15);
+		}
+		if (json_object_get(d, "max_cost_eth") != NULL) {
+			putf(t, "  %-22s ", "costs at most");
+			put_json_str(t, json_object_get(d, "max_cost_eth"), 100);
+			put(t, " ETH (value + gas limit x max fee)\n", 35);
+		}
+		field(t, "nonce", json_object_get(d, "nonce"));
+		putf(t, "  %-22s ", "data");
+		put_json_str(t, json_object_get(d, "data_bytes"), 20);
+		put(t, " bytes", 6);
+		if (json_integer_value(json_object_get(d, "data_bytes")) > 0)
+			put(t, " (answer d to see them)", 23);
+		put(t, "\n", 1);
 		if (json_object_get(d, "authorizations") != NULL) {
 			put(t, "  EIP-7702: this account's code is delegated to:\n", 49);
 			json_array_foreach(json_object_get(d, "authorizations"), i, m) {
@@ -197,6 +348,33 @@ render_tx(struct text *t, const json_t *req)
 		put_json_str(t, json_object_get(m, "type"), 16);
 		put(t, ": ", 2);
 		put_json_str(t, json_object_get(m, "message"), 300);
+		put(t, "\n", 1);
+	}
+}
+
+/* The transaction's data in hex: the selector, then one 32-byte word a line. */
+static void
+render_data(struct text *t, const json_t *req)
+{
+	const json_t *tx = json_object_get(req, "transaction");
+	const json_t *v = json_object_get(tx, "input");
+	const char *s;
+	size_t n, at;
+
+	if (!json_is_string(v))
+		v = json_object_get(tx, "data");
+	if (!json_is_string(v) || json_string_length(v) <= 2) {
+		put(t, "(no data)\n", 10);
+		return;
+	}
+	s = json_string_value(v) + 2;
+	n = json_string_length(v) - 2;
+	put(t, "data:\n  0x", 10);
+	put_untrusted(t, s, n < 8 ? n : 8, 8);
+	put(t, "\n", 1);
+	for (at = 8; at < n; at += 64) {
+		putf(t, "  %5zu  ", (at - 8) / 2);
+		put_untrusted(t, s + at, n - at < 64 ? n - at : 64, 64);
 		put(t, "\n", 1);
 	}
 }
@@ -265,6 +443,18 @@ signer_ui_tty_render(int out_fd, const char *method, const json_t *request)
 }
 
 int
+signer_ui_tty_render_data(int out_fd, const json_t *request)
+{
+	struct text t = { { 0 }, 0 };
+	int r;
+
+	render_data(&t, request);
+	r = t.err != 0 ? t.err : write_all(out_fd, t.b.p, t.b.len);
+	eth_buf_free(&t.b);
+	return r;
+}
+
+int
 signer_ui_tty_open(int in_fd, int out_fd, struct signer_ui_tty **outp)
 {
 	struct signer_ui_tty *t;
@@ -309,6 +499,9 @@ struct watch {
 	int (*still_wanted)(const void *arg);
 	const void *arg;
 };
+
+/* read_answer(): "d", show the transaction's data and ask again */
+#define TTY_ANSWER_DATA 2
 
 static int
 wanted(const struct watch *w)
@@ -356,6 +549,8 @@ read_answer(struct signer_ui_tty *t, int fd, long long deadline, const struct wa
 			line[n++] = c;
 	}
 	line[n] = '\0';
+	if (strcmp(line, "d") == 0)
+		return TTY_ANSWER_DATA;
 	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
 }
 
@@ -445,9 +640,26 @@ signer_ui_tty_ask_watched(void *ctx, const char *method, const json_t *request,
 		(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n", 21);
 		goto out;
 	}
+	/* "d" (transactions): the raw data, then the same question again */
+	while (yes == TTY_ANSWER_DATA && strcmp(method, "ui_approveTx") == 0) {
+		if ((r = signer_ui_tty_render_data(t->out_fd, request)) != 0 ||
+		    (r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
+			goto out;
+		if ((yes = read_answer(t, t->in_fd, deadline, &w)) < 0) {
+			r = yes;
+			if (yes == ERR_WITHDRAWN)
+				(void)write_all(t->out_fd, (const uint8_t *)gone, sizeof(gone) - 1);
+			else
+				(void)write_all(t->out_fd, (const uint8_t *)"\n(no answer: denied)\n",
+				    21);
+			goto out;
+		}
+	}
+	yes = yes == 1;
+	/* a listing refused is {"accounts": null}, as Clef's own terminal UI answers: denied */
 	if (strcmp(method, "ui_approveListing") == 0)
 		*resultp = yes ? json_pack("{s:O}", "accounts", json_object_get(request, "accounts"))
-		    : json_pack("{s:[]}", "accounts");
+		    : json_pack("{s:n}", "accounts");
 	else
 		*resultp = json_pack("{s:b}", "approved", yes);
 	r = *resultp != NULL ? 0 : ERR_NOMEM;

@@ -54,4 +54,11 @@ void signer_ui_tty_notify(void *t, const char *method, const json_t *params);
  */
 int signer_ui_tty_render(int out_fd, const char *method, const json_t *request);
 
+/*
+ * The raw data of a ui_approveTx request's transaction, in hex: the 4-byte
+ * selector, then one 32-byte word a line with its offset.  What the tty
+ * shows when the answer to a transaction is "d" (then it asks again).
+ */
+int signer_ui_tty_render_data(int out_fd, const json_t *request);
+
 #endif /* SIGNER_UI_TTY_H */

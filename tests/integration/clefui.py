@@ -38,6 +38,7 @@ left for is answered with an error and counted as a problem.
                 every account offered (ui_approveListing)
     "deny"      {"approved": false} (ui_approveListing: no account)
     "empty"     ui_approveListing: {"accounts": []}
+    "null"      ui_approveListing: {"accounts": null} (Clef: a refusal)
     "never"     no answer at all
     {"modify": {MEMBER: VALUE}}   ui_approveTx approved, the transaction changed
     {"text_env": "VAR"}           ui_onInputRequired: {"text": $VAR}; the text
@@ -63,7 +64,8 @@ The record:
              "answer", "answer_t"}, ...],
      "calls": {NAME: {"method", "via", "request", "t0", "t1", "ms",
                       "response", "transport_error"}},
-     "startup_ms", "exit", "sigterm_t", "exit_t", "killed", "problems": [...]}
+     "startup_ms", "exit", "sigterm_t", "exit_t", "killed", "http_port",
+     "problems": [...]}
 
 Times are milliseconds since the daemon was started.  Answers to
 ui_onInputRequired are recorded as {"text": "(not recorded)"}.
@@ -71,7 +73,7 @@ ui_onInputRequired are recorded as {"text": "(not recorded)"}.
 query evaluates a Python expression over the record and prints it (strings
 as they are, anything else as JSON).  Names: rec, ui(method) -> entries,
 count(method), req(method, i=0) -> params[0] of its i-th entry, call(name),
-result(name), error(name) -> the error message or None.
+result(name), error(name) -> the error message or None; the modules json, base64.
 
 Every wait is bounded: --timeout (default 60 s) bounds the whole run, each
 API request has its own socket timeout ("timeout" in the call, default 60 s),
@@ -80,6 +82,7 @@ is a problem).  The exit status is 0 when the
 run went through (whatever the daemon answered), 2 when it could not (the
 daemon did not start, the run timed out); the record is written either way.
 """
+import base64
 import builtins
 import copy
 import ctypes
@@ -288,6 +291,8 @@ class Run:
                 return {"accounts": request.get("accounts", [])}, None
             if how in ("deny", "empty"):
                 return {"accounts": []}, None
+            if how == "null":
+                return {"accounts": None}, None
         elif method == "ui_approveTx":
             if how in ("approve", "deny"):
                 return {"approved": how == "approve",
@@ -473,7 +478,7 @@ class Run:
         with self.cv:
             rec = {"startup_ms": startup_ms, "exit": self.proc.returncode,
                    "sigterm_t": self.sigterm_t, "exit_t": self.exit_t, "killed": self.killed,
-                   "ui": self.ui,
+                   "ui": self.ui, "http_port": self.http_port,
                    "calls": self.calls, "problems": self.problems,
                    "unused_rules": [{k: v for k, v in r.items() if k != "used"}
                                     for r in self.rules
@@ -552,7 +557,8 @@ def cmd_query(argv):
         return None
 
     names = {"rec": rec, "ui": ui, "count": count, "req": req, "call": call,
-             "response": response, "result": result, "error": error, "json": json}
+             "response": response, "result": result, "error": error, "json": json,
+             "base64": base64}
     for b in ("len", "any", "all", "sorted", "sum", "min", "max", "set", "type", "str",
               "int", "isinstance", "list", "dict"):
         names[b] = getattr(builtins, b)

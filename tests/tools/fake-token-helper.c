@@ -5,11 +5,11 @@
  * computed with libsecp256k1 from fixed test secrets that are in this file
  * for anyone to read.  Never use them for anything but tests.
  *
- *   fake-token-helper --module SPEC [--allow DIR]... [--token URI]... [--sessions N]
+ *   fake-token-helper --module SPEC [--allow DIR]... [--sessions N]
  *
  * The arguments are p11signer-token's; in place of a module, SPEC says how to
  * behave: "fake", or "fake:OPT=N,OPT=N,..." with these OPTs (N counts the
- * requests after HELLO from 1):
+ * requests after HELLO and CONFIGURE from 1):
  *
  *   die=N          exit with status `status` (default 3) on request N, unanswered
  *   status=S       the exit status for die
@@ -22,7 +22,7 @@
  *   slow-sign=MS   answer SIGN after MS more milliseconds
  *   jitter=MS      answer each request after a random 0..MS more milliseconds,
  *                  so answers come out of order (counted: "reordered=" below)
- *   events=K       send K EVENTs right after HELLO_REPLY
+ *   events=K       send K EVENTs right after the answer to CONFIGURE
  *   event-at=N     send an EVENT (KEYS_CHANGED) just before answering request N
  *   linger=1       at end of file on fd 0, do not exit: wait to be killed
  *   holder=MS      start a process that holds fd 0 open for MS ms (as a vendor
@@ -32,11 +32,18 @@
  *                  hello-silent=1: never answer HELLO; hello-close=1: exit 0 on HELLO
  *   exit=S         exit with status S at once, before reading anything
  *   need-login=1   SIGN fails with ERR_P11_NOT_LOGGED_IN until a LOGIN succeeds
+ *   auto-rejected=1 token 0 says its configured PIN was rejected (PIN_AUTO,
+ *                  PIN_AUTO_REJECTED), as p11signer-token does after CKR_PIN_INCORRECT
+ *   configure-refuse=1 answer CONFIGURE with ERROR(ERR_P11_MODULE_LOAD) and exit 1,
+ *                  as p11signer-token does when its module does not open
  *   pin=DIGITS     the user PIN (default 1234)
  *
  * What it saw is reported in the KEY_LIST's description: "allow=A token=T
- * sessions=S fds=F stdout=null|other sock=1|0 requests=N reordered=R", where
- * fds counts its open descriptors at start (3 when the daemon closed the rest).
+ * sessions=S fds=F stdout=null|other sock=1|0 requests=N reordered=R
+ * rejected=J argv-uris=U", where token counts CONFIGURE's token URIs,
+ * rejected its pin_rejected, argv-uris the arguments holding "pkcs11:" (0:
+ * none came on the command line), and fds its open descriptors at start (3
+ * when the daemon closed the rest).
  *
  * Token 0 ("pkcs11:...;token=fake0", slot 1) is present and holds three
  * keys with handles 1..3; token 1 (slot 7) is an empty removable slot.  It
@@ -72,7 +79,7 @@ struct spec {
 	unsigned long die, status, farewell, garbage, bogus_id, wrong_type;
 	unsigned long slow, slow_sign, jitter, events, event_at, holder;
 	long hello;			/* -1: normal */
-	int hello_silent, hello_close, need_login, linger;
+	int hello_silent, hello_close, need_login, linger, auto_rejected, configure_refuse;
 	char pin[64];
 };
 
@@ -91,7 +98,7 @@ struct job {
 };
 
 static struct spec sp = { .status = 3, .hello = -1, .pin = "1234" };
-static unsigned nallow, ntoken, sessions;
+static unsigned nallow, ntoken, sessions, nrejected, argv_uris;
 static int start_fds, stdout_null, fd0_sock, verbose, logged_in;
 static unsigned long nrequests, reordered;
 static secp256k1_context *ctx;
@@ -158,6 +165,8 @@ parse_spec(const char *module)
 		else if (strcmp(tok, "hello-silent") == 0) sp.hello_silent = v != 0;
 		else if (strcmp(tok, "hello-close") == 0) sp.hello_close = v != 0;
 		else if (strcmp(tok, "need-login") == 0) sp.need_login = v != 0;
+		else if (strcmp(tok, "auto-rejected") == 0) sp.auto_rejected = v != 0;
+		else if (strcmp(tok, "configure-refuse") == 0) sp.configure_refuse = v != 0;
 		else if (strcmp(tok, "exit") == 0) exit((int)v);
 		else die_usage("unknown spec option");
 	}
@@ -252,7 +261,8 @@ static uint32_t
 token0_flags(void)
 {
 	return PROTO_TOKEN_PRESENT | PROTO_TOKEN_INITIALIZED | PROTO_TOKEN_USER_PIN_INITIALIZED |
-	    PROTO_TOKEN_LOGIN_REQUIRED | (logged_in ? PROTO_TOKEN_LOGGED_IN : 0);
+	    PROTO_TOKEN_LOGIN_REQUIRED | (logged_in ? PROTO_TOKEN_LOGGED_IN : 0) |
+	    (sp.auto_rejected ? PROTO_TOKEN_PIN_AUTO | PROTO_TOKEN_PIN_AUTO_REJECTED : 0);
 }
 
 static struct fkey *
@@ -281,6 +291,7 @@ answer(const struct proto_msg *req, uint32_t id)
 	m.id = id;
 	switch (req->type) {
 	case PROTO_LIST_KEYS:
+	case PROTO_CONFIGURE:
 		for (i = 0; i < nkeys; i++)
 			klist[i] = keys[i].k;
 		memset(toks, 0, sizeof(toks));
@@ -297,8 +308,9 @@ answer(const struct proto_msg *req, uint32_t id)
 		toks[1].slot_id = 7;
 		toks[1].flags = PROTO_TOKEN_REMOVABLE;
 		snprintf(desc, sizeof(desc), "allow=%u token=%u sessions=%u fds=%d stdout=%s sock=%d "
-		    "requests=%lu reordered=%lu", nallow, ntoken, sessions, start_fds,
-		    stdout_null ? "null" : "other", fd0_sock, nrequests, reordered);
+		    "requests=%lu reordered=%lu rejected=%u argv-uris=%u", nallow, ntoken, sessions,
+		    start_fds, stdout_null ? "null" : "other", fd0_sock, nrequests, reordered,
+		    nrejected, argv_uris);
 		m.type = PROTO_KEY_LIST;
 		m.key_list.manufacturer = "p11signer tests";
 		m.key_list.description = desc;
@@ -438,7 +450,6 @@ static void
 hello(struct proto_msg *m)
 {
 	struct proto_msg r;
-	unsigned long i;
 
 	if (m->type != PROTO_HELLO) {
 		send_error(0, ERR_PROTO_UNEXPECTED, "fake: HELLO first");
@@ -449,7 +460,7 @@ hello(struct proto_msg *m)
 	if (sp.hello_silent)
 		return;
 	if (sp.hello == 0 || m->hello.version != PROTO_VERSION) {
-		send_error(m->id, ERR_PROTO_VERSION, "the fake helper speaks version 2");
+		send_error(m->id, ERR_PROTO_VERSION, "the fake helper speaks version 1");
 		exit(1);
 	}
 	memset(&r, 0, sizeof(r));
@@ -457,6 +468,25 @@ hello(struct proto_msg *m)
 	r.id = m->id;
 	r.hello.version = sp.hello > 0 ? (uint32_t)sp.hello : PROTO_VERSION;
 	send_msg(&r);
+}
+
+/* CONFIGURE, right after HELLO: answered with the key list at once. */
+static void
+configure(struct proto_msg *m)
+{
+	unsigned long i;
+
+	if (m->type != PROTO_CONFIGURE) {
+		send_error(0, ERR_PROTO_UNEXPECTED, "fake: CONFIGURE after HELLO");
+		exit(1);
+	}
+	if (sp.configure_refuse) {
+		send_error(m->id, ERR_P11_MODULE_LOAD, "cannot open the module: fake refusal");
+		exit(1);
+	}
+	ntoken = (unsigned)m->configure.ntoken_uris;
+	nrejected = (unsigned)m->configure.npin_rejected;
+	answer(m, m->id);
 	for (i = 0; i < sp.events; i++)
 		send_event((uint8_t)(1 + i % PROTO_EVENT_KIND_MAX), i);
 }
@@ -541,11 +571,13 @@ main(int argc, char **argv)
 
 	look_at_start();
 	verbose = getenv("FAKE_TOKEN_HELPER_VERBOSE") != NULL;
+	for (c = 1; c < argc; c++)
+		argv_uris += strstr(argv[c], "pkcs11:") != NULL;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': module = optarg; break;
 		case 'a': nallow++; break;
-		case 't': ntoken++; break;
+		case 't': break;
 		case 's': sessions = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: die_usage("usage: fake-token-helper --module SPEC [--allow DIR]... "
 		    "[--token URI]... [--sessions N]");
@@ -598,10 +630,14 @@ main(int argc, char **argv)
 				exit(1);
 			}
 			while ((r = proto_reader_next(rd, &m)) == 0 && m != NULL) {
-				if (!hello_done) {
+				if (hello_done == 0) {
 					hello(m);
 					proto_msg_free(m);
 					hello_done = 1;
+				} else if (hello_done == 1 && !sp.hello_silent) {
+					configure(m);
+					proto_msg_free(m);
+					hello_done = 2;
 				} else if (!sp.hello_silent)
 					request(m);
 				else

@@ -65,7 +65,7 @@ serve(int argc, char **argv)
 {
 	const char *pins[MAX_PINS];
 	struct rpc_http_config cfg = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1,
-	    NULL, 0, 10, 16, NULL, NULL, pins, 0 };
+	    NULL, 0, 10, 16, NULL, NULL, pins, 0, 0, 0, 0 };
 	const char *logpath = NULL;
 	struct rpc_http *h;
 	sigset_t sigs;

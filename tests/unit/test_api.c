@@ -7,8 +7,10 @@
  * tests/vectors/clef-eip712/signtx-requests.
  */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <secp256k1.h>
@@ -19,6 +21,7 @@
 #include "eth/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
+#include "eth/limits.h"
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
@@ -83,15 +86,33 @@ fake_ask(void *c, const char *method, const json_t *request, int timeout_ms,
 	if (strcmp(ui.mode, "timeout") == 0)
 		return ERR_TIMEOUT;
 	if (strcmp(method, "ui_approveListing") == 0) {
-		*resultp = strcmp(ui.mode, "none-listed") == 0 ?
-		    json_pack("{s:[]}", "accounts") :
-		    json_pack("{s:O}", "accounts", json_object_get(request, "accounts"));
+		if (strcmp(ui.mode, "null-listed") == 0)
+			*resultp = json_pack("{s:n}", "accounts");
+		else
+			*resultp = strcmp(ui.mode, "none-listed") == 0 ?
+			    json_pack("{s:[]}", "accounts") :
+			    json_pack("{s:O}", "accounts", json_object_get(request, "accounts"));
 		return 0;
 	}
-	if (strcmp(ui.mode, "change") == 0) {
+	if (strncmp(ui.mode, "change", 6) == 0) {
 		json_t *tx = json_deep_copy(json_object_get(request, "transaction"));
+		const char *what = ui.mode + 6;
 
-		json_object_set_new(tx, "to", json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		if (strcmp(what, "") == 0)
+			json_object_set_new(tx, "to",
+			    json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		else if (strcmp(what, "-bad-checksum") == 0)
+			json_object_set_new(tx, "to",
+			    json_string("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"));
+		else if (strcmp(what, "-malformed") == 0)
+			json_object_set_new(tx, "gas", json_string("0x05208"));
+		else if (strcmp(what, "-sender") == 0)
+			json_object_set_new(tx, "from",
+			    json_string("0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"));
+		else if (strcmp(what, "-gas") == 0)
+			json_object_set_new(tx, "gas", json_string("0x5209"));
+		else
+			fail_msg("unknown mode %s", ui.mode);
 		*resultp = json_pack("{s:b,s:o}", "approved", 1, "transaction", tx);
 		return 0;
 	}
@@ -259,10 +280,23 @@ test_case(void **state)
 			assert_memory_equal(addr, key_addr, 20);
 			assert_int_equal(tx->chain_id.w[0], 1);
 			assert_int_equal(json_integer_value(json_object_get(c, "type")), tx->type);
+			/* what the approver changed is what was signed */
+			if (json_object_get(c, "signed_to") != NULL) {
+				const char *want = tvec_str(c, "signed_to");
+				uint8_t wa[20];
+
+				assert_int_equal(eth_addr_parse(want, strlen(want), wa, NULL), 0);
+				assert_memory_equal(tx->to, wa, 20);
+			}
+			if (json_object_get(c, "signed_gas") != NULL)
+				assert_int_equal(tx->gas,
+				    strtoull(tvec_str(c, "signed_gas"), NULL, 16));
 			assert_non_null(json_object_get(json_object_get(result, "tx"), "hash"));
 			eth_tx_free(tx);
 			free(bytes);
-			assert_int_equal(ui.notified, ui.calls > 0 ? 1 : 0);
+			/* ui_onApprovedTx; a changed transaction is also said (ui_showInfo) */
+			assert_int_equal(ui.notified, ui.calls == 0 ? 0 :
+			    strncmp(ui.mode, "change", 6) == 0 ? 2 : 1);
 		} else if (strcmp(check, "personal") == 0) {
 			size_t n;
 			uint8_t *m = tvec_hex(json_string_value(json_array_get(params, 2)), &n);
@@ -397,12 +431,285 @@ test_audit_trail(void **state)
 	unlink(path);
 }
 
+/* An approver that holds its first request until told, and approves. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int asked, release;
+} hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+
+static int
+holding_ask(void *c, const char *method, const json_t *request, int timeout_ms,
+    json_t **resultp)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;	/* bounded: the test fails rather than hangs */
+	pthread_mutex_lock(&hold.lock);
+	hold.asked++;
+	pthread_cond_broadcast(&hold.cond);
+	while (!hold.release && pthread_cond_timedwait(&hold.cond, &hold.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&hold.lock);
+	*resultp = json_pack("{s:b}", "approved", 1);
+	return 0;
+}
+
+struct typed_call {
+	struct signer_api *api;
+	json_t *req;
+	json_t *resp;
+};
+
+static void *
+typed_call_thread(void *arg)
+{
+	struct typed_call *tc = arg;
+	struct rpc_caller caller;
+
+	memset(&caller, 0, sizeof(caller));
+	caller.kind = RPC_CALLER_QUBE;
+	rpc_caller_set(caller.id, "work");
+	tc->resp = rpc_jsonrpc_dispatch(signer_api_table(tc->api), &caller, tc->req);
+	return NULL;
+}
+
+/*
+ * Typed data is held from decoding to the end of its approval; with one turn
+ * (typed_data_at_once 1), a second request while the first awaits approval
+ * waits typed_data_wait_ms and is refused "signer busy"; once the first is
+ * answered the next one is served.
+ */
+static void
+test_typed_data_at_once(void **state)
+{
+	struct signer_api_config cfg;
+	struct typed_call a, b;
+	struct timespec until;
+	pthread_t t;
+	json_t *req;
+	const char *msg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	eth_u256_from_u64(&cfg.chain_id, 1);
+	cfg.approval_timeout_ms = 10000;
+	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.approver = (struct signer_approver){ .ask = holding_ask, .notify = fake_notify };
+	cfg.typed_data_at_once = 1;
+	cfg.typed_data_wait_ms = 300;
+	assert_int_equal(signer_api_new(&cfg, &a.api), 0);
+	req = json_pack("{s:s,s:i,s:s,s:[s,{s:{s:[{s:s,s:s}],s:[{s:s,s:s}]},s:s,s:{s:s},s:{s:[i,i]}}]}",
+	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key_hex,
+	    "types", "EIP712Domain", "name", "name", "type", "string",
+	    "M", "name", "v", "type", "uint8[]", "primaryType", "M", "domain", "name", "x",
+	    "message", "v", 1, 2);
+	assert_non_null(req);
+	b.api = a.api;
+	a.req = b.req = req;
+	hold.asked = hold.release = 0;
+	assert_int_equal(pthread_create(&t, NULL, typed_call_thread, &a), 0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&hold.lock);
+	while (hold.asked == 0 && pthread_cond_timedwait(&hold.cond, &hold.lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&hold.lock);
+	assert_int_equal(hold.asked, 1);
+	/* The first awaits approval: the second is refused, without being asked. */
+	typed_call_thread(&b);
+	msg = json_string_value(json_object_get(json_object_get(b.resp, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "signer busy"));
+	assert_int_equal(hold.asked, 1);
+	json_decref(b.resp);
+	pthread_mutex_lock(&hold.lock);
+	hold.release = 1;
+	pthread_cond_broadcast(&hold.cond);
+	pthread_mutex_unlock(&hold.lock);
+	pthread_join(t, NULL);
+	assert_non_null(json_object_get(a.resp, "result"));
+	json_decref(a.resp);
+	/* Its turn given back, the next is served. */
+	typed_call_thread(&b);
+	assert_non_null(json_object_get(b.resp, "result"));
+	assert_int_equal(hold.asked, 2);
+	json_decref(b.resp);
+	json_decref(req);
+	signer_api_free(a.api);
+}
+
+/* Typed data sent as hex of its JSON text is held to LIMIT_JSON_VALUES
+ * before it is parsed, as a request's own JSON is. */
+static void
+test_typed_hex_values(void **state)
+{
+	static const char head[] = "{\"types\":{\"EIP712Domain\":[],\"M\":[{\"name\":\"v\","
+	    "\"type\":\"uint8[]\"}]},\"primaryType\":\"M\",\"domain\":{},\"message\":{\"v\":[";
+	size_t n = LIMIT_JSON_VALUES + 10, len = strlen(head) + 2 * n + 8, i, o;
+	char *text = malloc(len), *hex = malloc(2 * len + 3);
+	json_t *req, *resp;
+	const char *msg;
+
+	o = (size_t)sprintf(text, "%s", head);
+	for (i = 0; i < n; i++)
+		o += (size_t)sprintf(text + o, i + 1 < n ? "0," : "0");
+	o += (size_t)sprintf(text + o, "]}}");
+	strcpy(hex, "0x");
+	for (i = 0; i < o; i++)
+		sprintf(hex + 2 + 2 * i, "%02x", (unsigned char)text[i]);
+	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
+	    "account_signData", "params", "data/typed", key_hex, hex);
+	resp = call(req, "approve", 0, NULL, NULL);
+	msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "more than 65536 JSON values"));
+	assert_int_equal(ui.calls, 0);
+	json_decref(resp);
+	json_decref(req);
+	free(text);
+	free(hex);
+}
+
+/* The events of the audit log's lines; caller frees. */
+static json_t *
+audit_lines(const char *path)
+{
+	json_t *lines = json_array(), *j;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	assert_non_null(f = fopen(path, "r"));
+	while (getline(&line, &cap, f) > 0) {
+		assert_non_null(j = json_loads(line, 0, NULL));
+		json_array_append(lines, json_object_get(j, "event"));
+		json_decref(j);
+	}
+	free(line);
+	fclose(f);
+	return lines;
+}
+
+/*
+ * A listing the UI refuses ({"accounts": null}) is a denial in the log too;
+ * a transaction the UI changed is recorded with what was asked and what was
+ * signed, and the decoded call is in the record.
+ */
+static void
+test_audit_denial_and_change(void **state)
+{
+	static const char *usdc_transfer = "0xa9059cbb"
+	    "000000000000000000000000d8da6bf26964af9d7eed9e03e53415d37aa96045"
+	    "000000000000000000000000000000000000000000000000000000000ee6b280";
+	char path[128];
+	json_t *req, *resp, *lines, *rec, *summary;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit2.log", tmpdir);
+	unlink(path);
+	req = json_pack("{s:s,s:i,s:s,s:[]}", "jsonrpc", "2.0", "id", 1, "method", "account_list",
+	    "params");
+	resp = call(req, "null-listed", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "error"));
+	json_decref(resp);
+	json_decref(req);
+	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "jsonrpc", "2.0",
+	    "id", 2, "method", "account_signTransaction", "params", "from", key_hex,
+	    "to", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "gas", "0x15f90",
+	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x7", "data", usdc_transfer);
+	resp = call(req, "change-gas", 0, NULL, path);
+	assert_non_null(json_object_get(resp, "result"));
+	json_decref(resp);
+	json_decref(req);
+	lines = audit_lines(path);
+	assert_int_equal(json_array_size(lines), 2);
+	rec = json_array_get(lines, 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "method")), "account_list");
+	assert_string_equal(json_string_value(json_object_get(rec, "outcome")),
+	    "denied by approver");
+	rec = json_array_get(lines, 1);
+	assert_string_equal(json_string_value(json_object_get(rec, "outcome")), "signed");
+	summary = json_object_get(rec, "summary");
+	assert_true(json_is_true(json_object_get(summary, "changed_by_approver")));
+	assert_int_equal(json_integer_value(json_object_get(summary, "gas")), 0x5209);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(summary, "requested"),
+	    "gas")), 0x15f90);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "summary")), "transfer 250.0 of token 0xA0b8\xe2\x80\xa6" "eB48 to 0xd8dA\xe2\x80\xa6" "6045");
+	assert_string_equal(json_string_value(json_object_get(summary, "chain_name")),
+	    "Ethereum mainnet");
+	json_decref(lines);
+	unlink(path);
+}
+
+/*
+ * A call whose decoded arguments are large (4000 uint256 values, ~400 KB of
+ * JSON) is signed and recorded without its arguments: the line stays far
+ * below what the audit verifier reads, and the raw transaction has them.
+ */
+static void
+test_audit_large_call(void **state)
+{
+	enum { ITEMS = 300, ITEM = 1000, PADDED = 1024 };
+	char path[128], *data, sel[9];
+	size_t o, i;
+	uint8_t h[32];
+	json_t *req, *resp, *lines, *summary;
+	unsigned long nlines = 0, bad = 0;
+	char head[SIGNER_AUDIT_HASH_HEX], why[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/audit3.log", tmpdir);
+	unlink(path);
+	/* frob(bytes[]): ITEMS byte strings of ITEM bytes, canonically encoded */
+	assert_non_null(data = malloc(16 + 2 * (64 + ITEMS * (32 + 32 + PADDED)) + 1));
+	eth_keccak256("frob(bytes[])", 13, h);
+	snprintf(sel, sizeof(sel), "%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
+	o = (size_t)sprintf(data, "0x%s%064x%064x", sel, 32, ITEMS);
+	for (i = 0; i < ITEMS; i++)
+		o += (size_t)sprintf(data + o, "%064zx", ITEMS * 32 + i * (32 + PADDED));
+	for (i = 0; i < ITEMS; i++) {
+		o += (size_t)sprintf(data + o, "%064x", ITEM);
+		memset(data + o, 'a', 2 * ITEM);
+		memset(data + o + 2 * ITEM, '0', 2 * (PADDED - ITEM));
+		o += 2 * PADDED;
+	}
+	data[o] = '\0';
+	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s]}", "jsonrpc", "2.0",
+	    "id", 3, "method", "account_signTransaction", "params", "from", key_hex,
+	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x2dc6c0",
+	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x1", "data", data,
+	    "frob(bytes[])");
+	free(data);
+	resp = call(req, "approve", 0, NULL, path);
+	if (json_object_get(resp, "result") == NULL)
+		fail_msg("%s", json_dumps(resp, 0));
+	json_decref(resp);
+	json_decref(req);
+	assert_int_equal(signer_audit_verify(path, head, &nlines, &bad, why, sizeof(why)), 0);
+	lines = audit_lines(path);
+	summary = json_object_get(json_array_get(lines, 0), "summary");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "status")), "decoded");
+	assert_true(json_is_true(json_object_get(summary, "args_omitted")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(summary, "call"),
+	    "signature")), "frob(bytes[])");
+	assert_null(json_object_get(json_object_get(summary, "call"), "args"));
+	json_decref(lines);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_typed_data_at_once),
+		cmocka_unit_test(test_typed_hex_values),
+		cmocka_unit_test(test_audit_denial_and_change),
+		cmocka_unit_test(test_audit_large_call),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	secp256k1_pubkey pk;

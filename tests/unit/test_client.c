@@ -25,6 +25,7 @@
 
 #include "eth/addr.h"
 #include "eth/err.h"
+#include "eth/limits.h"
 #include "eth/keccak.h"
 #include "eth/sig.h"
 #include "p11/client.h"
@@ -301,6 +302,8 @@ test_list_and_arguments(void **state)
 	/* Its arguments, and what it found open: fds 0-2 only, stdout /dev/null, fd 0 a socket. */
 	assert_contains(list->key_list.description,
 	    "allow=2 token=1 sessions=3 fds=3 stdout=null sock=1 requests=1 ");
+	/* The token URI came in CONFIGURE, not on its command line. */
+	assert_contains(list->key_list.description, " rejected=0 argv-uris=0");
 	assert_int_equal(list->key_list.ntokens, 2);
 	t = &list->key_list.tokens[0];
 	assert_string_equal(t->uri, TOKEN0_URI);
@@ -801,13 +804,13 @@ test_hello_refused(void **state)
 
 	(void)state;
 	/* Answers HELLO_REPLY with version 2. */
-	assert_int_equal(start_fails(NULL, "fake:hello=2", 5000, why), ERR_PROTO_VERSION);
-	assert_contains(why, "speaks token protocol version 2; this program speaks version 1");
+	assert_int_equal(start_fails(NULL, "fake:hello=3", 5000, why), ERR_PROTO_VERSION);
+	assert_contains(why, "speaks token protocol version 3; this program speaks version 2");
 	snap_check(&s);
 	/* Answers ERROR(ERR_PROTO_VERSION), as p11signer-token does. */
 	assert_int_equal(start_fails(NULL, "fake:hello=0", 5000, why), ERR_PROTO_VERSION);
 	assert_contains(why, "speaks another token protocol version (it says: the fake helper "
-	    "speaks version 2)");
+	    "speaks version 1)");
 	snap_check(&s);
 	/* Never answers. */
 	t0 = now_ms();
@@ -821,6 +824,100 @@ test_hello_refused(void **state)
 	assert_int_equal(start_fails(NULL, "fake:exit=5", 5000, why), ERR_PROTO_CLOSED);
 	assert_contains(why, "the token helper for fake:exit=5 exited with status 5 before "
 	    "answering HELLO");
+	snap_check(&s);
+}
+
+/*
+ * A token that rejected the configured PIN is remembered across helper
+ * restarts: the next helper is told in CONFIGURE (the fake reports how many
+ * it was told of), so it does not spend another try.
+ */
+static void
+test_pin_rejected_remembered(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client *c;
+	struct proto_msg *list = NULL;
+	char why[P11_CLIENT_WHY_MAX];
+	int r = ERR_PROTO_CLOSED, i;
+
+	(void)state;
+	/* Says token 0 rejected its PIN; dies on its second request. */
+	c = start("fake:auto-rejected=1,die=2", 5000, NULL);
+	assert_int_equal(p11_client_list(c, &list, why), 0);
+	assert_contains(list->key_list.description, " rejected=0 ");
+	assert_true(list->key_list.tokens[0].flags & PROTO_TOKEN_PIN_AUTO_REJECTED);
+	proto_msg_free(list);
+	list = NULL;
+	assert_int_equal(p11_client_list(c, &list, why), ERR_PROTO_CLOSED);
+	/* Restarted at most once a second: try for up to 3 s. */
+	for (i = 0; i < 30 && r == ERR_PROTO_CLOSED; i++) {
+		if ((r = p11_client_list(c, &list, why)) == ERR_PROTO_CLOSED)
+			sleep_ms(100);
+	}
+	if (r != 0)
+		fail_msg("list after the restart: %s (%s)", err_str(r), why);
+	assert_contains(list->key_list.description, " rejected=1 ");
+	proto_msg_free(list);
+	p11_client_stop(c);
+	snap_check(&s);
+}
+
+/* A token URI over the protocol's cap once %-encoded is refused before a helper starts. */
+static void
+test_token_uri_too_long(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client_config cfg;
+	struct p11_client *c = NULL;
+	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_PROTO_URI / 2 + 16];
+	const char *uris[1];
+
+	(void)state;
+	/* 519 bytes, 1039 once its blanks are %-encoded. */
+	memset(uri, ' ', sizeof(uri) - 1);
+	memcpy(uri, "pkcs11:token=", 13);
+	uri[sizeof(uri) - 1] = '\0';
+	uris[0] = uri;
+	config(&cfg, "fake", 5000, NULL);
+	cfg.token_uris = uris;
+	assert_int_equal(p11_client_start(&cfg, &c, why), ERR_TOO_LONG);
+	assert_null(c);
+	assert_string_equal(why, "a --token URI is longer than 1024 bytes (once %-encoded)");
+	snap_check(&s);
+}
+
+/* A blank in a token URI is %-encoded for CONFIGURE: the helper starts. */
+static void
+test_token_uri_encoded(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client_config cfg;
+	struct p11_client *c = NULL;
+	char why[P11_CLIENT_WHY_MAX];
+	const char *uris[1] = { "pkcs11:token=my vault;manufacturer=\xc3\xa9" };
+
+	(void)state;
+	config(&cfg, "fake", 5000, NULL);
+	cfg.token_uris = uris;
+	if (p11_client_start(&cfg, &c, why) != 0)
+		fail_msg("start: %s", why);
+	p11_client_stop(c);
+	snap_check(&s);
+}
+
+/* A module that does not open: CONFIGURE is answered with ERROR, and that is the why. */
+static void
+test_configure_refused(void **state)
+{
+	struct snap s = snap_take();
+	char why[P11_CLIENT_WHY_MAX];
+
+	(void)state;
+	assert_int_equal(start_fails(NULL, "fake:configure-refuse=1", 5000, why),
+	    ERR_P11_MODULE_LOAD);
+	assert_string_equal(why, "the token helper for fake:configure-refuse=1 refused to start: "
+	    "cannot open the module: fake refusal");
 	snap_check(&s);
 }
 
@@ -964,6 +1061,10 @@ main(void)
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_stop_kills_lingering),
+		cmocka_unit_test(test_pin_rejected_remembered),
+		cmocka_unit_test(test_configure_refused),
+		cmocka_unit_test(test_token_uri_too_long),
+		cmocka_unit_test(test_token_uri_encoded),
 	};
 
 	pthread_t warm_up;

@@ -167,6 +167,7 @@ main(void)
 	json_t *docs = tvec_load("tests/vectors/eip191/clef-docs.json");
 	json_t *clique = tvec_load("tests/vectors/eip191/clique.json");
 	json_t *clique_bad = tvec_load("tests/vectors/eip191/clique-refused.json");
+	json_t *checkpoint = tvec_load("tests/vectors/eip191/clique-checkpoint.json");
 	int failed = 0;
 
 	failed += tvec_run("eip191-personal", personal, test_personal_case);
@@ -174,11 +175,13 @@ main(void)
 	failed += tvec_run("eip191-clef-docs", docs, test_clef_docs_case);
 	failed += tvec_run("clique", clique, test_clique_case);
 	failed += tvec_run("clique-refused", clique_bad, test_clique_refused);
+	failed += tvec_run("clique-checkpoint", checkpoint, test_clique_case);
 	failed += cmocka_run_group_tests_name("eip191-fixed", fixed, NULL, NULL);
 	json_decref(personal);
 	json_decref(validator);
 	json_decref(docs);
 	json_decref(clique);
 	json_decref(clique_bad);
+	json_decref(checkpoint);
 	return failed != 0;
 }

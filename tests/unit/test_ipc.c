@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eth/limits.h"
@@ -27,6 +28,8 @@ static const struct rpc_method methods[] = { { "test_whoami", m_whoami } };
 static const struct rpc_table table = { methods, 1, NULL };
 static char dir[] = "/tmp/p11s-ipc-XXXXXX";
 static char path[256];
+static struct rpc_ipc *server;
+#define TEST_DEADLINE_S 2
 
 static int
 dial(void)
@@ -223,6 +226,81 @@ test_socket_activation(void **state)
 	unlink(apath);
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define SILENT 80	/* more than LIMIT_UNIX_CONNECTIONS */
+
+/*
+ * 80 connections that never send a byte, then real requests on new
+ * connections: each is answered (within 3 s), because a silent connection
+ * is closed to make room when every slot is taken.
+ */
+static void
+test_silent_connections(void **state)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"test_whoami\"}\n";
+	int silent[SILENT], i, fd, answered = 0;
+	double t0, took;
+	char *out;
+
+	for (i = 0; i < SILENT; i++)
+		silent[i] = dial();
+	for (i = 0; i < 8; i++) {
+		t0 = now_s();
+		fd = dial();
+		if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1) {
+			out = read_lines(fd, 1);
+			took = now_s() - t0;
+			if (strstr(out, "\"id\":7") != NULL && took < 3)
+				answered++;
+			printf("# real request %d beside %d silent connections: %.3f s\n", i + 1,
+			    SILENT, took);
+			free(out);
+		}
+		close(fd);
+	}
+	for (i = 0; i < SILENT; i++)
+		close(silent[i]);
+	assert_int_equal(answered, 8);
+}
+
+/* A request that trickles in a byte every 500 ms is cut at its deadline. */
+static void
+test_request_deadline(void **state)
+{
+	int fd, i, closed = 0;
+	double t0;
+	char *out = NULL;
+
+	rpc_ipc_set_request_deadline(server, TEST_DEADLINE_S);
+	fd = dial();
+	t0 = now_s();
+	assert_int_equal(send(fd, "{\"jsonrpc\":\"2.0\"", 16, MSG_NOSIGNAL), 16);
+	for (i = 0; i < 12 && !closed; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 500) > 0) {
+			out = read_lines(fd, 1);
+			closed = 1;
+		} else
+			send(fd, " ", 1, MSG_NOSIGNAL);
+	}
+	printf("# trickled request cut after %.2f s\n", now_s() - t0);
+	rpc_ipc_set_request_deadline(server, 0);
+	close(fd);
+	assert_true(closed);
+	assert_non_null(strstr(out, "timed out"));
+	assert_true(now_s() - t0 < TEST_DEADLINE_S + 1.5);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -233,6 +311,8 @@ main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_uid_refused),
 		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_request_deadline),
+		cmocka_unit_test(test_silent_connections),
 	};
 	struct rpc_ipc *s;
 	int failed;
@@ -244,6 +324,7 @@ main(void)
 		printf("1..1\nnot ok 1 - cannot listen on %s\n", path);
 		return 1;
 	}
+	server = s;
 	failed = cmocka_run_group_tests_name("ipc", tests, NULL, NULL);
 	rpc_ipc_stop(s);
 	rmdir(dir);

@@ -68,6 +68,19 @@ make_body(const json_t *c, size_t *lenp)
 		*lenp = strlen(b);
 		return b;
 	}
+	if ((v = json_object_get(c, "values")) != NULL) {
+		/* params: one array of that many zeros (LIMIT_JSON_VALUES). */
+		n = (size_t)json_integer_value(v);
+		b = malloc(2 * n + 128);
+		i = (size_t)sprintf(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_fail\",\"params\":[[");
+		while (n-- > 0) {
+			memcpy(b + i, n > 0 ? "0," : "0", 2);
+			i += n > 0 ? 2 : 1;
+		}
+		strcpy(b + i, "]]}");
+		*lenp = strlen(b);
+		return b;
+	}
 	/* depth: {"params":[[[...]]]} with the object itself as level 1. */
 	n = (size_t)json_integer_value(json_object_get(c, "depth"));
 	b = malloc(2 * n + 128);

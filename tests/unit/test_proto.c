@@ -174,6 +174,17 @@ msg_eq(const struct proto_msg *a, const struct proto_msg *b)
 		return str_eq(a->generate.token_uri, b->generate.token_uri) &&
 		    str_eq(a->generate.label, b->generate.label) &&
 		    bytes_eq(a->generate.id, a->generate.id_len, b->generate.id, b->generate.id_len);
+	case PROTO_CONFIGURE:
+		if (a->configure.ntoken_uris != b->configure.ntoken_uris ||
+		    a->configure.npin_rejected != b->configure.npin_rejected)
+			return 0;
+		for (i = 0; i < a->configure.ntoken_uris; i++)
+			if (!str_eq(a->configure.token_uris[i], b->configure.token_uris[i]))
+				return 0;
+		for (i = 0; i < a->configure.npin_rejected; i++)
+			if (!str_eq(a->configure.pin_rejected[i], b->configure.pin_rejected[i]))
+				return 0;
+		return 1;
 	case PROTO_LOGIN:
 		return str_eq(a->login.token_uri, b->login.token_uri) &&
 		    a->login.flags == b->login.flags &&
@@ -363,6 +374,10 @@ fill_samples(void)
 	    UINT64_MAX, PROTO_TOKEN_REMOVABLE, NULL, 0 };
 }
 
+static const char *const configure_uris[] = {
+	"pkcs11:token=vault?pin-value=0000", "pkcs11:token=cold", TOKEN_URI,
+};
+
 /* One message of each type, with every field set to something. */
 static size_t
 samples(struct proto_msg *out)
@@ -386,6 +401,10 @@ samples(struct proto_msg *out)
 	m->login.pin_len = 4;
 	NEXT(PROTO_LOGIN, 7)->login.token_uri = TOKEN_URI;
 	m->login.flags = PROTO_LOGIN_PIN_PAD | PROTO_LOGIN_LOW_TRIES_CONFIRMED;
+	NEXT(PROTO_CONFIGURE, 2)->configure.token_uris = configure_uris;
+	m->configure.ntoken_uris = 2;
+	m->configure.pin_rejected = configure_uris + 2;
+	m->configure.npin_rejected = 1;
 	NEXT(PROTO_HELLO_REPLY, 1)->hello.version = PROTO_VERSION;
 	NEXT(PROTO_KEY_LIST, 2)->key_list.manufacturer = "SoftHSM";
 	m->key_list.description = "Implementation of PKCS11";
@@ -525,7 +544,7 @@ struct enc_case {
 	int error;
 };
 
-static void mut_type(struct proto_msg *m) { m->type = 0x07; }
+static void mut_type(struct proto_msg *m) { m->type = 0x08; }
 static void mut_id0(struct proto_msg *m) { m->id = 0; }
 static void mut_event_id(struct proto_msg *m) { m->id = 1; }
 static void mut_version0(struct proto_msg *m) { m->hello.version = 0; }
@@ -944,8 +963,10 @@ test_types(void **state)
 		n++;
 		assert_true(proto_is_reply_to(t, PROTO_ERROR) == (proto_type_sender(t) == PROTO_FROM_DAEMON));
 	}
-	assert_int_equal(n, 14);
+	assert_int_equal(n, 15);
 	assert_true(proto_is_reply_to(PROTO_HELLO, PROTO_HELLO_REPLY));
+	assert_true(proto_is_reply_to(PROTO_CONFIGURE, PROTO_KEY_LIST));
+	assert_string_equal(proto_type_name(PROTO_CONFIGURE), "CONFIGURE");
 	assert_true(proto_is_reply_to(PROTO_LIST_KEYS, PROTO_KEY_LIST));
 	assert_true(proto_is_reply_to(PROTO_KEY_STATUS, PROTO_KEY_STATE));
 	assert_true(proto_is_reply_to(PROTO_SIGN, PROTO_SIGNATURE));

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc/qrexec.h"
@@ -74,6 +75,41 @@ exchange(const char *path, const void *msg, size_t len)
 	return buf;
 }
 
+/* A caller whose body trickles in a byte every 500 ms is answered "timed
+ * out" at the call's deadline (2 s here), not served for ever. */
+static void
+trickle_cut(const char *path, struct rpc_qrexec *q)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static const char start[] = "p11signer.Sign+x work\0{\"jsonrpc\":\"2.0\"";
+	struct timespec t0, t1;
+	char buf[512] = "";
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), i, answered = 0;
+	ssize_t n;
+
+	rpc_qrexec_set_request_deadline(q, 2);
+	strcpy(sun.sun_path, path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(write(fd, start, sizeof(start) - 1), (ssize_t)sizeof(start) - 1);
+	for (i = 0; i < 12 && !answered; i++) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 500) > 0)
+			answered = 1;
+		else if (send(fd, " ", 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	rpc_qrexec_set_request_deadline(q, 0);
+	assert_true(answered);
+	assert_non_null(strstr(buf, "timed out"));
+	assert_true(t1.tv_sec - t0.tv_sec <= 3);
+}
+
 static void
 test_socket_service(void **state)
 {
@@ -114,6 +150,13 @@ test_socket_service(void **state)
 	out = exchange(path, msg, n);
 	assert_non_null(strstr(out, "invalid qrexec service descriptor"));
 	free(out);
+	/* An empty argument is refused on the socket too, not served as default. */
+	n = (size_t)snprintf(msg, sizeof(msg), "p11signer.Sign+ work%c%s", 0, call);
+	out = exchange(path, msg, n);
+	assert_non_null(strstr(out, "invalid qrexec service descriptor"));
+	assert_null(strstr(out, "\"profile\":\"default\""));
+	free(out);
+	trickle_cut(path, q);
 	rpc_qrexec_stop(q);
 	rmdir(dir);
 }
@@ -138,6 +181,27 @@ test_stdio_env(void **state)
 	assert_string_equal(caller.profile, "warm");
 	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+bad/profile", 1);
 	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	/* "SERVICE+" with nothing after it is refused, not taken as default. */
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_FULL_NAME");
+	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_ARGUMENT");
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign", 1);
+	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	assert_string_equal(caller.profile, "default");
+	/* No '+' in the full name: no argument, which an empty one beside it
+	 * repeats and a non-empty one contradicts. */
+	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
+	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	assert_string_equal(caller.profile, "default");
+	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	/* The two places disagreeing is refused. */
+	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+warm", 1);
+	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	unsetenv("QREXEC_SERVICE_ARGUMENT");
 	unsetenv("QREXEC_SERVICE_FULL_NAME");
 	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
 	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);

@@ -390,7 +390,7 @@ test_several_pins(void **state)
 {
 	const char *pins[] = { other_fp, client_fp };
 	struct rpc_http_config cfg = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1, NULL, 0,
-	    5, 8, server_crt, server_key, pins, 2 };
+	    5, 8, server_crt, server_key, pins, 2, 0, 0, 0 };
 	struct rpc_http *h;
 	long status;
 	char *out;
@@ -441,7 +441,7 @@ test_config_refused(void **state)
 	rpc_tls_pem_free(pem, len);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct rpc_http_config cfg = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1,
-		    NULL, 0, 5, 8, cases[i].cert, cases[i].key, cases[i].pins, cases[i].npins };
+		    NULL, 0, 5, 8, cases[i].cert, cases[i].key, cases[i].pins, cases[i].npins, 0, 0, 0 };
 		struct rpc_http *h = NULL;
 		int r = rpc_http_start(&cfg, &table, &h);
 
@@ -638,7 +638,7 @@ main(void)
 {
 	const char *pins[] = { client_fp };
 	struct rpc_http_config cfg = { "127.0.0.1", 0, (const char *[]){ "localhost" }, 1, NULL, 0,
-	    5, 8, server_crt, server_key, pins, 1 };
+	    5, 8, server_crt, server_key, pins, 1, 0, 0, 0 };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fingerprint_parse),
 		cmocka_unit_test(test_init_files),

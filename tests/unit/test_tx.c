@@ -270,7 +270,7 @@ test_max_cost_case(void **state)
 static void
 test_testtxargs_case(void **state)
 {
-	const json_t *c = *state, *strip = json_object_get(c, "strip");
+	const json_t *c = *state, *strip = json_object_get(c, "strip"), *also;
 	struct eth_u256 chain = quantity(tvec_str(c, "defaultChainId"));
 	struct eth_tx *tx = NULL;
 	char errmsg[ETH_TX_ERRMSG_MAX], want_msg[64];
@@ -291,6 +291,13 @@ test_testtxargs_case(void **state)
 	assert_non_null(strstr(errmsg, want_msg));
 	for (i = 0; i < json_array_size(strip); i++)
 		assert_int_equal(json_object_del(args, json_string_value(json_array_get(strip, i))), 0);
+	/* a member Clef drops silently and we refuse (maxFeePerBlobGas without blobs) */
+	if ((also = json_object_get(c, "also_refused")) != NULL) {
+		r = eth_tx_from_send_args(args, &chain, &tx, NULL, errmsg);
+		assert_string_equal(err_name(r), tvec_str(also, "error"));
+		assert_non_null(strstr(errmsg, tvec_str(also, "member")));
+		assert_int_equal(json_object_del(args, tvec_str(also, "member")), 0);
+	}
 	r = eth_tx_from_send_args(args, &chain, &tx, NULL, errmsg);
 	if (r != 0)
 		fail_msg("refused: %s (%s)", err_name(r), errmsg);

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eth/addr.h"
+#include "eth/calldata.h"
 #include "eth/err.h"
 #include "signer/ui_tty.h"
 #include "tvec.h"
@@ -129,7 +131,8 @@ test_listing(void **state)
 	json_decref(res);
 	assert_int_equal(write(p->in[1], "n\n", 2), 2);
 	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveListing", req, 5000, &res), 0);
-	assert_int_equal(json_array_size(json_object_get(res, "accounts")), 0);
+	/* no is a refusal (null, which the API answers with "request denied"), not an empty list */
+	assert_true(json_is_null(json_object_get(res, "accounts")));
 	assert_non_null(strstr(drain(p->out[0]), "pkcs11:token=vault;object=eth0"));
 	json_decref(res);
 	json_decref(req);
@@ -290,6 +293,110 @@ test_keys_while_drawing_are_discarded(void **state)
 	close(t.master);
 }
 
+/*
+ * The decoded view (issue 13.5): a token transfer as the daemon decodes it
+ * (eth_calldata_decode, the same call object the API sends) shows who gets
+ * how much of which token, the fees in gwei, the most it can cost, the
+ * chain's name; an unlimited approval and an ambiguous selector say so; "d"
+ * shows the raw data and asks again.
+ */
+static json_t *
+tx_request(const char *to_hex, const char *data_hex, const char *caller_sig)
+{
+	struct eth_calldata_db *db = NULL;
+	struct eth_u256 chain;
+	uint8_t to[20], *data;
+	size_t n;
+	json_t *call = NULL, *req;
+
+	eth_u256_from_u64(&chain, 1);
+	assert_int_equal(eth_addr_parse(to_hex, strlen(to_hex), to, NULL), 0);
+	data = tvec_hex(data_hex, &n);
+	assert_int_equal(eth_calldata_db_new(&db), 0);
+	assert_int_equal(eth_calldata_decode(db, &chain, to, data, n, caller_sig, &call), 0);
+	req = json_pack("{s:{s:s,s:s},s:{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s,"
+	    "s:s,s:o},s:[],s:{s:s}}",
+	    "transaction", "to", to_hex, "input", data_hex,
+	    "decoded", "type", 2, "chainId", "1", "chain_name", "Ethereum mainnet",
+	    "from", "0x8A8eAFb1cf62BfBeb1741769DAE1a9dd47996192", "to", to_hex,
+	    "value_eth", "0", "gas", (json_int_t)90000, "nonce", (json_int_t)9,
+	    "data_bytes", (json_int_t)n, "maxFeePerGas_wei", "2000000000",
+	    "maxFeePerGas_gwei", "2.0", "maxPriorityFeePerGas_wei", "1500000000",
+	    "maxPriorityFeePerGas_gwei", "1.5", "max_cost_eth", "0.00018", "call", call,
+	    "call_info", "meta", "caller", "work");
+	eth_calldata_db_free(db);
+	free(data);
+	return req;
+}
+
+#define USDC "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+#define TRANSFER_250 "0xa9059cbb" \
+	"000000000000000000000000d8da6bf26964af9d7eed9e03e53415d37aa96045" \
+	"000000000000000000000000000000000000000000000000000000000ee6b280"
+#define APPROVE_MAX "0x095ea7b3" \
+	"000000000000000000000000d8da6bf26964af9d7eed9e03e53415d37aa96045" \
+	"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+static void
+test_tx_decoded_view(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = tx_request(USDC, TRANSFER_250, NULL);
+	char *out;
+
+	assert_int_equal(signer_ui_tty_render(p->out[1], "ui_approveTx", req), 0);
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "transfer 250.0 of token 0xA0b8\xe2\x80\xa6" "eB48 to "
+	    "0xd8dA\xe2\x80\xa6" "6045\n"));
+	assert_non_null(strstr(out, "calls transfer(address,uint256)\n"));
+	assert_non_null(strstr(out, "to (address): 0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045\n"));
+	assert_non_null(strstr(out, "amount (uint256): 250000000\n"));
+	assert_non_null(strstr(out, "chain                  1 (Ethereum mainnet)\n"));
+	assert_non_null(strstr(out, "max fee                2.0 gwei/gas, tip 1.5 gwei/gas\n"));
+	assert_non_null(strstr(out, "costs at most          0.00018 ETH"));
+	assert_non_null(strstr(out, "data                   68 bytes (answer d to see them)\n"));
+	/* the raw data is not shown unless asked for */
+	assert_null(strstr(out, "ee6b280"));
+	assert_null(strstr(out, "UNLIMITED"));
+	json_decref(req);
+
+	req = tx_request(USDC, APPROVE_MAX, NULL);
+	assert_int_equal(signer_ui_tty_render(p->out[1], "ui_approveTx", req), 0);
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "approve 0xd8dA\xe2\x80\xa6" "6045 to spend an UNLIMITED amount"));
+	assert_non_null(strstr(out, "!! UNLIMITED"));
+	json_decref(req);
+
+	/* transfer(address,uint256) and a signature the caller says has the same selector */
+	req = tx_request(USDC, TRANSFER_250, "many_msg_babbage(bytes1)");
+	assert_int_equal(signer_ui_tty_render(p->out[1], "ui_approveTx", req), 0);
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "0xa9059cbb: AMBIGUOUS, not decoded"));
+	assert_non_null(strstr(out, "many_msg_babbage(bytes1)"));
+	assert_null(strstr(out, "250.0"));
+	json_decref(req);
+}
+
+static void
+test_tx_raw_data_on_request(void **state)
+{
+	struct pipes *p = *state;
+	json_t *req = tx_request(USDC, TRANSFER_250, NULL), *res = NULL;
+	char *out;
+
+	assert_int_equal(write(p->in[1], "d\nn\n", 4), 4);
+	assert_int_equal(signer_ui_tty_ask(p->t, "ui_approveTx", req, 5000, &res), 0);
+	assert_true(json_is_false(json_object_get(res, "approved")));
+	out = drain(p->out[0]);
+	assert_non_null(strstr(out, "data:\n  0xa9059cbb\n"
+	    "      0  000000000000000000000000d8da6bf26964af9d7eed9e03e53415d37aa96045\n"
+	    "     32  000000000000000000000000000000000000000000000000000000000ee6b280\n"));
+	/* asked again after the data */
+	assert_non_null(strstr(strstr(out, "data:\n"), "Approve? [y/N]"));
+	json_decref(res);
+	json_decref(req);
+}
+
 int
 main(void)
 {
@@ -299,6 +406,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_render, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_decoded_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_raw_data_on_request, setup, teardown),
 		cmocka_unit_test(test_typeahead_is_discarded),
 		cmocka_unit_test(test_keys_while_drawing_are_discarded),
 	};

@@ -585,14 +585,26 @@ func cliqueSealHash(h *types.Header) []byte {
 }
 
 func checkClique(e *env) error {
-	extra := append(bytes.Repeat([]byte{0x76}, 32), make([]byte, crypto.SignatureLength)...)
+	// An ordinary block (32 bytes of vanity) and a checkpoint block, whose
+	// extra also lists the signers (2 x 20 bytes): 72 bytes without the seal.
+	vanity := bytes.Repeat([]byte{0x76}, 32)
+	checkpoint := append(append([]byte{}, vanity...), bytes.Repeat([]byte{0x51, 0x52}, 20)...)
 	var errs []string
-	for _, baseFee := range []*big.Int{nil, gwei(7)} {
+	for i, baseFee := range []*big.Int{nil, gwei(7), nil, gwei(7)} {
+		extra := append(append([]byte{}, vanity...), make([]byte, crypto.SignatureLength)...)
+		if i >= 2 {
+			extra = append(append([]byte{}, checkpoint...), make([]byte, crypto.SignatureLength)...)
+		}
 		h := &types.Header{ParentHash: common.HexToHash("0x01"), UncleHash: types.EmptyUncleHash,
 			Coinbase: common.Address{}, Root: common.HexToHash("0x02"), TxHash: types.EmptyTxsHash,
 			ReceiptHash: types.EmptyReceiptsHash, Difficulty: big.NewInt(2), Number: big.NewInt(1234567),
 			GasLimit: 30000000, GasUsed: 21000, Time: 1700000000, Extra: extra, BaseFee: baseFee}
-		enc, err := rlp.EncodeToBytes(h)
+		// What geth's Clique engine sends (clique.CliqueRLP): the header with
+		// the seal cut off extra.  Clef puts 65 bytes back and SealHash cuts
+		// them again, so what is signed is the seal hash of the full header.
+		sent := *h
+		sent.Extra = h.Extra[:len(h.Extra)-crypto.SignatureLength]
+		enc, err := rlp.EncodeToBytes(&sent)
 		if err != nil {
 			return fmt.Errorf("the test's own header: %v", err)
 		}
@@ -601,7 +613,8 @@ func checkClique(e *env) error {
 			err = recovers(sig, cliqueSealHash(h), e.want, 0)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("header (baseFee %v): %v", baseFee, err))
+			errs = append(errs, fmt.Sprintf("header (%d bytes of extra, baseFee %v): %v",
+				len(sent.Extra), baseFee, err))
 		}
 	}
 	if len(errs) > 0 {

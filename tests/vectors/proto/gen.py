@@ -29,9 +29,10 @@ LIMIT_KEY_ID = 256
 LIMIT_PIN = 128
 LIMIT_TOKENS = 64
 LIMIT_KEYS = 1024
+LIMIT_URIS = 64
 
 T = {"HELLO": 0x01, "LIST_KEYS": 0x02, "KEY_STATUS": 0x03, "SIGN": 0x04,
-     "GENERATE": 0x05, "LOGIN": 0x06, "HELLO_REPLY": 0x41, "KEY_LIST": 0x42,
+     "GENERATE": 0x05, "LOGIN": 0x06, "CONFIGURE": 0x07, "HELLO_REPLY": 0x41, "KEY_LIST": 0x42,
      "KEY_STATE": 0x43, "SIGNATURE": 0x44, "GENERATED": 0x45,
      "LOGIN_RESULT": 0x46, "ERROR": 0x7F, "EVENT": 0x80}
 
@@ -138,8 +139,8 @@ REMOVED = token(b"pkcs11:slot-id=3", b"", b"", b"", b"", 3, REMOVABLE, [])
 
 # name, from, type name, (fields...) -- frames that decode.
 VALID = [
-    ("hello", "daemon", "HELLO", 1, [u32(1)]),
-    ("hello version 2 (decodes; the peer answers ERR_PROTO_VERSION)", "daemon", "HELLO", 7, [u32(2)]),
+    ("hello", "daemon", "HELLO", 1, [u32(2)]),
+    ("hello version 1 (decodes; the peer answers ERR_PROTO_VERSION)", "daemon", "HELLO", 7, [u32(1)]),
     ("list keys", "daemon", "LIST_KEYS", 2, []),
     ("key status by handle", "daemon", "KEY_STATUS", 3, [u32(1), b(b"")]),
     ("key status by uri", "daemon", "KEY_STATUS", 4, [u32(0), b(KEY1_URI)]),
@@ -150,7 +151,14 @@ VALID = [
     ("login with pin", "daemon", "LOGIN", 8, [b(TOKEN_URI), u32(0), b(b"123456")]),
     ("login with pin, low tries confirmed", "daemon", "LOGIN", 9, [b(TOKEN_URI), u32(2), b(b"\x00\xff binary")]),
     ("login on pin pad", "daemon", "LOGIN", 10, [b(TOKEN_URI), u32(1), b(b"")]),
-    ("hello reply", "helper", "HELLO_REPLY", 1, [u32(1)]),
+    ("configure, every token", "daemon", "CONFIGURE", 2, [Group([]), Group([])]),
+    ("configure, uris with a pin-value and a rejected token", "daemon", "CONFIGURE", 2,
+     [Group([b(b"pkcs11:token=vault?pin-value=0000"), b(b"pkcs11:token=cold?pin-source=file:/run/pin")]),
+      Group([b(TOKEN_URI)])]),
+    ("configure, uris at their cap", "daemon", "CONFIGURE", 2,
+     [Group([b(b"pkcs11:token=t%02d" % i) for i in range(LIMIT_URIS)]),
+      Group([b(TOKEN_URI)] * LIMIT_TOKENS)]),
+    ("hello reply", "helper", "HELLO_REPLY", 1, [u32(2)]),
     ("key list, two tokens", "helper", "KEY_LIST", 2, key_list([VAULT, REMOVED])),
     ("key list, empty module", "helper", "KEY_LIST", 2, key_list([], b"", b"", 0, 0)),
     ("key state available", "helper", "KEY_STATE", 3, [u32(1), u8(0), u32(VAULT_FLAGS | LOGGED_IN)]),
@@ -198,7 +206,20 @@ REFUSED = [
     ("byte after the frame", "daemon", "ERR_PROTO_TRAILING", frame(H, 1, [u32(1)], after=b"\x00")),
     ("byte after the last field", "daemon", "ERR_PROTO_TRAILING", frame(H, 1, [u32(1)], extra=b"\x00")),
     ("a second frame behind", "daemon", "ERR_PROTO_TRAILING", frame(T["LIST_KEYS"], 1, [], after=frame(T["LIST_KEYS"], 2, [])[0])),
-    ("unknown type 0x07", "daemon", "ERR_PROTO_UNKNOWN_TYPE", frame(0x07, 1, [])),
+    ("unknown type 0x08", "daemon", "ERR_PROTO_UNKNOWN_TYPE", frame(0x08, 1, [])),
+    ("configure, one uri over the cap", "daemon", "ERR_TOO_MANY",
+     frame(T["CONFIGURE"], 2, [Group([b(b"pkcs11:")] * (LIMIT_URIS + 1)), Group([])])),
+    ("configure, one rejected token over the cap", "daemon", "ERR_TOO_MANY",
+     frame(T["CONFIGURE"], 2, [Group([]), Group([b(TOKEN_URI)] * (LIMIT_TOKENS + 1))])),
+    ("configure, an empty uri", "daemon", "ERR_PROTO_FIELD_SIZE",
+     frame(T["CONFIGURE"], 2, [Group([b(b"")]), Group([])])),
+    ("configure, not a pkcs11 uri", "daemon", "ERR_PROTO_FIELD_VALUE",
+     frame(T["CONFIGURE"], 2, [Group([b(b"file:/etc/pin")]), Group([])])),
+    ("configure, a blank in a uri", "daemon", "ERR_PROTO_FIELD_VALUE",
+     frame(T["CONFIGURE"], 2, [Group([b(b"pkcs11:token=my vault")]), Group([])])),
+    ("configure, one list", "daemon", "ERR_PROTO_FIELD_COUNT", frame(T["CONFIGURE"], 2, [Group([])])),
+    ("configure from the helper", "helper", "ERR_PROTO_DIRECTION",
+     frame(T["CONFIGURE"], 2, [Group([]), Group([])])),
     ("unknown type 0x00", "daemon", "ERR_PROTO_UNKNOWN_TYPE", frame(0x00, 1, [])),
     ("unknown type 0xff", "helper", "ERR_PROTO_UNKNOWN_TYPE", frame(0xFF, 1, [])),
     ("unknown type 0x40", "helper", "ERR_PROTO_UNKNOWN_TYPE", frame(0x40, 1, [u32(1)])),
