@@ -314,7 +314,7 @@ install: all
 	    install -D -m 0755 $(BUILD)/$$b $(DESTDIR)$$d/$$b; done
 	$(Q)for m in $(wildcard docs/*.1); do install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
 	$(Q)for r in $(wildcard udev/*.rules); do install -D -m 0644 $$r $(DESTDIR)$(UDEVDIR)/$$(basename $$r); done
-	$(Q)for d in README.md $(wildcard docs/*.md docs/*.svg); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
+	$(Q)for d in README.md $(wildcard docs/*.md docs/*.svg docs/*.png); do install -D -m 0644 $$d $(DESTDIR)$(DOCDIR)/$$(basename $$d); done
 
 uninstall:
 	$(Q)for b in $(notdir $(BINS)); do rm -f $(DESTDIR)$(BINDIR)/$$b $(DESTDIR)$(LIBEXECDIR)/$$b; done

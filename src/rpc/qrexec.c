@@ -63,6 +63,13 @@ set_profile(struct rpc_caller *c, const char *s, size_t n)
 	c->profile[n > 0 ? n : 7] = '\0';
 }
 
+/* The old guide's service name: called without an argument. */
+static int
+takes_no_argument(const char *service, size_t len)
+{
+	return len == strlen("qubes.Clefsign") && memcmp(service, "qubes.Clefsign", len) == 0;
+}
+
 int
 rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller *caller)
 {
@@ -85,8 +92,15 @@ rpc_qrexec_parse_descriptor(const char *untrusted, size_t len, struct rpc_caller
 		if (strlen(rpc_qrexec_services[i]) == svc_len &&
 		    memcmp(rpc_qrexec_services[i], untrusted, svc_len) == 0)
 			known = 1;
-	/* "SERVICE+" names an empty argument, which is not the same call as
-	 * "SERVICE": a policy written for one must not be met by the other. */
+	/*
+	 * "SERVICE+" names an empty argument.  Real qrexec writes the '+' for a
+	 * call made without an argument too ("qubes.Clefsign+ work"), so for
+	 * qubes.Clefsign, whose callers (the old guide's) give none, it means
+	 * none.  p11signer.Sign's argument is the profile: an empty one is
+	 * refused, never taken as "default" (the shipped policy names +default).
+	 */
+	if (plus != NULL && arg_len == 0 && takes_no_argument(untrusted, svc_len))
+		plus = NULL;
 	if (!known || (plus != NULL && arg_len == 0) ||
 	    !valid_profile(plus != NULL ? plus + 1 : "", arg_len) ||
 	    !valid_qube_name(src, src_len))
@@ -118,6 +132,10 @@ rpc_qrexec_caller_from_env(struct rpc_caller *caller)
 		if (arg != NULL && strcmp(arg, plus + 1) != 0)
 			return ERR_INVALID_ARGUMENT;
 		arg = plus + 1;
+		/* As in rpc_qrexec_parse_descriptor(): for qubes.Clefsign, an
+		 * empty argument is none. */
+		if (*arg == '\0' && takes_no_argument(full, (size_t)(plus - full)))
+			arg = NULL;
 	}
 	/* An argument that is there but empty ("SERVICE+") is refused, as in
 	 * rpc_qrexec_parse_descriptor(). */
