@@ -205,6 +205,12 @@ RELAY_BIN := $(BUILD)/p11signer-relay
 $(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 BINS := $(P11_BINS) $(RELAY_BIN)
+# ---- qubes-sim: the C stand-in for qrexec-client-vm (tests/qubes-sim, bench/) ----
+QUBES_SIM_BINS := $(BUILD)/tests/qubes-sim/qrexec-client-vm
+$(BUILD)/tests/qubes-sim/qrexec-client-vm: $(BUILD)/tests/qubes-sim/qrexec-client-vm.o
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
+all: $(QUBES_SIM_BINS)
+# ---- end qubes-sim ----
 
 # ---- p11signer-approve, the GTK 4 approver (src/approve; section owned by the approver work) ----
 # Built only where GTK 4 is installed (scripts/deps installs libgtk-4-dev; CI has it).

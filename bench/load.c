@@ -4,7 +4,7 @@
  * `p11signer serve` (HTTP, IPC), on p11signer-relay and on the old Clef
  * guide's proof-of-concept chain.
  *
- *   load (--http URL | --ipc PATH) --body FILE [--clients N] [--requests N]
+ *   load (--http URL | --ipc PATH) --body FILE... [--clients N] [--requests N]
  *        [--warmup N] [--http09] [--timeout S] [--watch-pid PID]...
  *
  * --http: each client is one libcurl easy handle, reused for every request,
@@ -13,6 +13,9 @@
  * the vault's output straight to the socket).  --ipc: each client is one
  * connection to a Unix socket, requests written one after the other and each
  * answer read up to its newline (rpc/ipc.h).
+ *
+ * --body may be given up to LOAD_MAX_BODIES times: client i sends body
+ * i mod their number (bench/run's multi-token run: one key per token).
  *
  * --requests is the total over all clients (default 1000); --warmup requests
  * per client are sent before the clock starts and are not counted.  Every
@@ -51,12 +54,14 @@
 #define LOAD_MAX_CLIENTS	256
 #define LOAD_MAX_WATCH		8
 #define LOAD_MAX_BODY		(1u << 20)
+#define LOAD_MAX_BODIES		8
 #define LOAD_MAX_ANSWER		(1u << 20)
 
 struct load_opts {
 	const char *http_url;
 	const char *ipc_path;
-	const char *body_file;
+	const char *body_file[LOAD_MAX_BODIES];
+	size_t nbody;
 	unsigned clients;
 	unsigned long requests;		/* total */
 	unsigned warmup;		/* per client */
@@ -122,7 +127,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: load (--http URL | --ipc PATH) --body FILE [--clients N] [--requests N]\n"
+	    "usage: load (--http URL | --ipc PATH) --body FILE (repeatable) [--clients N] [--requests N]\n"
 	    "            [--warmup N] [--http09] [--timeout S] [--watch-pid PID]...\n");
 }
 
@@ -505,7 +510,11 @@ parse_opts(struct load_opts *o, int argc, char **argv)
 		switch (c) {
 		case O_HTTP: o->http_url = optarg; break;
 		case O_IPC: o->ipc_path = optarg; break;
-		case O_BODY: o->body_file = optarg; break;
+		case O_BODY:
+			if (o->nbody == LOAD_MAX_BODIES)
+				goto bad;
+			o->body_file[o->nbody++] = optarg;
+			break;
 		case O_CLIENTS:
 			o->clients = (unsigned)strtoul(optarg, &end, 10);
 			if (*end != '\0' || o->clients == 0 || o->clients > LOAD_MAX_CLIENTS)
@@ -538,7 +547,7 @@ parse_opts(struct load_opts *o, int argc, char **argv)
 		}
 	}
 	if (optind == argc && (o->http_url == NULL) != (o->ipc_path == NULL) &&
-	    o->body_file != NULL && o->requests >= o->clients)
+	    o->nbody > 0 && o->requests >= o->clients)
 		return;
  bad:
 	usage(stderr);
@@ -554,18 +563,19 @@ main(int argc, char **argv)
 	pthread_t watcher;
 	pthread_barrier_t start;
 	uint32_t *all = NULL;
-	size_t nall = 0, k, body_len = 0;
+	size_t nall = 0, k, body_len[LOAD_MAX_BODIES] = { 0 };
 	unsigned long ok = 0, errors = 0;
 	double t0, t1 = 0, secs, sum = 0, cpu0, cpu1;
-	char *body;
+	char *body[LOAD_MAX_BODIES] = { NULL };
 	unsigned i;
 
 	parse_opts(&o, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	if ((body = read_body(o.body_file, &body_len)) == NULL) {
-		fprintf(stderr, "load: cannot read a request body from %s\n", o.body_file);
-		return 1;
-	}
+	for (k = 0; k < o.nbody; k++)
+		if ((body[k] = read_body(o.body_file[k], &body_len[k])) == NULL) {
+			fprintf(stderr, "load: cannot read a request body from %s\n", o.body_file[k]);
+			return 1;
+		}
 	if (o.http_url != NULL && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "load: curl_global_init failed\n");
 		return 1;
@@ -580,8 +590,8 @@ main(int argc, char **argv)
 		struct load_client *c = &clients[i];
 
 		c->o = &o;
-		c->body = body;
-		c->body_len = body_len;
+		c->body = body[i % o.nbody];
+		c->body_len = body_len[i % o.nbody];
 		c->start = &start;
 		c->todo = o.requests / o.clients + (i < o.requests % o.clients);
 		if ((c->lat_ns = calloc(c->todo, sizeof(*c->lat_ns))) == NULL ||
@@ -638,7 +648,8 @@ main(int argc, char **argv)
 		printf("%s%ld:%ld", k == 0 ? " rss_max_kib=" : ",", (long)o.watch[k], w.max_kib[k]);
 	printf("\n");
 	free(all);
-	free(body);
+	for (k = 0; k < o.nbody; k++)
+		free(body[k]);
 	if (o.http_url != NULL)
 		curl_global_cleanup();
 	return errors == 0 && ok == o.requests ? 0 : 1;

@@ -14,7 +14,9 @@
 #include <curl/curl.h>
 
 #include "eth/err.h"
+#include "eth/limits.h"
 #include "relay/eth.h"
+#include "relay/qrexec_pool.h"
 #include "relay/relay.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
@@ -38,6 +40,9 @@ usage(FILE *f)
 	    "  --http.vhosts LIST      comma-separated Host names accepted (default localhost)\n"
 	    "  --http.corsdomain LIST  comma-separated origins sent CORS headers (default none)\n"
 	    "  --timeout SECONDS       per request, approval included (default 300)\n"
+	    "  --qrexec-idle SECONDS   keep qrexec calls open for framed requests, closed\n"
+	    "                          after this long idle or old (default 10; 0: one\n"
+	    "                          qrexec call per request)\n"
 	    "  --tls.cert FILE         this relay's TLS client certificate (PEM; from\n"
 	    "                          `p11signer tls init`), for a signer that pins it\n"
 	    "  --tls.key FILE          its key (PEM, mode 0600)\n"
@@ -79,12 +84,13 @@ int
 main(int argc, char **argv)
 {
 	enum { O_VAULT = 256, O_PROFILE, O_UPSTREAM, O_QREXEC, O_ADDR, O_PORT, O_VHOSTS, O_CORS, O_TIMEOUT,
-	    O_TLS_CERT, O_TLS_KEY, O_TLS_SERVER_FP, O_NODE, O_NODE_TIMEOUT };
+	    O_TLS_CERT, O_TLS_KEY, O_TLS_SERVER_FP, O_NODE, O_NODE_TIMEOUT, O_QREXEC_IDLE };
 	static const struct option opts[] = {
 		{ "vault", required_argument, NULL, O_VAULT },
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "upstream-signer", required_argument, NULL, O_UPSTREAM },
 		{ "qrexec-client", required_argument, NULL, O_QREXEC },
+		{ "qrexec-idle", required_argument, NULL, O_QREXEC_IDLE },
 		{ "http.addr", required_argument, NULL, O_ADDR },
 		{ "http.port", required_argument, NULL, O_PORT },
 		{ "http.vhosts", required_argument, NULL, O_VHOSTS },
@@ -98,7 +104,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL };
+	struct relay_config cfg = { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 10 };
 	const char *vhosts[RELAY_MAX_HOSTS] = { "localhost" }, *cors[RELAY_MAX_HOSTS];
 	struct rpc_http_config hc = { "127.0.0.1", 8550, vhosts, 1, cors, 0, 30, 64, NULL, NULL, NULL, 0, 0, 0, 0 };
 	struct rpc_http *h = NULL;
@@ -116,6 +122,13 @@ main(int argc, char **argv)
 		case O_PROFILE: cfg.profile = optarg; break;
 		case O_UPSTREAM: cfg.upstream = optarg; break;
 		case O_QREXEC: cfg.qrexec_client = optarg; break;
+		case O_QREXEC_IDLE:
+			if (parse_uint(optarg, LIMIT_QREXEC_CONN_IDLE_S, &cfg.qrexec_idle_s) != 0) {
+				fprintf(stderr, "p11signer-relay: --qrexec-idle wants 0 to %d seconds\n",
+				    LIMIT_QREXEC_CONN_IDLE_S);
+				return 2;
+			}
+			break;
 		case O_ADDR: hc.addr = optarg; break;
 		case O_PORT:
 			if (parse_uint(optarg, 65535, &hc.port) != 0) {
@@ -192,6 +205,7 @@ main(int argc, char **argv)
 	    eth ? node_url : "");
 	sigwait(&sigs, &sig);
 	rpc_http_stop(h);
+	relay_qrexec_pool_close_all();
 	relay_eth_free(eth);
 	curl_global_cleanup();
 	return 0;

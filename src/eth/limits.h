@@ -66,6 +66,11 @@
 #define LIMIT_QUBE_NAME           31             /* Qubes' own limit on qube names */
 #define LIMIT_PROFILE_NAME        31             /* service argument = profile */
 
+/* framed qrexec connections (src/rpc/qrexec.h, docs/qubes.md): the vault
+ * bounds how long one dom0 decision is used, whatever the calling qube does */
+#define LIMIT_QREXEC_CONN_IDLE_S  60             /* no request for this long: closed */
+#define LIMIT_QREXEC_CONN_LIFE_S  60             /* no new request read after this */
+
 /* token protocol (src/p11/proto.h, docs/token-protocol.md); both sides check
  * them when decoding and when encoding.  The frame cap is set so that a key
  * list at every other cap still fits in one frame. */

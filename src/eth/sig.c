@@ -127,9 +127,12 @@ eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
 		return ERR_SIG_INVALID;
 	if (!secp256k1_ec_pubkey_parse(ctx, &pk, pub65, 65))
 		return ERR_PUBKEY_INVALID;
-	/* Independent of recovery: the signature must verify under the key. */
-	if (!secp256k1_ecdsa_verify(ctx, &sig, digest, &pk))
-		return ERR_SIG_RECOVERY;
+	/* No separate secp256k1_ecdsa_verify(): a recovery that gives back the
+	 * key is that verification.  Recovery computes Q = r^-1 (sR - zG) from
+	 * the R that r and recid name; verifying (r, s) under that Q computes
+	 * s^-1 (zG + rQ) = R, whose x is r.  Verifying first cost one more
+	 * scalar multiplication per signature than finding recid does (issue
+	 * 20: the helper's largest cost after C_Sign). */
 	for (recid = 0; recid <= 1; recid++) {
 		if (eth_sig_recover(digest, sig64, recid, got) == 0 &&
 		    memcmp(got, pub65, 65) == 0) {

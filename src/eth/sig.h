@@ -4,7 +4,7 @@
  * A signature is 64 bytes r || s (big-endian) plus a recovery id 0 or 1.
  * Tokens may return high-s signatures or DER; the token layer normalises with
  * eth_sig_normalize() and finds the recovery id against the key it already
- * knows with eth_sig_find_recid(), which also verifies.  Nothing here signs:
+ * knows with eth_sig_find_recid(), which is also the verification.  Nothing here signs:
  * keys live on tokens.  (Tests sign with throwaway keys through
  * libsecp256k1 directly.)
  *
@@ -41,7 +41,8 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
 
 /*
  * Find the recovery id with which the low-s signature sig64 over digest
- * recovers to pub65, and verify the signature with that key.
+ * recovers to pub65, which proves the signature valid under that key (one
+ * or two recoveries, no separate verification).
  * Errors: ERR_SIG_INVALID (high s or unparsable), ERR_PUBKEY_INVALID,
  * ERR_SIG_RECOVERY (it verifies under neither id).
  */

@@ -18,6 +18,7 @@
 #include "eth/buf.h"
 #include "eth/err.h"
 #include "eth/limits.h"
+#include "relay/qrexec_pool.h"
 #include "relay/relay.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/tls.h"
@@ -180,6 +181,18 @@ run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *ou
 			close(out_pipe[i]);
 	}
 	return r;
+}
+
+/* The same through an open framed call (relay/qrexec_pool.h). */
+static int
+run_qrexec_framed(const struct relay_config *cfg, const char *input, struct eth_buf *out, int *exitp)
+{
+	char service[96];
+
+	snprintf(service, sizeof(service), "p11signer.Sign+%s", cfg->profile ? cfg->profile : "default");
+	return relay_qrexec_pool_call(cfg->qrexec_client ? cfg->qrexec_client : "/usr/bin/qrexec-client-vm",
+	    cfg->vault, service, cfg->qrexec_idle_s, input, strlen(input),
+	    relay_qrexec_pool_now_ms() + (long long)timeout_of(cfg) * 1000, out, exitp);
 }
 
 static size_t
@@ -398,7 +411,8 @@ relay_forward(void *ctx, const struct rpc_caller *caller, const char *untrusted_
 			answer = error_answer(id, RPC_ERR_INTERNAL, "out of memory");
 			goto out;
 		}
-		r = run_qrexec(cfg, input, &out, &exit_code);
+		r = cfg->qrexec_idle_s > 0 ? run_qrexec_framed(cfg, input, &out, &exit_code) :
+		    run_qrexec(cfg, input, &out, &exit_code);
 	}
 	if (tls == UPSTREAM_TLS_PIN_MISMATCH) {
 		answer = error_answer(id, RELAY_ERR_TLS, "the upstream signer's TLS certificate "

@@ -7,6 +7,9 @@
  *
  *   qrexec mode   `qrexec-client-vm VAULT p11signer.Sign+PROFILE` with the
  *                 envelope below on its stdin; its stdout is the answer.
+ *                 With qrexec_idle_s, many envelopes travel framed on one
+ *                 such call (relay/qrexec_pool.h); the exit statuses below
+ *                 mean the same when a call ends without answering.
  *   upstream mode an HTTP(S) POST with libcurl to a network-integrated vault
  *                 or an armory (--upstream-signer URL).
  *
@@ -68,6 +71,10 @@ struct relay_config {
 	const char *tls_cert;		/* this relay's PEM certificate */
 	const char *tls_key;		/* its PEM key */
 	const char *tls_server_fingerprint;	/* "sha256:HEX" of the signer's certificate */
+	/* qrexec mode: keep calls open and carry framed requests on them
+	 * (relay/qrexec_pool.h), closed after this many seconds idle or old;
+	 * 0: one qrexec call per request */
+	unsigned qrexec_idle_s;
 };
 
 /*

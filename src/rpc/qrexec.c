@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eth/buf.h"
@@ -209,6 +212,174 @@ rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller,
 	return s;
 }
 
+/* ---- framed connections (see qrexec.h) ---- */
+
+/* As rpc_unixsrv_wait_until(); without a server (--stdio), a plain poll();
+ * due NULL: no limit. */
+static int
+wait_readable(struct rpc_unixsrv *srv, int fd, const struct timespec *due)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	long long left = due != NULL ? rpc_deadline_ms_left(due) : -1;
+	int n;
+
+	if (srv != NULL)
+		return rpc_unixsrv_wait_until(srv, fd, due);
+	do
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : n > 0;
+}
+
+/*
+ * Read exactly n bytes by the deadline due (NULL: none, --stdio only).  0;
+ * 1 on EOF before the first byte; ERR_TIMEOUT; ERR_IO (error, stopping, or
+ * EOF after the first byte).
+ */
+static int
+read_exact(struct rpc_unixsrv *srv, int fd, void *p, size_t n, const struct timespec *due)
+{
+	size_t off = 0;
+	ssize_t got;
+	int w;
+
+	while (off < n) {
+		if ((w = wait_readable(srv, fd, due)) <= 0)
+			return w == 0 ? ERR_TIMEOUT : ERR_IO;
+		got = read(fd, (char *)p + off, n - off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == 0 && off == 0)
+			return 1;
+		if (got <= 0)
+			return ERR_IO;
+		off += (size_t)got;
+	}
+	return 0;
+}
+
+/*
+ * Whether the data begins with the hello of a framed connection, read by the
+ * call's deadline due: 1 it did (consumed), 0 it did not (what was read is in
+ * body, the request's start), or ERR_TIMEOUT / ERR_IO.  Byte by byte, so nothing past the hello is taken.
+ */
+static int
+read_frames_hello(struct rpc_unixsrv *srv, int fd, struct eth_buf *body, const struct timespec *due)
+{
+	size_t n;
+	char c;
+	int r;
+
+	for (n = 0; n < RPC_QREXEC_FRAMES_HELLO_LEN; n++) {
+		if ((r = read_exact(srv, fd, &c, 1, due)) == 1)
+			break;			/* EOF: a short, plain request */
+		if (r != 0)
+			return r;
+		if (c != RPC_QREXEC_FRAMES_HELLO[n]) {
+			if (eth_buf_put(body, RPC_QREXEC_FRAMES_HELLO, n) != 0 ||
+			    eth_buf_put(body, &c, 1) != 0)
+				return ERR_TOO_LONG;
+			return 0;
+		}
+	}
+	if (n == RPC_QREXEC_FRAMES_HELLO_LEN)
+		return 1;
+	return eth_buf_put(body, RPC_QREXEC_FRAMES_HELLO, n) != 0 ? ERR_TOO_LONG : 0;
+}
+
+static char *
+error_json(int code, const char *message)
+{
+	json_t *j = rpc_jsonrpc_error_response(NULL, code, message);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
+/* One answer frame: the length, then the answer (freed here; NULL: length 0). */
+static int
+write_frame(int fd, char *answer_malloced)
+{
+	size_t len = answer_malloced != NULL ? strlen(answer_malloced) : 0;
+	unsigned char *frame;
+	int r;
+
+	if ((frame = malloc(4 + len)) == NULL) {
+		free(answer_malloced);
+		return ERR_NOMEM;
+	}
+	frame[0] = (unsigned char)(len >> 24);
+	frame[1] = (unsigned char)(len >> 16);
+	frame[2] = (unsigned char)(len >> 8);
+	frame[3] = (unsigned char)len;
+	if (len > 0)
+		memcpy(frame + 4, answer_malloced, len);
+	r = rpc_unixsrv_write_all(fd, frame, 4 + len);
+	free(frame);
+	free(answer_malloced);
+	return r;
+}
+
+/*
+ * Answer framed requests from in_fd on out_fd until EOF, the idle time or
+ * the connection's life is over, or a bad frame.  conn_caller (borrowed) is
+ * the connection's caller; each request starts from a copy, so one request's
+ * envelope metadata never reaches the next.  Each request, from its length
+ * to its last byte, is due within request_s seconds (one absolute deadline,
+ * as for a call of one request).
+ */
+static int
+serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd, const struct rpc_table *table,
+    const struct rpc_caller *conn_caller, unsigned request_s)
+{
+	struct timespec end_of_life, idle, due;
+	unsigned char hdr[4];
+	char *untrusted_body = NULL;
+	struct rpc_caller caller;
+	size_t untrusted_len;
+	int r = 0;
+
+	rpc_deadline_after(&end_of_life, LIMIT_QREXEC_CONN_LIFE_S);
+	while (rpc_deadline_ms_left(&end_of_life) > 0) {
+		rpc_deadline_after(&idle, LIMIT_QREXEC_CONN_IDLE_S);
+		if ((r = read_exact(srv, in_fd, hdr, 1, &idle)) != 0) {
+			/* EOF or idle between requests is the normal end. */
+			if (r == 1 || r == ERR_TIMEOUT)
+				r = 0;
+			break;
+		}
+		rpc_deadline_after(&due, request_s);
+		if ((r = read_exact(srv, in_fd, hdr + 1, sizeof(hdr) - 1, &due)) != 0) {
+			r = r == 1 ? ERR_IO : r;
+			break;
+		}
+		untrusted_len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+		if (untrusted_len == 0 || untrusted_len > LIMIT_JSON_BODY) {
+			r = ERR_TOO_LONG;
+			write_frame(out_fd, error_json(RPC_ERR_INVALID_REQUEST,
+			    "framed request of a bad length"));
+			break;
+		}
+		if ((untrusted_body = malloc(untrusted_len)) == NULL) {
+			r = ERR_NOMEM;
+			break;
+		}
+		if ((r = read_exact(srv, in_fd, untrusted_body, untrusted_len, &due)) != 0) {
+			r = r == 1 ? ERR_IO : r;
+			break;
+		}
+		caller = *conn_caller;
+		r = write_frame(out_fd, rpc_qrexec_answer(table, &caller, untrusted_body, untrusted_len));
+		free(untrusted_body);
+		untrusted_body = NULL;
+		if (r != 0)
+			break;
+	}
+	free(untrusted_body);
+	return r;
+}
+
 static void
 qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 {
@@ -237,13 +408,17 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, "invalid qrexec service descriptor");
 		goto out;
 	}
-	if ((r = read_to_eof(srv, fd, &body, &due)) != 0) {
-		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
-		goto out;
-	}
 	/* qrexec-agent shuts down its writing side after the request: only a close is "gone". */
 	caller.watch = RPC_WATCH_HANGUP;
 	caller.conn_fd = fd;
+	if ((r = read_frames_hello(srv, fd, &body, &due)) == 1) {
+		serve_frames(srv, fd, fd, q->table, &caller, q->request_deadline_s);
+		goto out;
+	}
+	if (r != 0 || (r = read_to_eof(srv, fd, &body, &due)) != 0) {
+		rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(r));
+		goto out;
+	}
 	rpc_unixsrv_write_line(fd, rpc_qrexec_answer(q->table, &caller, (const char *)body.p, body.len));
  out:
 	eth_buf_free(&body);
@@ -297,7 +472,11 @@ rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,
 	int r;
 
 	eth_buf_init(&body, LIMIT_JSON_BODY);
-	if ((r = read_to_eof(NULL, in_fd, &body, NULL)) != 0) {
+	if ((r = read_frames_hello(NULL, in_fd, &body, NULL)) == 1) {
+		r = serve_frames(NULL, in_fd, out_fd, table, caller, LIMIT_UNIX_REQUEST_SECONDS);
+		goto out;
+	}
+	if (r != 0 || (r = read_to_eof(NULL, in_fd, &body, NULL)) != 0) {
 		rpc_unixsrv_write_error(out_fd, RPC_ERR_INVALID_REQUEST, err_str(r));
 		goto out;
 	}

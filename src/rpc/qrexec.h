@@ -5,7 +5,7 @@
  * under /etc/qubes-rpc/ and first writes the descriptor
  * "SERVICE+ARGUMENT SOURCE\0"; then comes the calling qube's standard input,
  * ended by EOF, and what is written back reaches its standard output.  One
- * request per connection.  The caller is SOURCE, named by dom0 (trusted); the
+ * request per connection, or many when framed (below).  The caller is SOURCE, named by dom0 (trusted); the
  * argument selects the profile.  Only the agent (root, by default) may connect.
  *
  * Executable service: qrexec runs the signer with --stdio and names the caller
@@ -16,6 +16,18 @@
  *   {"p11signer_envelope":1,"metadata":{...},"request":<JSON-RPC>},
  * whose metadata (origin, host, user_agent, remote) is copied into the
  * caller's untrusted_* fields only: the envelope cannot name the caller.
+ *
+ * Framed connections (docs/qubes.md): when the data after the descriptor
+ * (or on --stdio's input) begins with RPC_QREXEC_FRAMES_HELLO, the connection
+ * carries many requests: each a 4-byte big-endian length (1 to
+ * LIMIT_JSON_BODY) and that many bytes, each answered in order by a 4-byte
+ * length and the answer (length 0: a notification, nothing to say).  The
+ * caller is the descriptor's for the whole connection; each request's
+ * envelope metadata is its own.  The vault closes a framed connection idle
+ * for LIMIT_QREXEC_CONN_IDLE_S and reads no request once it is
+ * LIMIT_QREXEC_CONN_LIFE_S old, so a change of dom0's policy reaches every
+ * caller within that time whatever the calling qube does.  A bad length ends
+ * the connection.  Data without the hello is one request, read to EOF.
  *
  * Every name is validated: qube names as Qubes allows them (a letter, then
  * letters, digits, '_', '.', '-'; at most LIMIT_QUBE_NAME), profile names as
@@ -31,6 +43,10 @@
 #include "rpc/jsonrpc.h"
 
 struct rpc_qrexec;
+
+/* Begins a framed connection's data; no JSON text begins so. */
+#define RPC_QREXEC_FRAMES_HELLO "p11signer-frames/1\n"
+#define RPC_QREXEC_FRAMES_HELLO_LEN (sizeof(RPC_QREXEC_FRAMES_HELLO) - 1)
 
 /* The services p11signer answers: its own, and the old Clef guide's name. */
 extern const char *const rpc_qrexec_services[];
@@ -80,7 +96,8 @@ char *rpc_qrexec_answer(const struct rpc_table *table, struct rpc_caller *caller
 
 /*
  * One request from in_fd (read to EOF, at most LIMIT_JSON_BODY) answered on
- * out_fd: the --stdio transport.  0, or ERR_IO / ERR_TOO_LONG after writing
+ * out_fd, or a framed connection's requests (see above): the --stdio
+ * transport.  0, or ERR_IO / ERR_TOO_LONG after writing
  * an error response.
  */
 int rpc_stdio_serve(int in_fd, int out_fd, const struct rpc_table *table,

@@ -477,7 +477,7 @@ test_relay_pinned_both_ways(void **state)
 	int before = atomic_load(&calls);
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
-	struct relay_config cfg = { NULL, NULL, NULL, url, 10, client_crt, client_key, server_fp };
+	struct relay_config cfg = { NULL, NULL, NULL, url, 10, client_crt, client_key, server_fp, 0 };
 	out = relay_call(&cfg);
 	if (strstr(out, "\"result\"") == NULL || strstr(out, client_fp) == NULL)
 		fail_msg("got %s", out);
@@ -492,7 +492,7 @@ test_relay_client_not_pinned(void **state)
 	int before = atomic_load(&calls);
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
-	struct relay_config cfg = { NULL, NULL, NULL, url, 10, other_crt, other_key, server_fp };
+	struct relay_config cfg = { NULL, NULL, NULL, url, 10, other_crt, other_key, server_fp, 0 };
 	out = relay_call(&cfg);
 	if (strstr(out, "\"code\":-32006") == NULL || strstr(out, "refused the TLS connection") == NULL ||
 	    strstr(out, "\"id\":7") == NULL)
@@ -506,15 +506,15 @@ test_relay_config(void **state)
 {
 	char why[200];
 	const char *fp = server_fp;
-	struct relay_config ok = { NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, client_key, fp };
-	struct relay_config pin_only = { NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, NULL, fp };
+	struct relay_config ok = { NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, client_key, fp, 0 };
+	struct relay_config pin_only = { NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, NULL, fp, 0 };
 	struct relay_config cases[] = {
-		{ NULL, NULL, NULL, "http://10.0.0.1:8550/", 0, client_crt, client_key, fp },	/* not https */
-		{ "vault", NULL, NULL, NULL, 0, NULL, NULL, fp },	/* qrexec mode */
-		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, NULL, fp },	/* no key */
-		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, client_key, fp },	/* no cert */
-		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, client_key, NULL },	/* server not pinned */
-		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, NULL, "sha256:abc" },
+		{ NULL, NULL, NULL, "http://10.0.0.1:8550/", 0, client_crt, client_key, fp, 0 },	/* not https */
+		{ "vault", NULL, NULL, NULL, 0, NULL, NULL, fp, 0 },	/* qrexec mode */
+		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, NULL, fp, 0 },	/* no key */
+		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, client_key, fp, 0 },	/* no cert */
+		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, client_crt, client_key, NULL, 0 },	/* server not pinned */
+		{ NULL, NULL, NULL, "https://10.0.0.1:8550/", 0, NULL, NULL, "sha256:abc", 0 },
 	};
 	size_t i;
 
@@ -612,7 +612,7 @@ test_relay_impostor_gets_nothing(void **state)
 	/* Control: pinned to the impostor's own certificate, the relay does send. */
 	impostor_start(&im);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", im.port);
-	struct relay_config trusting = { NULL, NULL, NULL, url, 10, client_crt, client_key, other_fp };
+	struct relay_config trusting = { NULL, NULL, NULL, url, 10, client_crt, client_key, other_fp, 0 };
 	out = relay_call(&trusting);
 	impostor_stop(&im);
 	assert_true(im.handshake_done);
@@ -622,7 +622,7 @@ test_relay_impostor_gets_nothing(void **state)
 	/* Pinned to the real signer: the handshake completes, then not a byte is sent. */
 	impostor_start(&im);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", im.port);
-	struct relay_config pinned = { NULL, NULL, NULL, url, 10, client_crt, client_key, server_fp };
+	struct relay_config pinned = { NULL, NULL, NULL, url, 10, client_crt, client_key, server_fp, 0 };
 	out = relay_call(&pinned);
 	impostor_stop(&im);
 	if (strstr(out, "\"code\":-32006") == NULL || strstr(out, "not the pinned one") == NULL ||
