@@ -84,6 +84,13 @@ struct tok {
 	struct tok_session sess[TOK_SESSIONS];
 	unsigned opening;		/* sessions being opened */
 	unsigned pool;			/* current sessions allowed */
+	/*
+	 * tok_acquire()'s queue, first come first served: a caller takes the
+	 * ticket ticket_next and goes only when ticket_now reaches it; the
+	 * difference is how many wait (at most LIMIT_P11_TOKEN_WAITERS).
+	 */
+	unsigned long ticket_next;
+	unsigned long ticket_now;
 	int logged_in;
 	int auto_rejected;
 	int login_error;
@@ -869,7 +876,13 @@ tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti)
 /*
  * A session of t's pool for one call: entry *idxp, handle *hp, generation
  * *genp.  Opens one when none is idle and the pool has room, else waits for
- * one to come back.  Errors: ERR_P11_TOKEN_REMOVED, what C_OpenSession says.
+ * one to come back.  Callers are served in the order they came (a ticket
+ * each; a plain condition variable wakes anyone, and a caller could wait
+ * for ever behind later ones), and no more than LIMIT_P11_TOKEN_WAITERS
+ * wait: one more is refused at once with ERR_P11_TOKEN_BUSY, so a slow
+ * token holds few of the helper's workers and its callers learn it now,
+ * not after every signature queued ahead of them.  Errors:
+ * ERR_P11_TOKEN_BUSY, ERR_P11_TOKEN_REMOVED, what C_OpenSession says.
  */
 static int
 tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
@@ -879,12 +892,23 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;
 	unsigned gen, cur;
+	unsigned long ticket;
 	size_t i, free_i;
 	CK_RV rv;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
+	ticket = t->ticket_next;
+	if (ticket - t->ticket_now >= LIMIT_P11_TOKEN_WAITERS) {
+		r = ERR_P11_TOKEN_BUSY;
+		goto busy;
+	}
+	t->ticket_next++;
 	for (;;) {
+		if (ticket != t->ticket_now) {
+			pthread_cond_wait(&t->cv, &t->lock);
+			continue;
+		}
 		if (!t->present) {
 			r = ERR_P11_TOKEN_REMOVED;
 			break;
@@ -947,6 +971,10 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 			t->pool = cur;	/* CKR_SESSION_COUNT and the like: make do */
 	}
  out:
+	/* Served or failed: the next in line's turn. */
+	t->ticket_now++;
+	pthread_cond_broadcast(&t->cv);
+ busy:
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
