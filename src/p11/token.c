@@ -881,7 +881,9 @@ tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti)
  * for ever behind later ones), and no more than LIMIT_P11_TOKEN_WAITERS
  * wait: one more is refused at once with ERR_P11_TOKEN_BUSY, so a slow
  * token holds few of the helper's workers and its callers learn it now,
- * not after every signature queued ahead of them.  Errors:
+ * not after every signature queued ahead of them.  A caller that opens a
+ * session leaves the line while it does (the next need not wait for
+ * C_OpenSession), and goes back to its end when the open fails.  Errors:
  * ERR_P11_TOKEN_BUSY, ERR_P11_TOKEN_REMOVED, what C_OpenSession says.
  */
 static int
@@ -895,20 +897,18 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 	unsigned long ticket;
 	size_t i, free_i;
 	CK_RV rv;
-	int r;
+	int r, turn = 0;
 
 	pthread_mutex_lock(&t->lock);
-	ticket = t->ticket_next;
-	if (ticket - t->ticket_now >= LIMIT_P11_TOKEN_WAITERS) {
+	if (t->ticket_next - t->ticket_now >= LIMIT_P11_TOKEN_WAITERS) {
 		r = ERR_P11_TOKEN_BUSY;
-		goto busy;
+		goto out;
 	}
-	t->ticket_next++;
+	ticket = t->ticket_next++;
 	for (;;) {
-		if (ticket != t->ticket_now) {
+		while (ticket != t->ticket_now)
 			pthread_cond_wait(&t->cv, &t->lock);
-			continue;
-		}
+		turn = 1;
 		if (!t->present) {
 			r = ERR_P11_TOKEN_REMOVED;
 			break;
@@ -936,6 +936,9 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 		}
 		t->sess[free_i].busy = 1;	/* reserved while it opens */
 		t->opening++;
+		t->ticket_now++;		/* out of the line meanwhile */
+		turn = 0;
+		pthread_cond_broadcast(&t->cv);
 		slot = t->slot;
 		gen = t->gen;
 		pthread_mutex_unlock(&t->lock);
@@ -951,7 +954,7 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 			*hp = h;
 			*genp = gen;
 			r = 0;
-			goto out;
+			break;
 		}
 		s->busy = 0;
 		pthread_cond_broadcast(&t->cv);
@@ -969,12 +972,14 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 			break;
 		} else
 			t->pool = cur;	/* CKR_SESSION_COUNT and the like: make do */
+		ticket = t->ticket_next++;	/* admitted already: no bound */
 	}
  out:
-	/* Served or failed: the next in line's turn. */
-	t->ticket_now++;
-	pthread_cond_broadcast(&t->cv);
- busy:
+	if (turn) {
+		/* Served or failed: the next in line's turn. */
+		t->ticket_now++;
+		pthread_cond_broadcast(&t->cv);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }

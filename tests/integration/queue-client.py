@@ -3,7 +3,9 @@
 
 usage: queue-client.py PORT STAGGER_MS FROM_ADDR... 
 Request i (one connection each, loopback) is sent STAGGER_MS x i after the
-first, from FROM_ADDR[i].  Prints one line per request, in the order sent:
+first, from FROM_ADDR[i], to 127.0.0.1:PORT from 127.0.0.1 for the first
+12, 127.0.0.2 for the next 12 and so on: the daemon lets one address hold
+only LIMIT_HTTP_PER_ADDR (16) connections.  Prints one line per request, in the order sent:
   i start_ms end_ms ok|busy|error message
 with times in ms since the first request went out.  Every socket has a
 timeout (20 s): nothing waits for ever.
@@ -29,7 +31,8 @@ def one(i, addr):
                                    "value": "0x1", "nonce": hex(i)}]})
     start = time.monotonic()
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20,
+                                       source_address=("127.0.0.%d" % (1 + i // 12), 0))
         c.request("POST", "/", body, {"Content-Type": "application/json"})
         ans = json.loads(c.getresponse().read())
         c.close()
