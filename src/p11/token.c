@@ -908,9 +908,9 @@ tok_line_leave(struct tok *t, int bounded)
  * for ever behind later ones).  bounded: a request (a signature); no more
  * than LIMIT_P11_TOKEN_WAITERS of them wait beyond those the free sessions
  * take (so one token holds at most its pool plus that many callers), and
- * one more is refused at once with ERR_P11_TOKEN_BUSY, so a slow token holds few of the helper's
- * workers and its callers learn it now, not after every signature queued
- * ahead of them.  The token's own work (a key scan, a login: one at a time
+ * one more is refused at once with ERR_P11_TOKEN_BUSY: a slow token holds
+ * few of the helper's workers, and its callers learn it now, not after
+ * every signature queued ahead of them.  The token's own work (a key scan, a login: one at a time
  * each) is not bounded nor counted, lest a busy token lose its key list.
  * A caller that opens a session leaves the line while it does (the next
  * need not wait for C_OpenSession), and goes back to its end when the open
