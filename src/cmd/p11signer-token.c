@@ -235,6 +235,25 @@ open_module(void *ctx, const struct proto_configure *pc, struct p11_module **mod
 	return r;
 }
 
+/*
+ * The helper's workers for sessions per token (0: the default).  A request
+ * for a token holds a worker while it signs or waits for a session, and a
+ * token lets in at most its sessions plus LIMIT_P11_TOKEN_WAITERS (token.c):
+ * twice that many workers, so one slow token leaves at least half of them
+ * to the module's other tokens.
+ */
+_Static_assert(2 * (LIMIT_P11_SESSIONS + LIMIT_P11_TOKEN_WAITERS) <= P11_HELPER_INFLIGHT_MAX,
+    "one token's share of the helper's workers must fit twice");
+
+static unsigned
+helper_workers(unsigned sessions)
+{
+	unsigned n;
+
+	n = 2 * ((sessions != 0 ? sessions : P11_TOKEN_SESSIONS_DEFAULT) + LIMIT_P11_TOKEN_WAITERS);
+	return n > P11_HELPER_INFLIGHT_DEFAULT ? n : P11_HELPER_INFLIGHT_DEFAULT;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,6 +341,7 @@ main(int argc, char **argv)
 	opt.name = module_shown;
 	opt.open = open_module;
 	opt.open_ctx = &args;
+	opt.max_inflight = helper_workers(args.sessions);
 	r = p11_helper_serve(STDIN_FILENO, &opt, &m, &busy);
 	if (busy) {
 		/* A thread is still inside the module: closing it now would pull it away. */

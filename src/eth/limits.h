@@ -95,6 +95,12 @@
 #define LIMIT_P11_SIG_BYTES       512            /* a signature as the token returns it */
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
+/* signing requests waiting for a session of one token (src/p11/token.c
+ * tok_acquire): one more gets ERR_P11_TOKEN_BUSY at once.  4 x the default
+ * pool of 2 sessions: a caller waits at most that many signatures (0.6 s on
+ * a YubiHSM 2).  The token helper has 2 x (sessions + this) workers
+ * (src/cmd/p11signer-token.c), so one slow token leaves half to the others. */
+#define LIMIT_P11_TOKEN_WAITERS   8
 /* p11-kit's configuration, read to resolve --module NAME (src/p11/registry.c) */
 #define LIMIT_P11_CONF_BYTES      65536          /* one pkcs11.conf or NAME.module file */
 

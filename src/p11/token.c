@@ -84,6 +84,15 @@ struct tok {
 	struct tok_session sess[TOK_SESSIONS];
 	unsigned opening;		/* sessions being opened */
 	unsigned pool;			/* current sessions allowed */
+	/*
+	 * tok_acquire()'s line, first come first served: a caller takes the
+	 * ticket ticket_next and goes only when ticket_now reaches it.  waiting:
+	 * the requests (bounded callers) in the line, at most
+	 * LIMIT_P11_TOKEN_WAITERS.
+	 */
+	unsigned long ticket_next;
+	unsigned long ticket_now;
+	unsigned waiting;
 	int logged_in;
 	int auto_rejected;
 	int login_error;
@@ -867,24 +876,73 @@ tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti)
 }
 
 /*
+ * Sessions of t's pool that a caller at the head of the line would get at
+ * once: idle or not opened yet.  t->lock held.
+ */
+static unsigned
+tok_sessions_free(const struct tok *t)
+{
+	unsigned used = t->opening;
+	size_t i;
+
+	for (i = 0; i < TOK_SESSIONS; i++)
+		used += t->sess[i].open && t->sess[i].gen == t->gen && t->sess[i].busy;
+	return t->pool > used ? t->pool - used : 0;
+}
+
+/* Leave tok_acquire()'s line, from its head: the next caller's turn. */
+static void
+tok_line_leave(struct tok *t, int bounded)
+{
+	t->ticket_now++;
+	if (bounded)
+		t->waiting--;
+	pthread_cond_broadcast(&t->cv);
+}
+
+/*
  * A session of t's pool for one call: entry *idxp, handle *hp, generation
  * *genp.  Opens one when none is idle and the pool has room, else waits for
- * one to come back.  Errors: ERR_P11_TOKEN_REMOVED, what C_OpenSession says.
+ * one to come back.  Callers are served in the order they came (a ticket
+ * each; a plain condition variable wakes anyone, and a caller could wait
+ * for ever behind later ones).  bounded: a request (a signature); no more
+ * than LIMIT_P11_TOKEN_WAITERS of them wait beyond those the free sessions
+ * take (so one token holds at most its pool plus that many callers), and
+ * one more is refused at once with ERR_P11_TOKEN_BUSY: a slow token holds
+ * few of the helper's workers, and its callers learn it now, not after
+ * every signature queued ahead of them.  The token's own work (a key scan, a login: one at a time
+ * each) is not bounded nor counted, lest a busy token lose its key list.
+ * A caller that opens a session leaves the line while it does (the next
+ * need not wait for C_OpenSession), and goes back to its end when the open
+ * fails.  Errors: ERR_P11_TOKEN_BUSY, ERR_P11_TOKEN_REMOVED, what
+ * C_OpenSession says.
  */
 static int
-tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
+tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 {
 	CK_FUNCTION_LIST *fn = t->m->fn;
 	struct tok_session *s;
 	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;
 	unsigned gen, cur;
+	unsigned long ticket;
 	size_t i, free_i;
 	CK_RV rv;
-	int r;
+	int r, turn = 0;
 
 	pthread_mutex_lock(&t->lock);
+	/* Those in line that free sessions will take do not wait: not counted. */
+	if (bounded && t->waiting >= LIMIT_P11_TOKEN_WAITERS + tok_sessions_free(t)) {
+		r = ERR_P11_TOKEN_BUSY;
+		goto out;
+	}
+	ticket = t->ticket_next++;
+	if (bounded)
+		t->waiting++;
 	for (;;) {
+		while (ticket != t->ticket_now)
+			pthread_cond_wait(&t->cv, &t->lock);
+		turn = 1;
 		if (!t->present) {
 			r = ERR_P11_TOKEN_REMOVED;
 			break;
@@ -912,6 +970,8 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 		}
 		t->sess[free_i].busy = 1;	/* reserved while it opens */
 		t->opening++;
+		tok_line_leave(t, bounded);	/* out of the line meanwhile */
+		turn = 0;
 		slot = t->slot;
 		gen = t->gen;
 		pthread_mutex_unlock(&t->lock);
@@ -927,7 +987,7 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 			*hp = h;
 			*genp = gen;
 			r = 0;
-			goto out;
+			break;
 		}
 		s->busy = 0;
 		pthread_cond_broadcast(&t->cv);
@@ -945,8 +1005,13 @@ tok_acquire(struct tok *t, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp)
 			break;
 		} else
 			t->pool = cur;	/* CKR_SESSION_COUNT and the like: make do */
+		ticket = t->ticket_next++;	/* admitted already: no bound */
+		if (bounded)
+			t->waiting++;
 	}
  out:
+	if (turn)
+		tok_line_leave(t, bounded);	/* served or failed */
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
@@ -1506,7 +1571,7 @@ tok_scan_keys(struct tok *t)
 	const uint8_t *point;
 	CK_RV rv;
 
-	if ((r = tok_acquire(t, &idx, &h, &gen)) != 0)
+	if ((r = tok_acquire(t, 0, &idx, &h, &gen)) != 0)
 		return r;
 	held = 1;
 	pthread_mutex_lock(&t->lock);
@@ -1656,7 +1721,7 @@ tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *p
 
 	*didp = 0;
 	memset(filepin, 0, sizeof(filepin));
-	if ((r = tok_acquire(t, &idx, &h, &gen)) != 0)
+	if ((r = tok_acquire(t, 0, &idx, &h, &gen)) != 0)
 		goto out;
 	held = 1;
 	pthread_mutex_lock(&t->lock);
@@ -2550,7 +2615,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	for (attempt = 0;; attempt++) {
 		if ((r = tok_ensure_login(t)) != 0)
 			return r;
-		if ((r = tok_acquire(t, &idx, &h, &gen)) != 0)
+		if ((r = tok_acquire(t, 1, &idx, &h, &gen)) != 0)
 			return r;
 		pthread_mutex_lock(&t->lock);
 		priv = CK_INVALID_HANDLE;

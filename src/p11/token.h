@@ -286,11 +286,16 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
  * listed, and the signature is verified with libsecp256k1 before it is
  * written to sig65 = r || s || v (v = 0 or 1).  One C_Sign per call: a
  * signature is never made twice.  When the token needs a login and a URI
- * gives a PIN, it logs in first (subject to the PIN rules above).
+ * gives a PIN, it logs in first (subject to the PIN rules above).  When
+ * every session of the pool is in use, callers wait for one first come,
+ * first served; when LIMIT_P11_TOKEN_WAITERS already wait (beyond those the
+ * free sessions take), the call fails at once with ERR_P11_TOKEN_BUSY and
+ * nothing reaches the token.  So one token holds at most its sessions plus
+ * LIMIT_P11_TOKEN_WAITERS signing threads.
  * Errors: ERR_P11_KEY_NOT_FOUND, ERR_P11_KEY_AMBIGUOUS (two private keys
- * with its id), ERR_P11_TOKEN_REMOVED, ERR_P11_NOT_LOGGED_IN, the automatic
- * login's ERR_P11_PIN_*, ERR_P11_BAD_SIGNATURE, ERR_P11_SIG_MISMATCH,
- * ERR_P11_MODULE, ERR_NOMEM.
+ * with its id), ERR_P11_TOKEN_REMOVED, ERR_P11_TOKEN_BUSY,
+ * ERR_P11_NOT_LOGGED_IN, the automatic login's ERR_P11_PIN_*,
+ * ERR_P11_BAD_SIGNATURE, ERR_P11_SIG_MISMATCH, ERR_P11_MODULE, ERR_NOMEM.
  */
 int p11_token_sign(struct p11_module *m, const uint8_t address[20],
     const uint8_t digest[32], uint8_t sig65[65]);
