@@ -139,7 +139,7 @@ usage_token_opts(FILE *f)
 	    "  --allow DIR            allowed module directory (repeatable; default /usr/lib*/, /usr/local/lib*/)\n"
 	    "  --helper PATH          the token helper (default: next to p11signer, else "
 	    P11S_LIBEXECDIR "/p11signer-token)\n"
-	    "  --sessions N           PKCS#11 sessions per token (1 to 64)\n"
+	    "  --sessions N           PKCS#11 sessions per token (1 to 16)\n"
 	    "  --config FILE          JSON object of these options\n");
 }
 
@@ -317,7 +317,7 @@ apply(struct opts *o, int opt, char *value)
 	case O_TIMEOUT: o->approval_timeout = parse_unsigned(value, 86400, "--approval-timeout"); break;
 	case O_KEYGEN_TOKEN: o->keygen_token = value; break;
 	case O_LABEL: o->label = value; break;
-	case O_SESSIONS: o->sessions = parse_unsigned(value, 64, "--sessions"); break;
+	case O_SESSIONS: o->sessions = parse_unsigned(value, LIMIT_P11_SESSIONS, "--sessions"); break;
 	case O_CONFIG: load_config(o, value); break;
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
