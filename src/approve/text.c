@@ -56,29 +56,30 @@ approve_text_escape(const char *untrusted, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)untrusted;
 	/* Worst case: every byte becomes \u{XXXXXX} (10 bytes). */
-	char *out, *o;
+	char *out, *o, *end;
 	size_t i = 0, k;
 	uint32_t c;
 
 	if (len > (SIZE_MAX - 1) / 10 || (out = malloc(len * 10 + 1)) == NULL)
 		return NULL;
 	o = out;
+	end = out + len * 10 + 1;
 	while (i < len) {
 		if ((k = utf8_one(p + i, len - i, &c)) == 0) {
-			o += sprintf(o, "\\x%02x", p[i]);
+			o += snprintf(o, (size_t)(end - o), "\\x%02x", p[i]);
 			i++;
 			continue;
 		}
 		if (c == '\n')
-			o += sprintf(o, "\\n");
+			o += snprintf(o, (size_t)(end - o), "\\n");
 		else if (c == '\t')
-			o += sprintf(o, "\\t");
+			o += snprintf(o, (size_t)(end - o), "\\t");
 		else if (c == '\r')
-			o += sprintf(o, "\\r");
+			o += snprintf(o, (size_t)(end - o), "\\r");
 		else if (c == '\\')
-			o += sprintf(o, "\\\\");
+			o += snprintf(o, (size_t)(end - o), "\\\\");
 		else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || invisible(c))
-			o += sprintf(o, "\\u{%04X}", (unsigned)c);
+			o += snprintf(o, (size_t)(end - o), "\\u{%04X}", (unsigned)c);
 		else {
 			memcpy(o, p + i, k);
 			o += k;
