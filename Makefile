@@ -60,6 +60,9 @@ Q = @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
+CORE_SRCS := $(wildcard src/core/*.c)
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+LIBCORE   := $(BUILD)/libcore.a
 ETH_SRCS  := $(wildcard src/eth/*.c)
 ETH_OBJS  := $(ETH_SRCS:%.c=$(BUILD)/%.o)
 LIBETH    := $(BUILD)/libeth.a
@@ -92,6 +95,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(LIBCORE): $(CORE_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
 $(LIBETH): $(ETH_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
@@ -114,10 +120,10 @@ $(LIBRPC): $(RPC_OBJS)
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 # ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
@@ -131,9 +137,9 @@ LIBEXEC_STAMP := $(BUILD)/libexecdir.stamp
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(LIBEXEC_STAMP) 2>/dev/null)" = "$(LIBEXECDIR)" ] || echo "$(LIBEXECDIR)" >$(LIBEXEC_STAMP))
 $(BUILD)/src/cmd/p11signer.o: $(LIBEXEC_STAMP)
 $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
-$(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
+$(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
-$(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH)
+$(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(LIBUSB_LIBS) -ldl -lpthread
 # ---- end token layer ----
 
@@ -182,7 +188,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
-FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH)
+FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIBS)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
@@ -202,7 +208,7 @@ fuzz: deps
 
 # Programs outside the token layer's section.
 RELAY_BIN := $(BUILD)/p11signer-relay
-$(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH)
+$(RELAY_BIN): $(BUILD)/src/cmd/p11signer-relay.o $(LIBRELAY) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 BINS := $(P11_BINS) $(RELAY_BIN)
 # ---- qubes-sim: the C stand-in for qrexec-client-vm (tests/qubes-sim, bench/) ----
@@ -232,7 +238,7 @@ demo-gui: all
 	$(Q)BUILD=$(BUILD) scripts/demo-gui
 # ---- end approver ----
 
-all: $(LIBETH) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBCORE) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)
@@ -262,7 +268,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) -c -o $@ $<
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBRPC) $(LIBETH)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl -lpthread
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all fixtures $(BENCH_BINS)

@@ -13,8 +13,8 @@
 
 #include <curl/curl.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "relay/eth.h"
 #include "relay/qrexec_pool.h"
 #include "relay/relay.h"

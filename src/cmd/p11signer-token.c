@@ -32,8 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "p11/helper.h"
 #include "p11/proto.h"
 #include "p11/token.h"

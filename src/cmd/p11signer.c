@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/u256.h"
 #include "p11/client.h"
 #include "rpc/caller.h"

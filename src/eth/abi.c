@@ -5,11 +5,11 @@
 
 #include "eth/abi.h"
 #include "eth/addr.h"
-#include "eth/buf.h"
-#include "eth/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/u256.h"
 
 #define WORD 32

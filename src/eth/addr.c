@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
 

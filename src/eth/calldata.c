@@ -8,9 +8,9 @@
 #include "eth/addr.h"
 #include "eth/calldata.h"
 #include "eth/display.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 
 /* What the summary says of a built-in call; BI_NONE: only decoded. */
 enum builtin_kind {

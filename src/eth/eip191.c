@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/buf.h"
+#include "core/buf.h"
 #include "eth/eip191.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/rlp.h"
 
 #define PERSONAL_PREFIX "\x19" "Ethereum Signed Message:\n"

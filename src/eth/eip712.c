@@ -16,10 +16,10 @@
 
 #include "eth/addr.h"
 #include "eth/eip712.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 
 enum base {
 	B_ADDRESS,

@@ -3,7 +3,7 @@
 
 #include <jansson.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 
 int

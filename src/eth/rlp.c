@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/rlp.h"
 
 /* Header for a payload of n bytes with short-form base 0x80 (string) or 0xc0 (list). */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "eth/buf.h"
+#include "core/buf.h"
 #include "eth/u256.h"
 
 int eth_rlp_put_bytes(struct eth_buf *b, const uint8_t *p, size_t n);

@@ -5,7 +5,7 @@
 #include <secp256k1_recovery.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/sig.h"
 
 static secp256k1_context *sig_ctx;

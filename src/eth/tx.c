@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/rlp.h"
 #include "eth/sig.h"
 #include "eth/tx.h"

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/u256.h"
 

@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "p11/client.h"
 
 #define DEFAULT_TIMEOUT_MS	30000

@@ -25,7 +25,7 @@
  * process it started keeps its socket open.  No zombie, descriptor or thread
  * is left after p11_client_stop().
  *
- * Every function returns 0 or a negative ERR_* code (eth/err.h), and on an
+ * Every function returns 0 or a negative ERR_* code (core/err.h), and on an
  * error writes a one-line why; a reply of type PROTO_ERROR is returned as its
  * code, with its message in why.
  */

@@ -28,10 +28,10 @@
 #include <p11-kit/pkcs11.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "p11/helper.h"
 #include "p11/proto.h"
 #include "p11/token.h"

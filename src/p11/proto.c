@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "eth/sig.h"
 #include "p11/proto.h"
 

@@ -41,9 +41,9 @@
  * eth_buf_reset(), which wipe.  The PIN in a message the caller built is the
  * caller's to wipe.
  *
- * Errors are the negative codes of eth/err.h: ERR_PROTO_* for malformed
+ * Errors are the negative codes of core/err.h: ERR_PROTO_* for malformed
  * frames, ERR_TOO_LONG / ERR_TOO_MANY for fields and lists over their caps
- * (eth/limits.h, LIMIT_PROTO_*), ERR_NOMEM, ERR_IO, ERR_TIMEOUT.  After any
+ * (core/limits.h, LIMIT_PROTO_*), ERR_NOMEM, ERR_IO, ERR_TIMEOUT.  After any
  * error while reading a stream, the stream is out of step or its peer is
  * broken or hostile: close it (the daemon ends that helper).
  *
@@ -58,7 +58,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "eth/buf.h"
+#include "core/buf.h"
 
 /* The version exchanged in PROTO_HELLO; both sides must use the same one.
  * 2: the helper's token URIs come in PROTO_CONFIGURE, no longer in its argv. */
@@ -245,7 +245,7 @@ struct proto_login_result {		/* PROTO_LOGIN_RESULT */
 };
 
 struct proto_error {			/* PROTO_ERROR */
-	int32_t code;			/* negative, an eth/err.h code */
+	int32_t code;			/* negative, an core/err.h code */
 	const char *message;		/* text, may be "" */
 };
 

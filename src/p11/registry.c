@@ -13,8 +13,8 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "p11/registry.h"
 
 /* As p11-kit was built; the Makefile passes what pkg-config p11-kit-1 says. */

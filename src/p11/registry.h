@@ -35,7 +35,7 @@
  * (p11-kit's rule for the file names), at most 255 bytes: anything else is
  * not a registered name and touches no file.
  *
- * Returns 0 or a negative ERR_* code (eth/err.h); *pathp is set only on
+ * Returns 0 or a negative ERR_* code (core/err.h); *pathp is set only on
  * success (caller frees).  why (may be NULL) gets a line naming the file
  * that decided, or what failed.
  */

@@ -34,8 +34,8 @@
 #include <p11-kit/uri.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "eth/sig.h"
 #include "p11/registry.h"
 #include "p11/token.h"

@@ -8,7 +8,7 @@
  * token helper links this module (CONVENTIONS item 5).
  *
  * Contract, for every function here:
- *  - The return value is 0 on success or a negative ERR_* code (eth/err.h);
+ *  - The return value is 0 on success or a negative ERR_* code (core/err.h);
  *    err_str() says what went wrong without naming secrets or input.
  *  - Output pointers are set to NULL (counts to 0) on entry and assigned only
  *    on success; output buffers are written only on success.
@@ -51,7 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 
 struct p11_module;
 

@@ -6,8 +6,8 @@
 #include <jansson.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "eth/u256.h"
 #include "relay/eth.h"
 #include "relay/node.h"

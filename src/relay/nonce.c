@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "relay/nonce.h"
 
 struct nonce_account {

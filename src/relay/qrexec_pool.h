@@ -25,7 +25,7 @@
 #define RELAY_QREXEC_POOL_H
 
 #include <stddef.h>
-#include "eth/buf.h"
+#include "core/buf.h"
 
 #define RELAY_QREXEC_POOL_IDLE_MAX 8
 

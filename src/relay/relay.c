@@ -15,9 +15,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "relay/qrexec_pool.h"
 #include "relay/relay.h"
 #include "rpc/jsonrpc.h"

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "rpc/deadline.h"
 
 struct deadline_slot {

@@ -13,9 +13,9 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/deadline.h"
 #include "rpc/http.h"

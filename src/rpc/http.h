@@ -60,7 +60,7 @@ struct rpc_http_config {
 	const char *const *tls_client_pins;	/* "sha256:HEX" of each client
 						 * certificate allowed; at least one */
 	size_t ntls_client_pins;
-	/* Bounds on slow or many connections; 0: the default in eth/limits.h. */
+	/* Bounds on slow or many connections; 0: the default in core/limits.h. */
 	unsigned max_per_addr;		/* 0: LIMIT_HTTP_PER_ADDR */
 	unsigned header_deadline_s;	/* 0: LIMIT_HTTP_HEADER_SECONDS */
 	unsigned body_deadline_s;	/* 0: LIMIT_HTTP_BODY_SECONDS */

@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/deadline.h"
 #include "rpc/ipc.h"

@@ -3,7 +3,7 @@
  *
  * rpc_jsonrpc_handle() takes one HTTP body, socket message or stdio line as
  * it came from a caller, checks its size and nesting against LIMIT_JSON_* in
- * src/eth/limits.h before any JSON is built, parses it strictly (valid UTF-8,
+ * src/core/limits.h before any JSON is built, parses it strictly (valid UTF-8,
  * no repeated keys, no NUL), and calls the method named by each request from
  * a table the caller supplies.  It returns the response to send: an object,
  * an array for a batch, or NULL when there is nothing to send (only

@@ -8,9 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "rpc/deadline.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"

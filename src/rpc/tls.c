@@ -14,7 +14,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "rpc/tls.h"
 

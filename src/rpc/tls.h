@@ -20,7 +20,7 @@
  * library handles in TLS 1.2 and 1.3.  Key files are unencrypted PKCS#8 PEM
  * ("BEGIN PRIVATE KEY"), mode 0600; certificate files are PEM, mode 0644.
  *
- * Functions return 0 or a negative ERR_* code (src/eth/err.h).  Output buffers
+ * Functions return 0 or a negative ERR_* code (src/core/err.h).  Output buffers
  * are written only on success.  No function keeps a pointer it was given.
  */
 #ifndef RPC_TLS_H

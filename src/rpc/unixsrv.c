@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "rpc/deadline.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"

@@ -11,7 +11,7 @@
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "signer/audit.h"
 

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "signer/harden.h"
 
 /*

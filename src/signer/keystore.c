@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "signer/keystore.h"
 
 struct ks_key {

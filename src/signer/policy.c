@@ -12,8 +12,8 @@
 #include <jansson.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "eth/tx.h"
 #include "signer/policy-int.h"
 

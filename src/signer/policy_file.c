@@ -10,9 +10,9 @@
 #include <jansson.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "signer/policy-int.h"
 
 static const char *const known_methods[] = {

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 #include "signer/ui_socket.h"

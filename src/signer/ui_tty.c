@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 #include "signer/ui_tty.h"
 
 struct signer_ui_tty {

@@ -12,7 +12,7 @@
 #include <secp256k1.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/keccak.h"
 #include "eth/sig.h"
 #include "rpc/caller.h"

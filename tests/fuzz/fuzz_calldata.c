@@ -12,7 +12,7 @@
 
 #include "eth/abi.h"
 #include "eth/calldata.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

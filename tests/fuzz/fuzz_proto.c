@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/buf.h"
+#include "core/buf.h"
 #include "p11/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/rlp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/tx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -35,9 +35,9 @@
 
 #include "eth/addr.h"
 #include "eth/eip191.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "eth/u256.h"

@@ -64,7 +64,7 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/keccak.h"
 #include "p11/proto.h"
 

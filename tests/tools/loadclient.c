@@ -85,7 +85,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 
 #define LC_MAX_CLIENTS		64
 #define LC_MAX_SLOW		64

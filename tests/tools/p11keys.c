@@ -61,9 +61,9 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/sig.h"
 #include "p11/token.h"
 

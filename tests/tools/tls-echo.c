@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"
 #include "rpc/jsonrpc.h"

@@ -9,7 +9,7 @@
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "signer/audit.h"
 #include "tvec.h"
 

@@ -12,9 +12,9 @@
 #include "eth/abi.h"
 #include "eth/calldata.h"
 #include "eth/display.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 
 #include "tvec.h"
 

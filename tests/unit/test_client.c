@@ -24,8 +24,8 @@
 #include <cmocka.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
-#include "eth/limits.h"
+#include "core/err.h"
+#include "core/limits.h"
 #include "eth/keccak.h"
 #include "eth/sig.h"
 #include "p11/client.h"

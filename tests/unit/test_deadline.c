@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "rpc/deadline.h"
 #include "tvec.h"
 

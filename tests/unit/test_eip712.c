@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "eth/eip712.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
 #include "eth/u256.h"

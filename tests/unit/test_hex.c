@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/u256.h"
 #include "tvec.h"

@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"
 #include "tvec.h"

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/ipc.h"
 #include "tvec.h"

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "rpc/jsonrpc.h"
 #include "tvec.h"
 

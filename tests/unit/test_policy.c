@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/tx.h"
 #include "signer/policy.h"
 #include "tvec.h"

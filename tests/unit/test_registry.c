@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "p11/registry.h"
 
 static char root[256];	/* short: every path built from it fits PATH_MAX */

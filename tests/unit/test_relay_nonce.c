@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "relay/nonce.h"
 #include "tvec.h"
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "eth/hex.h"
 #include "eth/rlp.h"
 #include "tvec.h"

@@ -22,7 +22,7 @@
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "relay/relay.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "p11/token.h"
 
 /* The generator point of secp256k1: a point certainly on the curve. */

@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "eth/addr.h"
-#include "eth/buf.h"
-#include "eth/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 #include "eth/hex.h"
-#include "eth/limits.h"
+#include "core/limits.h"
 #include "eth/rlp.h"
 #include "eth/tx.h"
 #include "tvec.h"

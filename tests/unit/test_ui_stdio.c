@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "eth/err.h"
+#include "core/err.h"
 #include "signer/ui_stdio.h"
 #include "tvec.h"
 

@@ -10,7 +10,7 @@
 
 #include "eth/addr.h"
 #include "eth/calldata.h"
-#include "eth/err.h"
+#include "core/err.h"
 #include "signer/ui_tty.h"
 #include "tvec.h"
 

@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eth/buf.h"
-#include "eth/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 void
 eth_buf_init(struct eth_buf *b, size_t max)

@@ -1,4 +1,4 @@
-#include "eth/err.h"
+#include "core/err.h"
 
 const char *
 err_str(int code)
