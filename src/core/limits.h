@@ -125,4 +125,7 @@
 #define LIMIT_TYPED_DATA_AT_ONCE  2              /* typed-data requests decoded or awaiting approval */
 #define LIMIT_TYPED_DATA_WAIT_SECONDS 10         /* a further one waits this long for its turn, then is refused */
 
+/* core/log: a log line, prefix and newline included; longer ones are cut. */
+#define LIMIT_LOG_LINE 1024
+
 #endif /* P11S_LIMITS_H */
