@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "core/err.h"
 
 const char *
@@ -24,4 +27,17 @@ err_name(int code)
 #undef ERR_NAME_CASE
 	}
 	return "ERR_UNKNOWN";
+}
+
+int
+err_why(char *why, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(why, ERR_WHY_MAX, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

@@ -143,4 +143,17 @@ const char *err_str(int code);
 /* Symbolic name ("ERR_NOMEM") for an error code, for logs and tests. */
 const char *err_name(int code);
 
+/*
+ * The one way a failure's detail travels beside its code: a buffer of
+ * ERR_WHY_MAX bytes that the caller owns (NULL where no detail is wanted),
+ * one line for people, never a secret and never more of the input than the
+ * message needs.  A function that fails with a detail ends with
+ *	return err_why(why, ERR_TX_INVALID, "gas: %s", err_str(r));
+ * err_why() writes the detail (when why is not NULL) and returns code.
+ * JSON-RPC codes are made from code and why only where the API answers.
+ */
+#define ERR_WHY_MAX 256
+
+int err_why(char *why, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif /* P11S_ERR_H */

@@ -251,6 +251,20 @@ test_log(void **state)
 	assert_int_equal(buf[n - 1], '\n');
 }
 
+static void
+test_err_why(void **state)
+{
+	char why[ERR_WHY_MAX], big[2 * ERR_WHY_MAX];
+
+	assert_int_equal(err_why(NULL, ERR_TX_INVALID, "no %s", "room"), ERR_TX_INVALID);
+	assert_int_equal(err_why(why, ERR_IO, "read %d", 3), ERR_IO);
+	assert_string_equal(why, "read 3");
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(err_why(why, ERR_TOO_LONG, "%s", big), ERR_TOO_LONG);
+	assert_int_equal(strlen(why), ERR_WHY_MAX - 1);
+}
+
 int
 main(void)
 {
@@ -261,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_parse_unsigned),
 		cmocka_unit_test(test_spawn),
 		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_err_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
