@@ -1,11 +1,18 @@
 /*
  * The account_* API over JSON-RPC, with a software key standing in for the
  * token (TEST ONLY: p11signer itself never holds a key) and a scripted
- * approver.  Results are checked by decoding and recovering, not by
- * comparing bytes: what matters is that the right key signed the right hash.
- * Cases in tests/vectors/api/cases.json; Clef's signtx requests from
- * tests/vectors/clef-eip712/signtx-requests.
+ * approver.  Cases in tests/vectors/api/cases.json; Clef's signtx requests
+ * from tests/vectors/clef-eip712/signtx-requests.
+ *
+ * What a signing case must answer comes from independent oracles, never from
+ * the code under test: tests/vectors/api/oracle.json (made by gen-api.js with
+ * ethers.js and eth-sig-util) holds, for the same throwaway key, each raw
+ * transaction with geth's JSON of it and each signature.  The software key
+ * signs with libsecp256k1 directly (RFC 6979, low s, its own recovery id),
+ * as ethers does, so the answers are compared byte for byte: every field of
+ * a transaction, and every digest, is checked against the request.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,16 +21,12 @@
 #include <unistd.h>
 
 #include <secp256k1.h>
+#include <secp256k1_recovery.h>
 
 #include "eth/addr.h"
-#include "eth/eip191.h"
-#include "eth/eip712.h"
 #include "core/err.h"
-#include "eth/hex.h"
 #include "eth/keccak.h"
 #include "core/limits.h"
-#include "eth/sig.h"
-#include "eth/tx.h"
 #include "rpc/caller.h"
 #include "signer/api.h"
 #include "signer/audit.h"
@@ -43,21 +46,20 @@ soft_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
 	return 0;
 }
 
+/* libsecp256k1 alone: its signatures are low-s, with their recovery id. */
 static int
 soft_sign(void *c, const uint8_t addr[20], const uint8_t digest[32], uint8_t sig64[64],
     int *recidp, char why[SIGNER_WHY_MAX])
 {
-	secp256k1_ecdsa_signature sig;
+	secp256k1_ecdsa_recoverable_signature sig;
 
 	if (memcmp(addr, key_addr, 20) != 0)
 		return ERR_P11_KEY_NOT_FOUND;
-	if (!secp256k1_ecdsa_sign(ctx, &sig, digest, seckey, NULL, NULL))
+	if (!secp256k1_ecdsa_sign_recoverable(ctx, &sig, digest, seckey, NULL, NULL))
 		return ERR_INTERNAL;
-	secp256k1_ecdsa_signature_serialize_compact(ctx, sig64, &sig);
+	secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig64, recidp, &sig);
 	signs++;
-	if (eth_sig_normalize(sig64, NULL) != 0)
-		return ERR_INTERNAL;
-	return eth_sig_find_recid(digest, sig64, pubkey, recidp);
+	return 0;
 }
 
 static int
@@ -208,19 +210,59 @@ put_key(json_t *j)
 	}
 }
 
-/* The signature in a result (hex, 65 bytes) recovers to the key over digest. */
-static void
-assert_signed_by_key(const char *sighex, const uint8_t digest[32], int v_offset)
-{
-	size_t n;
-	uint8_t *sig = tvec_hex(sighex, &n), addr[20];
+static json_t *oracle;	/* tests/vectors/api/oracle.json */
 
-	assert_int_equal(n, 65);
-	assert_true(sig[64] == v_offset || sig[64] == v_offset + 1);
-	assert_true(eth_sig_is_low_s(sig));
-	assert_int_equal(eth_sig_recover_address(digest, sig, addr), 0);
-	assert_memory_equal(addr, key_addr, 20);
-	free(sig);
+/*
+ * The oracle's answer for a case: its "expect" object.  The oracle keeps a
+ * copy of the case it answered; a case changed since is a failure (run
+ * tests/vectors/api/gen-api.js again), not a comparison with a stale answer.
+ */
+static const json_t *
+oracle_expect(const json_t *c)
+{
+	const char *name = tvec_str(c, "name");
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(oracle, "cases"), i, e) {
+		if (!json_equal(json_object_get(e, "case"), c))
+			continue;
+		return json_object_get(e, "expect");
+	}
+	fail_msg("\"%s\" has no answer in tests/vectors/api/oracle.json, or a stale one: "
+	    "run node tests/vectors/api/gen-api.js", name);
+	return NULL;
+}
+
+/* Hex strings of the same bytes (the oracle writes lower case; so must we). */
+static void
+assert_hex_equal(const char *got, const char *want)
+{
+	assert_non_null(got);
+	assert_non_null(want);
+	assert_string_equal(got, want);
+}
+
+/*
+ * A signed transaction is the oracle's, byte for byte, and so is geth's JSON
+ * of it that the API returns beside it.
+ */
+static void
+assert_tx_is(const json_t *result, const json_t *expect)
+{
+	const json_t *tx = json_object_get(result, "tx");
+
+	assert_hex_equal(json_string_value(json_object_get(result, "raw")),
+	    json_string_value(json_object_get(expect, "raw")));
+	if (!json_equal(tx, json_object_get(expect, "json"))) {
+		char *got = json_dumps(tx, JSON_SORT_KEYS), *want =
+		    json_dumps(json_object_get(expect, "json"), JSON_SORT_KEYS);
+
+		print_error("tx:     %s\noracle: %s\n", got, want);
+		free(got);
+		free(want);
+		fail();
+	}
 }
 
 /*
@@ -237,9 +279,8 @@ test_case(void **state)
 	const json_t *pol = json_object_get(c, "policy");
 	const char *check = json_string_value(json_object_get(c, "check"));
 	const json_t *asked = json_object_get(c, "asked");
-	json_t *resp, *result, *params;
+	json_t *resp, *result;
 	char *pol_text = pol != NULL ? json_dumps(pol, 0) : NULL;
-	uint8_t digest[32];
 
 	put_key(req);
 	signs = 0;
@@ -247,7 +288,6 @@ test_case(void **state)
 	    json_is_true(json_object_get(c, "advanced")), pol_text, NULL);
 	free(pol_text);
 	assert_non_null(resp);
-	params = json_object_get(req, "params");
 	if (want_err != NULL) {
 		const json_t *e = json_object_get(resp, "error");
 
@@ -268,69 +308,31 @@ test_case(void **state)
 		if (check == NULL || strcmp(check, "value") == 0) {
 			assert_true(json_equal(result, json_object_get(c, "result")));
 		} else if (strcmp(check, "tx") == 0) {
-			const char *raw = json_string_value(json_object_get(result, "raw"));
-			struct eth_tx *tx = NULL;
-			uint8_t sig64[64], addr[20], *bytes;
-			int recid;
-			size_t n;
-
-			bytes = tvec_hex(raw, &n);
-			assert_int_equal(eth_tx_decode_signed(bytes, n, &tx, sig64, &recid), 0);
-			assert_int_equal(eth_tx_recover_sender(tx, sig64, recid, addr), 0);
-			assert_memory_equal(addr, key_addr, 20);
-			assert_int_equal(tx->chain_id.w[0], 1);
-			assert_int_equal(json_integer_value(json_object_get(c, "type")), tx->type);
-			/* what the approver changed is what was signed */
-			if (json_object_get(c, "signed_to") != NULL) {
-				const char *want = tvec_str(c, "signed_to");
-				uint8_t wa[20];
-
-				assert_int_equal(eth_addr_parse(want, strlen(want), wa, NULL), 0);
-				assert_memory_equal(tx->to, wa, 20);
-			}
-			if (json_object_get(c, "signed_gas") != NULL)
-				assert_int_equal(tx->gas,
-				    strtoull(tvec_str(c, "signed_gas"), NULL, 16));
-			assert_non_null(json_object_get(json_object_get(result, "tx"), "hash"));
-			eth_tx_free(tx);
-			free(bytes);
+			assert_tx_is(result, oracle_expect(c));
+			assert_int_equal(signs, 1);
 			/* ui_onApprovedTx; a changed transaction is also said (ui_showInfo) */
 			assert_int_equal(ui.notified, ui.calls == 0 ? 0 :
 			    strncmp(ui.mode, "change", 6) == 0 ? 2 : 1);
-		} else if (strcmp(check, "personal") == 0) {
-			size_t n;
-			uint8_t *m = tvec_hex(json_string_value(json_array_get(params, 2)), &n);
-
-			assert_int_equal(eth_eip191_personal_hash(m, n, digest), 0);
-			assert_signed_by_key(json_string_value(result), digest, 27);
-			free(m);
-		} else if (strcmp(check, "typed") == 0) {
-			const json_t *td = json_array_get(params,
-			    strcmp(json_string_value(json_object_get(req, "method")),
-			    "account_signData") == 0 ? 2 : 1);
-
-			assert_int_equal(eth_eip712_digest(td, digest, NULL), 0);
-			assert_signed_by_key(json_string_value(result), digest, 27);
-		} else if (strcmp(check, "digest") == 0) {
-			size_t n;
-			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
-
-			assert_signed_by_key(json_string_value(result), d,
-			    (int)json_integer_value(json_object_get(c, "v_offset")));
-			free(d);
 		} else if (strcmp(check, "gnosis") == 0) {
-			size_t n;
-			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
-
-			assert_signed_by_key(json_string_value(json_object_get(result,
-			    "signature")), d, 27);
+			assert_hex_equal(json_string_value(json_object_get(result, "signature")),
+			    json_string_value(json_object_get(oracle_expect(c), "signature")));
 			assert_string_equal(json_string_value(json_object_get(result, "sender")),
 			    key_hex);
-			free(d);
+		} else if (strcmp(check, "personal") == 0 || strcmp(check, "typed") == 0 ||
+		    strcmp(check, "digest") == 0) {
+			/* The same key and RFC 6979: the same signature iff the same digest. */
+			assert_hex_equal(json_string_value(result),
+			    json_string_value(json_object_get(oracle_expect(c), "signature")));
+			assert_int_equal(signs, 1);
 		} else if (strcmp(check, "list") == 0) {
+			const char *a = json_string_value(json_object_get(oracle, "address"));
 			char lower[ETH_ADDR_STR];
+			size_t i;
 
-			eth_hex_encode_to(key_addr, 20, lower);
+			/* Clef lists addresses in lower case. */
+			for (i = 0; a[i] != '\0' && i + 1 < sizeof(lower); i++)
+				lower[i] = (char)tolower((unsigned char)a[i]);
+			lower[i] = '\0';
 			assert_int_equal(json_array_size(result),
 			    json_integer_value(json_object_get(c, "count")));
 			if (json_array_size(result) > 0)
@@ -344,7 +346,25 @@ test_case(void **state)
 	json_decref(req);
 }
 
-/* Clef's signtx request files: the outcome EXPECTED.md states for each. */
+/* The oracle's transaction for one of Clef's signtx requests. */
+static const json_t *
+oracle_clef_expect(const char *file, int advanced)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(oracle, "clef_signtx"), i, e)
+		if (strcmp(tvec_str(e, "file"), file) == 0 &&
+		    json_is_true(json_object_get(e, "advanced")) == (advanced != 0))
+			return json_object_get(e, "expect");
+	fail_msg("%s (advanced %d) has no answer in tests/vectors/api/oracle.json", file, advanced);
+	return NULL;
+}
+
+/*
+ * Clef's signtx request files: the outcome EXPECTED.md states for each; what
+ * is signed is the oracle's transaction, byte for byte.
+ */
 static void
 test_clef_signtx(void **state)
 {
@@ -385,6 +405,8 @@ test_clef_signtx(void **state)
 				print_error("%s: %s\n", cases[i].file, json_dumps(e, 0));
 			assert_null(e);
 			assert_int_equal(signs, 1);
+			assert_tx_is(json_object_get(resp, "result"),
+			    oracle_clef_expect(cases[i].file, cases[i].advanced));
 		} else {
 			assert_non_null(e);
 			assert_int_equal(json_integer_value(json_object_get(e, "code")), -32000);
@@ -712,6 +734,7 @@ main(void)
 		cmocka_unit_test(test_audit_large_call),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
+	const char *oracle_addr;
 	secp256k1_pubkey pk;
 	size_t n = 65;
 	int failed = 0;
@@ -723,12 +746,21 @@ main(void)
 	secp256k1_ec_pubkey_serialize(ctx, pubkey, &n, &pk, SECP256K1_EC_UNCOMPRESSED);
 	eth_addr_from_pubkey(pubkey, key_addr);
 	eth_addr_to_checksum(key_addr, key_hex);
+	/* The oracle signed with the same key: its address is ours. */
+	oracle = tvec_load("tests/vectors/api/oracle.json");
+	oracle_addr = json_string_value(json_object_get(oracle, "address"));
+	if (oracle_addr == NULL || strcmp(oracle_addr, key_hex) != 0) {
+		printf("1..1\nnot ok 1 - api: the oracle's key %s is not the test key %s\n",
+		    oracle_addr != NULL ? oracle_addr : "(no oracle.json)", key_hex);
+		return 1;
+	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/p11s-api.XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	failed += tvec_run("api", cases, test_case);
 	failed += cmocka_run_group_tests_name("api-fixed", fixed, NULL, NULL);
 	json_decref(cases);
+	json_decref(oracle);
 	secp256k1_context_destroy(ctx);
 	{
 		char cmd[128];
