@@ -17,6 +17,7 @@
 #include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"
+#include "testutil.h"
 #include "tvec.h"
 
 /* test_caller answers with what the transport says about the caller. */
@@ -42,24 +43,6 @@ static unsigned bounded_port;
 #define BOUNDED_CONNECTIONS 32
 #define BOUNDED_DEADLINE_S 2
 
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *cls)
-{
-	struct sink *s = cls;
-	size_t n = size * nmemb;
-
-	s->p = realloc(s->p, s->n + n + 1);
-	memcpy(s->p + s->n, data, n);
-	s->n += n;
-	s->p[s->n] = 0;
-	return n;
-}
-
 static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_caller\"}";
 
 /* One request; returns the status, body in *bodyp (caller frees). */
@@ -69,7 +52,7 @@ request(const char *method, const char *body, size_t len, const char *const *hea
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	long status = 0;
 	char *ct = NULL;
@@ -77,7 +60,7 @@ request(const char *method, const char *body, size_t len, const char *const *hea
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
@@ -286,14 +269,14 @@ bounded_post(long timeout_ms)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = curl_slist_append(NULL, JSON_CT);
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	long status = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", bounded_port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, call);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);

@@ -27,6 +27,7 @@
 #include "rpc/caller.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
+#include "testutil.h"
 #include "tvec.h"
 
 static char dir[] = "/tmp/p11s-tls-XXXXXX";
@@ -231,24 +232,6 @@ test_pem_refused(void **state)
 
 /* ---- the server ---- */
 
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *cls)
-{
-	struct sink *s = cls;
-	size_t n = size * nmemb;
-
-	s->p = realloc(s->p, s->n + n + 1);
-	memcpy(s->p + s->n, data, n);
-	s->n += n;
-	s->p[s->n] = 0;
-	return n;
-}
-
 /* One POST (or GET when body is NULL) to the server; crt/key NULL: no client certificate. */
 static CURLcode
 request(const char *scheme, unsigned to_port, const char *crt, const char *key, const char *body,
@@ -256,7 +239,7 @@ request(const char *scheme, unsigned to_port, const char *crt, const char *key, 
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	CURLcode rc;
 
@@ -264,7 +247,7 @@ request(const char *scheme, unsigned to_port, const char *crt, const char *key, 
 	snprintf(url, sizeof(url), "%s://127.0.0.1:%u/", scheme, to_port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	/* This client checks the server by nothing: the relay's cases test pinning. */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -352,7 +335,7 @@ test_tls12_too(void **state)
 	/* GnuTLS runs the pin check in TLS 1.2 handshakes as in 1.3. */
 	CURL *c;
 	long status = 0;
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	int before = atomic_load(&calls);
 	struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
@@ -362,7 +345,7 @@ test_tls12_too(void **state)
 		snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
