@@ -39,7 +39,6 @@
 #define FLAG_PIN_PAD	16	/* PROTO_TOKEN_PROTECTED_AUTH, as fake-token-helper's flags= */
 #define FLAG_COUNT_LOW	32
 #define FLAG_FINAL_TRY	64
-#define FLAG_LOCKED	128
 
 static secp256k1_context *ctx;
 
@@ -300,28 +299,46 @@ test_fake_pin_rejected(void **state)
 	fake_close(&f);
 }
 
+/*
+ * Signs that must fail, each on a new helper: the error, what its why says,
+ * and whether the PIN was asked for.  Never a signature.
+ */
 static void
-test_fake_pin_not_given(void **state)
+test_fake_sign_refused(void **state)
 {
+	static const struct signer_pin_source no_source = { NULL, NULL, NULL };
+	static const struct {
+		const char *what, *spec;
+		int ask;		/* a pin source that answers NULL (gives none) */
+		int want;
+		const char *why;
+		int asks;
+	} cases[] = {
+		{ "no PIN given", "fake:need-login=1", 1, ERR_P11_NOT_LOGGED_IN,
+		  "no PIN was given for token \"fake0\"", 1 },
+		{ "--ui none: no one to ask", "fake:need-login=1", 0, ERR_P11_NOT_LOGGED_IN,
+		  "--ui none cannot ask for one", 0 },
+		{ "the configured PIN was rejected: not tried again",
+		  "fake:need-login=1,auto-rejected=1", 0, ERR_P11_PIN_AUTO_REJECTED,
+		  "rejected the PIN of its --token URI", 0 },
+		{ "a locked PIN: nothing asked, nothing tried", "fake:need-login=1,flags=128", 1,
+		  ERR_P11_PIN_LOCKED, "the user PIN of token \"fake0\" is locked", 0 },
+		/* restarts are test_client's: this fake dies at its second request each time */
+		{ "the helper dies during the sign", "fake:die=2", 1, ERR_PROTO_CLOSED,
+		  "the token helper for fake:die=2 exited with status 3", 0 },
+	};
 	struct fake f;
-	const struct signer_pin_source none = { NULL, NULL, NULL };
+	size_t i;
 
 	(void)state;
-	pin_reset(NULL);
-	fake_open(&f, "fake:need-login=1", &pins);
-	assert_sign_fails(&f.k, f.addrs[0], ERR_P11_NOT_LOGGED_IN,
-	    "no PIN was given for token \"fake0\"");
-	assert_int_equal(pin.asks, 1);
-	fake_close(&f);
-	/* --ui none: no source to ask */
-	fake_open(&f, "fake:need-login=1", &none);
-	assert_sign_fails(&f.k, f.addrs[0], ERR_P11_NOT_LOGGED_IN, "--ui none cannot ask for one");
-	fake_close(&f);
-	/* the configured PIN was rejected: not tried again, and said so */
-	fake_open(&f, "fake:need-login=1,auto-rejected=1", &none);
-	assert_sign_fails(&f.k, f.addrs[0], ERR_P11_PIN_AUTO_REJECTED,
-	    "rejected the PIN of its --token URI");
-	fake_close(&f);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("# %s\n", cases[i].what);
+		pin_reset(NULL);
+		fake_open(&f, cases[i].spec, cases[i].ask ? &pins : &no_source);
+		assert_sign_fails(&f.k, f.addrs[0], cases[i].want, cases[i].why);
+		assert_int_equal(pin.asks, cases[i].asks);
+		fake_close(&f);
+	}
 }
 
 /* A PIN pad: the user is told to type on it; no PIN is asked for. */
@@ -370,22 +387,6 @@ test_fake_pin_tries(void **state)
 	}
 }
 
-/* A locked PIN: reported, no PIN asked for, nothing tried. */
-static void
-test_fake_pin_locked(void **state)
-{
-	struct fake f;
-	char spec[64];
-
-	(void)state;
-	pin_reset("1234");
-	snprintf(spec, sizeof(spec), "fake:need-login=1,flags=%d", FLAG_LOCKED);
-	fake_open(&f, spec, &pins);
-	assert_sign_fails(&f.k, f.addrs[0], ERR_P11_PIN_LOCKED, "is locked");
-	assert_int_equal(pin.asks, 0);
-	fake_close(&f);
-}
-
 /*
  * The token is taken out after the first listing (the fake's request 1).
  * Its keys leave the listing; signing with one says the token was removed.
@@ -408,54 +409,33 @@ test_fake_token_removed(void **state)
 }
 
 /*
- * The helper dies during the sign: it fails with the helper's fate, never
- * with a signature.  (Restarts are test_client's business: this fake dies again at its second
- * request each time it is started.)
- */
-static void
-test_fake_helper_dies(void **state)
-{
-	struct fake f;
-
-	(void)state;
-	pin_reset(NULL);
-	fake_open(&f, "fake:die=2", &pins);
-	assert_sign_fails(&f.k, f.addrs[0], ERR_PROTO_CLOSED,
-	    "the token helper for fake:die=2 exited with status 3");
-	fake_close(&f);
-}
-
-/*
  * Two modules reaching the same token list each key once; one broken
  * module does not hide the other's keys.
  */
 static void
 test_fake_two_modules(void **state)
 {
+	static const char *const second[] = { "fake", "fake:die=1" };
 	const char *fake = testutil_build_program("tests/tools/fake-token-helper");
 	struct p11_client *c[2];
 	struct signer_keystore *ks;
 	struct signer_keys k;
 	uint8_t addrs[2 * FAKE0_KEYS][ETH_ADDR_LEN];
+	size_t i;
 
 	(void)state;
 	pin_reset(NULL);
-	c[0] = start_client(fake, "fake");
-	c[1] = start_client(fake, "fake");
-	assert_int_equal(signer_keystore_new(c, 2, &pins, &ks), 0);
-	k = signer_keystore_keys(ks);
-	assert_int_equal(list_addrs(&k, addrs, 2 * FAKE0_KEYS), FAKE0_KEYS);
-	assert_signs(&k, addrs[0]);
-	signer_keystore_free(ks);
-	p11_client_stop(c[1]);
-	c[1] = start_client(fake, "fake:die=1");
-	assert_int_equal(signer_keystore_new(c, 2, &pins, &ks), 0);
-	k = signer_keystore_keys(ks);
-	assert_int_equal(list_addrs(&k, addrs, 2 * FAKE0_KEYS), FAKE0_KEYS);
-	assert_signs(&k, addrs[1]);
-	signer_keystore_free(ks);
-	p11_client_stop(c[0]);
-	p11_client_stop(c[1]);
+	for (i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
+		c[0] = start_client(fake, "fake");
+		c[1] = start_client(fake, second[i]);
+		assert_int_equal(signer_keystore_new(c, 2, &pins, &ks), 0);
+		k = signer_keystore_keys(ks);
+		assert_int_equal(list_addrs(&k, addrs, 2 * FAKE0_KEYS), FAKE0_KEYS);
+		assert_signs(&k, addrs[i]);
+		signer_keystore_free(ks);
+		p11_client_stop(c[0]);
+		p11_client_stop(c[1]);
+	}
 }
 
 /* New keys go to the --keygen-token; none set, or an unknown token, is an error. */
@@ -688,12 +668,10 @@ main(void)
 		cmocka_unit_test(test_fake_list_and_sign),
 		cmocka_unit_test(test_fake_pin_asked),
 		cmocka_unit_test(test_fake_pin_rejected),
-		cmocka_unit_test(test_fake_pin_not_given),
+		cmocka_unit_test(test_fake_sign_refused),
 		cmocka_unit_test(test_fake_pin_pad),
 		cmocka_unit_test(test_fake_pin_tries),
-		cmocka_unit_test(test_fake_pin_locked),
 		cmocka_unit_test(test_fake_token_removed),
-		cmocka_unit_test(test_fake_helper_dies),
 		cmocka_unit_test(test_fake_two_modules),
 		cmocka_unit_test(test_fake_generate),
 	};
