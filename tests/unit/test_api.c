@@ -1,15 +1,15 @@
 /*
  * The account_* API over JSON-RPC, with a software key standing in for the
  * token (TEST ONLY: p11signer itself never holds a key) and a scripted
- * approver.  Cases in tests/vectors/api/cases.json; Clef's signtx requests
+ * approver (tests/unit/softkey.c).  Cases in tests/vectors/api/cases.json; Clef's signtx requests
  * from tests/vectors/clef-eip712/signtx-requests.
  *
  * What a signing case must answer comes from independent oracles, never from
  * the code under test: tests/vectors/api/oracle.json (made by gen-api.js with
  * ethers.js and eth-sig-util) holds, for the same throwaway key, each raw
  * transaction with geth's JSON of it and each signature.  The software key
- * signs with libsecp256k1 directly (RFC 6979, low s, its own recovery id),
- * as ethers does, so the answers are compared byte for byte: every field of
+ * signs with libsecp256k1 alone (RFC 6979, low s, its own recovery id), as
+ * ethers does, so the answers are compared byte for byte: every field of
  * a transaction, and every digest, is checked against the request.
  */
 #include <ctype.h>
@@ -20,9 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <secp256k1.h>
-#include <secp256k1_recovery.h>
-
 #include "eth/addr.h"
 #include "core/err.h"
 #include "eth/keccak.h"
@@ -30,44 +27,10 @@
 #include "rpc/caller.h"
 #include "signer/api.h"
 #include "signer/audit.h"
+#include "softkey.h"
 #include "tvec.h"
 
-static secp256k1_context *ctx;
-static uint8_t seckey[32];
-static uint8_t pubkey[65];
-static uint8_t key_addr[20];
-static char key_hex[ETH_ADDR_STR];	/* EIP-55 */
-static int signs;
-
-static int
-soft_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
-{
-	*accountsp = json_pack("[{s:s,s:s}]", "address", key_hex, "url", "test://software-key");
-	return 0;
-}
-
-/* libsecp256k1 alone: its signatures are low-s, with their recovery id. */
-static int
-soft_sign(void *c, const uint8_t addr[20], const uint8_t digest[32], uint8_t sig64[64],
-    int *recidp, char why[SIGNER_WHY_MAX])
-{
-	secp256k1_ecdsa_recoverable_signature sig;
-
-	if (memcmp(addr, key_addr, 20) != 0)
-		return ERR_P11_KEY_NOT_FOUND;
-	if (!secp256k1_ecdsa_sign_recoverable(ctx, &sig, digest, seckey, NULL, NULL))
-		return ERR_INTERNAL;
-	secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig64, recidp, &sig);
-	signs++;
-	return 0;
-}
-
-static int
-soft_generate(void *c, uint8_t addr[20], char why[SIGNER_WHY_MAX])
-{
-	memcpy(addr, key_addr, 20);
-	return 0;
-}
+static struct softkey key;	/* keccak256("p11signer api test key") */
 
 /* The scripted approver: what it answers, and what it was asked. */
 static struct {
@@ -148,7 +111,7 @@ call(const json_t *req, const char *mode, int advanced, const char *policy_text,
 	eth_u256_from_u64(&cfg.chain_id, 1);
 	cfg.advanced = advanced;
 	cfg.approval_timeout_ms = 1000;
-	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.keys = softkey_keys(&key);
 	ui.mode = mode;
 	ui.calls = ui.notified = 0;
 	ui.asked[0] = '\0';
@@ -196,14 +159,14 @@ put_key(json_t *j)
 	if (json_is_array(j)) {
 		json_array_foreach(j, i, v) {
 			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
-				json_array_set_new(j, i, json_string(key_hex));
+				json_array_set_new(j, i, json_string(key.hex));
 			else
 				put_key(v);
 		}
 	} else if (json_is_object(j)) {
 		json_object_foreach(j, k, v) {
 			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
-				json_object_set_new(j, k, json_string(key_hex));
+				json_object_set_new(j, k, json_string(key.hex));
 			else
 				put_key(v);
 		}
@@ -283,7 +246,7 @@ test_case(void **state)
 	char *pol_text = pol != NULL ? json_dumps(pol, 0) : NULL;
 
 	put_key(req);
-	signs = 0;
+	key.signs = 0;
 	resp = call(req, json_string_value(json_object_get(c, "approver")),
 	    json_is_true(json_object_get(c, "advanced")), pol_text, NULL);
 	free(pol_text);
@@ -299,7 +262,7 @@ test_case(void **state)
 		if (json_object_get(want_err, "message") != NULL)
 			assert_string_equal(json_string_value(json_object_get(e, "message")),
 			    json_string_value(json_object_get(want_err, "message")));
-		assert_int_equal(signs, 0);
+		assert_int_equal(key.signs, 0);
 	} else {
 		result = json_object_get(resp, "result");
 		if (result == NULL)
@@ -309,7 +272,7 @@ test_case(void **state)
 			assert_true(json_equal(result, json_object_get(c, "result")));
 		} else if (strcmp(check, "tx") == 0) {
 			assert_tx_is(result, oracle_expect(c));
-			assert_int_equal(signs, 1);
+			assert_int_equal(key.signs, 1);
 			/* ui_onApprovedTx; a changed transaction is also said (ui_showInfo) */
 			assert_int_equal(ui.notified, ui.calls == 0 ? 0 :
 			    strncmp(ui.mode, "change", 6) == 0 ? 2 : 1);
@@ -317,13 +280,13 @@ test_case(void **state)
 			assert_hex_equal(json_string_value(json_object_get(result, "signature")),
 			    json_string_value(json_object_get(oracle_expect(c), "signature")));
 			assert_string_equal(json_string_value(json_object_get(result, "sender")),
-			    key_hex);
+			    key.hex);
 		} else if (strcmp(check, "personal") == 0 || strcmp(check, "typed") == 0 ||
 		    strcmp(check, "digest") == 0) {
 			/* The same key and RFC 6979: the same signature iff the same digest. */
 			assert_hex_equal(json_string_value(result),
 			    json_string_value(json_object_get(oracle_expect(c), "signature")));
-			assert_int_equal(signs, 1);
+			assert_int_equal(key.signs, 1);
 		} else if (strcmp(check, "list") == 0) {
 			const char *a = json_string_value(json_object_get(oracle, "address"));
 			char lower[ETH_ADDR_STR];
@@ -396,15 +359,15 @@ test_clef_signtx(void **state)
 		req = json_load_file(path, 0, NULL);
 		assert_non_null(req);
 		json_object_set_new(json_array_get(json_object_get(req, "params"), 0), "from",
-		    json_string(key_hex));
-		signs = 0;
+		    json_string(key.hex));
+		key.signs = 0;
 		resp = call(req, "approve", cases[i].advanced, NULL, NULL);
 		e = json_object_get(resp, "error");
 		if (cases[i].error == NULL) {
 			if (e != NULL)
 				print_error("%s: %s\n", cases[i].file, json_dumps(e, 0));
 			assert_null(e);
-			assert_int_equal(signs, 1);
+			assert_int_equal(key.signs, 1);
 			assert_tx_is(json_object_get(resp, "result"),
 			    oracle_clef_expect(cases[i].file, cases[i].advanced));
 		} else {
@@ -412,7 +375,7 @@ test_clef_signtx(void **state)
 			assert_int_equal(json_integer_value(json_object_get(e, "code")), -32000);
 			assert_string_equal(json_string_value(json_object_get(e, "message")),
 			    cases[i].error);
-			assert_int_equal(signs, 0);
+			assert_int_equal(key.signs, 0);
 		}
 		json_decref(resp);
 		json_decref(req);
@@ -433,7 +396,7 @@ test_audit_trail(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/audit.log", tmpdir);
 	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
-	    "account_signData", "params", "text/plain", key_hex, "0x68656c6c6f");
+	    "account_signData", "params", "text/plain", key.hex, "0x68656c6c6f");
 	resp = call(req, "approve", 0, NULL, path);
 	assert_non_null(json_object_get(resp, "result"));
 	json_decref(resp);
@@ -516,13 +479,13 @@ test_typed_data_at_once(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	eth_u256_from_u64(&cfg.chain_id, 1);
 	cfg.approval_timeout_ms = 10000;
-	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.keys = softkey_keys(&key);
 	cfg.approver = (struct signer_approver){ .ask = holding_ask, .notify = fake_notify };
 	cfg.typed_data_at_once = 1;
 	cfg.typed_data_wait_ms = 300;
 	assert_int_equal(signer_api_new(&cfg, &a.api), 0);
 	req = json_pack("{s:s,s:i,s:s,s:[s,{s:{s:[{s:s,s:s}],s:[{s:s,s:s}]},s:s,s:{s:s},s:{s:[i,i]}}]}",
-	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key_hex,
+	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key.hex,
 	    "types", "EIP712Domain", "name", "name", "type", "string",
 	    "M", "name", "v", "type", "uint8[]", "primaryType", "M", "domain", "name", "x",
 	    "message", "v", 1, 2);
@@ -581,7 +544,7 @@ test_typed_hex_values(void **state)
 	for (i = 0; i < o; i++)
 		sprintf(hex + 2 + 2 * i, "%02x", (unsigned char)text[i]);
 	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
-	    "account_signData", "params", "data/typed", key_hex, hex);
+	    "account_signData", "params", "data/typed", key.hex, hex);
 	resp = call(req, "approve", 0, NULL, NULL);
 	msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
 	assert_non_null(msg);
@@ -637,7 +600,7 @@ test_audit_denial_and_change(void **state)
 	json_decref(resp);
 	json_decref(req);
 	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "jsonrpc", "2.0",
-	    "id", 2, "method", "account_signTransaction", "params", "from", key_hex,
+	    "id", 2, "method", "account_signTransaction", "params", "from", key.hex,
 	    "to", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "gas", "0x15f90",
 	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x7", "data", usdc_transfer);
 	resp = call(req, "change-gas", 0, NULL, path);
@@ -699,7 +662,7 @@ test_audit_large_call(void **state)
 	}
 	data[o] = '\0';
 	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s]}", "jsonrpc", "2.0",
-	    "id", 3, "method", "account_signTransaction", "params", "from", key_hex,
+	    "id", 3, "method", "account_signTransaction", "params", "from", key.hex,
 	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x2dc6c0",
 	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x1", "data", data,
 	    "frob(bytes[])");
@@ -735,23 +698,16 @@ main(void)
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
 	const char *oracle_addr;
-	secp256k1_pubkey pk;
-	size_t n = 65;
 	int failed = 0;
 
-	ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
-	eth_keccak256("p11signer api test key", 22, seckey);
-	if (!secp256k1_ec_pubkey_create(ctx, &pk, seckey))
+	if (softkey_init(&key, "p11signer api test key", "test://software-key") != 0)
 		return 1;
-	secp256k1_ec_pubkey_serialize(ctx, pubkey, &n, &pk, SECP256K1_EC_UNCOMPRESSED);
-	eth_addr_from_pubkey(pubkey, key_addr);
-	eth_addr_to_checksum(key_addr, key_hex);
 	/* The oracle signed with the same key: its address is ours. */
 	oracle = tvec_load("tests/vectors/api/oracle.json");
 	oracle_addr = json_string_value(json_object_get(oracle, "address"));
-	if (oracle_addr == NULL || strcmp(oracle_addr, key_hex) != 0) {
+	if (oracle_addr == NULL || strcmp(oracle_addr, key.hex) != 0) {
 		printf("1..1\nnot ok 1 - api: the oracle's key %s is not the test key %s\n",
-		    oracle_addr != NULL ? oracle_addr : "(no oracle.json)", key_hex);
+		    oracle_addr != NULL ? oracle_addr : "(no oracle.json)", key.hex);
 		return 1;
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/p11s-api.XXXXXX");
@@ -761,7 +717,7 @@ main(void)
 	failed += cmocka_run_group_tests_name("api-fixed", fixed, NULL, NULL);
 	json_decref(cases);
 	json_decref(oracle);
-	secp256k1_context_destroy(ctx);
+	softkey_free(&key);
 	{
 		char cmd[128];
 
