@@ -149,26 +149,19 @@ int
 main(void)
 {
 	const struct CMUnitTest fixed[] = { cmocka_unit_test(test_limits) };
-	json_t *personal = tvec_load("tests/vectors/eip191/personal.json");
-	json_t *validator = tvec_load("tests/vectors/eip191/validator.json");
-	json_t *docs = tvec_load("tests/vectors/eip191/clef-docs.json");
-	json_t *clique = tvec_load("tests/vectors/eip191/clique.json");
-	json_t *clique_bad = tvec_load("tests/vectors/eip191/clique-refused.json");
-	json_t *checkpoint = tvec_load("tests/vectors/eip191/clique-checkpoint.json");
 	int failed = 0;
 
-	failed += tvec_run("eip191-personal", personal, test_personal_case);
-	failed += tvec_run("eip191-validator", validator, test_validator_case);
-	failed += tvec_run("eip191-clef-docs", docs, test_clef_docs_case);
-	failed += tvec_run("clique", clique, test_clique_case);
-	failed += tvec_run("clique-refused", clique_bad, test_clique_refused);
-	failed += tvec_run("clique-checkpoint", checkpoint, test_clique_case);
+	failed += tvec_run_file("eip191-personal", "tests/vectors/eip191/personal.json",
+	    test_personal_case);
+	failed += tvec_run_file("eip191-validator", "tests/vectors/eip191/validator.json",
+	    test_validator_case);
+	failed += tvec_run_file("eip191-clef-docs", "tests/vectors/eip191/clef-docs.json",
+	    test_clef_docs_case);
+	failed += tvec_run_file("clique", "tests/vectors/eip191/clique.json", test_clique_case);
+	failed += tvec_run_file("clique-refused", "tests/vectors/eip191/clique-refused.json",
+	    test_clique_refused);
+	failed += tvec_run_file("clique-checkpoint", "tests/vectors/eip191/clique-checkpoint.json",
+	    test_clique_case);
 	failed += cmocka_run_group_tests_name("eip191-fixed", fixed, NULL, NULL);
-	json_decref(personal);
-	json_decref(validator);
-	json_decref(docs);
-	json_decref(clique);
-	json_decref(clique_bad);
-	json_decref(checkpoint);
 	return failed != 0;
 }

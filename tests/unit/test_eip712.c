@@ -319,7 +319,6 @@ main(void)
 		cmocka_unit_test(test_contracts),
 	};
 	json_t *clef = tvec_load("tests/vectors/eip712/clef.json");
-	json_t *values = tvec_load("tests/vectors/eip712/values.json");
 	json_t *structure = tvec_load("tests/vectors/eip712/structure.json");
 	json_t *apitypes = load_clef("apitypes/typed-data.json");
 	int failed = 0;
@@ -334,7 +333,8 @@ main(void)
 		    json_array_size(apitypes));
 		failed++;
 	}
-	failed += tvec_run("eip712-values", values, test_value_case);
+	failed += tvec_run_file("eip712-values", "tests/vectors/eip712/values.json",
+	    test_value_case);
 	failed += tvec_run("eip712-structure", json_object_get(structure, "refused"),
 	    test_structure_refused);
 	failed += cmocka_run_group_tests_name("eip712-fixed", fixed, NULL, NULL);
@@ -346,7 +346,6 @@ main(void)
 		failed += cmocka_run_group_tests_name("eip712-fuzz-seeds", seeds, NULL, NULL);
 	}
 	json_decref(clef);
-	json_decref(values);
 	json_decref(structure);
 	json_decref(apitypes);
 	return failed != 0;

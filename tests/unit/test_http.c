@@ -435,7 +435,6 @@ main(void)
 		cmocka_unit_test(test_body_deadline),
 		cmocka_unit_test(test_slow_connections),
 	};
-	json_t *raw = tvec_load("tests/vectors/rpc/http-raw.json");
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -447,9 +446,8 @@ main(void)
 	port = rpc_http_port(server);
 	bounded_port = rpc_http_port(bounded);
 	failed = cmocka_run_group_tests_name("http", tests, NULL, NULL);
-	failed += tvec_run("http-raw", raw, test_raw);
+	failed += tvec_run_file("http-raw", "tests/vectors/rpc/http-raw.json", test_raw);
 	failed += cmocka_run_group_tests_name("http-bounds", bounds, NULL, NULL);
-	json_decref(raw);
 	rpc_http_stop(bounded);
 	rpc_http_stop(server);
 	curl_global_cleanup();

@@ -226,10 +226,9 @@ main(void)
 		cmocka_unit_test(test_socket_service),
 		cmocka_unit_test(test_stdio_env),
 	};
-	json_t *v = tvec_load("tests/vectors/rpc/qrexec-descriptors.json");
-	int failed = tvec_run("qrexec-descriptor", v, test_descriptor);
+	int failed = tvec_run_file("qrexec-descriptor", "tests/vectors/rpc/qrexec-descriptors.json",
+	    test_descriptor);
 
 	failed += cmocka_run_group_tests_name("qrexec", tests, NULL, NULL);
-	json_decref(v);
 	return failed != 0;
 }

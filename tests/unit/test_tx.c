@@ -647,36 +647,29 @@ main(void)
 		cmocka_unit_test(test_api_contracts),
 		cmocka_unit_test(test_decode_access_list_limit),
 	};
-	json_t *kat = tvec_load("tests/vectors/tx/kat.json");
-	json_t *dec = tvec_load("tests/vectors/tx/decode.json");
-	json_t *dec_bad = tvec_load("tests/vectors/tx/decode-refused.json");
 	json_t *args = tvec_load("tests/vectors/tx/send-args.json");
-	json_t *gotest = tvec_load("tests/vectors/tx/testtxargs.json");
 	json_t *signtx = tvec_load("tests/vectors/tx/clef-signtx.json");
-	json_t *docs = tvec_load("tests/vectors/tx/clef-docs.json");
 	json_t *cost = tvec_load("tests/vectors/tx/max-cost.json");
 	const struct CMUnitTest complete[] = {
 		{ "clef-signtx-folder-covered", test_clef_signtx_complete, NULL, NULL, signtx },
 	};
 	int failed = 0;
 
-	failed += tvec_run("tx-kat", kat, test_kat_case);
-	failed += tvec_run("tx-decode", dec, test_decode_case);
-	failed += tvec_run("tx-decode-refused", dec_bad, test_decode_refused);
+	failed += tvec_run_file("tx-kat", "tests/vectors/tx/kat.json", test_kat_case);
+	failed += tvec_run_file("tx-decode", "tests/vectors/tx/decode.json", test_decode_case);
+	failed += tvec_run_file("tx-decode-refused", "tests/vectors/tx/decode-refused.json",
+	    test_decode_refused);
 	failed += tvec_run("tx-send-args", args, test_send_args_case);
-	failed += tvec_run("tx-TestTxArgs", gotest, test_testtxargs_case);
+	failed += tvec_run_file("tx-TestTxArgs", "tests/vectors/tx/testtxargs.json",
+	    test_testtxargs_case);
 	failed += tvec_run("tx-clef-signtx", signtx, test_clef_signtx_case);
 	failed += cmocka_run_group_tests_name("tx-clef-signtx-folder", complete, NULL, NULL);
-	failed += tvec_run("tx-clef-docs", docs, test_clef_docs_case);
+	failed += tvec_run_file("tx-clef-docs", "tests/vectors/tx/clef-docs.json",
+	    test_clef_docs_case);
 	failed += tvec_run("tx-max-cost", cost, test_max_cost_case);
 	failed += cmocka_run_group_tests_name("tx-fixed", fixed, NULL, NULL);
-	json_decref(kat);
-	json_decref(dec);
-	json_decref(dec_bad);
 	json_decref(args);
-	json_decref(gotest);
 	json_decref(signtx);
-	json_decref(docs);
 	json_decref(cost);
 	return failed != 0;
 }
