@@ -190,15 +190,6 @@ test_parse_error_stays_up(void **state)
 	test_post_json(state);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A TCP connection to 127.0.0.1:p from the local address src. */
 static int
 connect_from(const char *src, unsigned p)
@@ -333,10 +324,10 @@ test_slow_connections(void **state)
 	assert_int_equal(pthread_create(&t, NULL, slow_drip, &sl), 0);
 	/* Real requests over the whole time the slow ones drip. */
 	for (i = 0; i < 15; i++) {
-		t0 = now_s();
+		t0 = testutil_now_s();
 		if (bounded_post(1000) == 200)
 			served++;
-		took = now_s() - t0;
+		took = testutil_now_s() - t0;
 		printf("# real request %d: %.3f s\n", i + 1, took);
 		poll(NULL, 0, 400);
 	}
@@ -354,7 +345,7 @@ test_header_deadline(void **state)
 	static const char start[] = "POST / HTTP/1.1\r\nHost: localhost\r\n";
 	static const char line[] = "X-Slow: 1\r\n";
 	int fd = connect_from("127.0.0.3", bounded_port), i, closed = 0;
-	double t0 = now_s();
+	double t0 = testutil_now_s();
 
 	send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL);
 	for (i = 0; i < 12 && !closed; i++) {
@@ -362,10 +353,10 @@ test_header_deadline(void **state)
 		if (!closed)
 			send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL);
 	}
-	printf("# slow headers cut after %.2f s\n", now_s() - t0);
+	printf("# slow headers cut after %.2f s\n", testutil_now_s() - t0);
 	close(fd);
 	assert_true(closed);
-	assert_true(now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
+	assert_true(testutil_now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
 }
 
 /* The same for a body sent one byte every 500 ms. */
@@ -378,16 +369,16 @@ test_body_deadline(void **state)
 	double t0;
 
 	send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL);
-	t0 = now_s();
+	t0 = testutil_now_s();
 	for (i = 0; i < 12 && !closed; i++) {
 		closed = closed_within(fd, 500);
 		if (!closed)
 			send(fd, " ", 1, MSG_NOSIGNAL);
 	}
-	printf("# slow body cut after %.2f s\n", now_s() - t0);
+	printf("# slow body cut after %.2f s\n", testutil_now_s() - t0);
 	close(fd);
 	assert_true(closed);
-	assert_true(now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
+	assert_true(testutil_now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
 }
 
 /* More than the per-address limit from one address: the extra ones are

@@ -67,6 +67,15 @@ testutil_now_ms(void)
 	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000L;
 }
 
+double
+testutil_now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 void
 testutil_sleep_ms(long ms)
 {

@@ -37,8 +37,9 @@ size_t testutil_sink_write(char *data, size_t size, size_t nmemb, void *sink);
  */
 const char *testutil_build_program(const char *rel);
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds, and in seconds. */
 long testutil_now_ms(void);
+double testutil_now_s(void);
 /* Sleep ms milliseconds, resumed across signals. */
 void testutil_sleep_ms(long ms);
 
