@@ -189,6 +189,9 @@ REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
 FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+# The fuzzers share the test library's software key (tests/unit/softkey.h).
+FUZZ_LIBS := $(TESTLIB) $(FUZZ_LIBS)
+$(BUILD)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/unit
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_LIBS)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread

@@ -37,12 +37,19 @@
  *   configure-refuse=1 answer CONFIGURE with ERROR(ERR_P11_MODULE_LOAD) and exit 1,
  *                  as p11signer-token does when its module does not open
  *   pin=DIGITS     the user PIN (default 1234)
+ *   flags=F        add the proto_token_flag bits F (decimal) to token 0's flags:
+ *                  16 a PIN pad (a PIN_PAD login then succeeds), 32 PIN count
+ *                  low, 64 final try, 128 PIN locked
+ *   absent-at=N    from request N on, token 0 is out of its slot: listed
+ *                  without PRESENT and without keys; SIGN answers
+ *                  ERR_P11_TOKEN_REMOVED
  *
  * What it saw is reported in the KEY_LIST's description: "allow=A token=T
  * sessions=S fds=F stdout=null|other sock=1|0 requests=N reordered=R
- * rejected=J argv-uris=U", where token counts CONFIGURE's token URIs,
+ * rejected=J argv-uris=U login-flags=L", where token counts CONFIGURE's token URIs,
  * rejected its pin_rejected, argv-uris the arguments holding "pkcs11:" (0:
- * none came on the command line), and fds its open descriptors at start (3
+ * none came on the command line), login-flags the flags of the last LOGIN,
+ * and fds its open descriptors at start (3
  * when the daemon closed the rest).
  *
  * Token 0 ("pkcs11:...;token=fake0", slot 1) is present and holds three
@@ -77,7 +84,7 @@
 
 struct spec {
 	unsigned long die, status, farewell, garbage, bogus_id, wrong_type;
-	unsigned long slow, slow_sign, jitter, events, event_at, holder;
+	unsigned long slow, slow_sign, jitter, events, event_at, holder, flags, absent_at;
 	long hello;			/* -1: normal */
 	int hello_silent, hello_close, need_login, linger, auto_rejected, configure_refuse;
 	char pin[64];
@@ -100,7 +107,7 @@ struct job {
 static struct spec sp = { .status = 3, .hello = -1, .pin = "1234" };
 static unsigned nallow, ntoken, sessions, nrejected, argv_uris;
 static int start_fds, stdout_null, fd0_sock, verbose, logged_in;
-static unsigned long nrequests, reordered;
+static unsigned long nrequests, reordered, login_flags;
 static secp256k1_context *ctx;
 static struct fkey keys[NKEYS + MAX_GENERATED];
 static size_t nkeys;
@@ -159,6 +166,8 @@ parse_spec(const char *module)
 		else if (strcmp(tok, "jitter") == 0) sp.jitter = v;
 		else if (strcmp(tok, "events") == 0) sp.events = v;
 		else if (strcmp(tok, "event-at") == 0) sp.event_at = v;
+		else if (strcmp(tok, "flags") == 0) sp.flags = v & PROTO_TOKEN_FLAGS_ALL;
+		else if (strcmp(tok, "absent-at") == 0) sp.absent_at = v;
 		else if (strcmp(tok, "linger") == 0) sp.linger = v != 0;
 		else if (strcmp(tok, "holder") == 0) sp.holder = v;
 		else if (strcmp(tok, "hello") == 0) sp.hello = (long)v;
@@ -257,12 +266,22 @@ send_error(uint32_t id, int code, const char *message)
 	send_msg(&m);
 }
 
+/* Token 0 has been taken out (absent-at). */
+static int
+token0_absent(void)
+{
+	return sp.absent_at != 0 && nrequests >= sp.absent_at;
+}
+
 static uint32_t
 token0_flags(void)
 {
+	if (token0_absent())
+		return PROTO_TOKEN_REMOVABLE;
 	return PROTO_TOKEN_PRESENT | PROTO_TOKEN_INITIALIZED | PROTO_TOKEN_USER_PIN_INITIALIZED |
 	    PROTO_TOKEN_LOGIN_REQUIRED | (logged_in ? PROTO_TOKEN_LOGGED_IN : 0) |
-	    (sp.auto_rejected ? PROTO_TOKEN_PIN_AUTO | PROTO_TOKEN_PIN_AUTO_REJECTED : 0);
+	    (sp.auto_rejected ? PROTO_TOKEN_PIN_AUTO | PROTO_TOKEN_PIN_AUTO_REJECTED : 0) |
+	    (uint32_t)sp.flags;
 }
 
 static struct fkey *
@@ -307,10 +326,12 @@ answer(const struct proto_msg *req, uint32_t id)
 		toks[1].uri = TOKEN1_URI;
 		toks[1].slot_id = 7;
 		toks[1].flags = PROTO_TOKEN_REMOVABLE;
+		if (token0_absent())
+			toks[0].nkeys = 0;
 		snprintf(desc, sizeof(desc), "allow=%u token=%u sessions=%u fds=%d stdout=%s sock=%d "
-		    "requests=%lu reordered=%lu rejected=%u argv-uris=%u", nallow, ntoken, sessions,
-		    start_fds, stdout_null ? "null" : "other", fd0_sock, nrequests, reordered,
-		    nrejected, argv_uris);
+		    "requests=%lu reordered=%lu rejected=%u argv-uris=%u login-flags=%lu", nallow,
+		    ntoken, sessions, start_fds, stdout_null ? "null" : "other", fd0_sock, nrequests,
+		    reordered, nrejected, argv_uris, login_flags);
 		m.type = PROTO_KEY_LIST;
 		m.key_list.manufacturer = "p11signer tests";
 		m.key_list.description = desc;
@@ -332,6 +353,10 @@ answer(const struct proto_msg *req, uint32_t id)
 		secp256k1_ecdsa_recoverable_signature sig;
 		int recid;
 
+		if (token0_absent()) {
+			send_error(id, ERR_P11_TOKEN_REMOVED, "fake token: token removed");
+			return;
+		}
 		if ((f = find_key(&req->sign.key)) == NULL) {
 			send_error(id, ERR_P11_KEY_NOT_FOUND, "fake token: no such key");
 			return;
@@ -378,7 +403,12 @@ answer(const struct proto_msg *req, uint32_t id)
 			return;
 		}
 		m.type = PROTO_LOGIN_RESULT;
-		if (req->login.flags & PROTO_LOGIN_PIN_PAD)
+		login_flags = req->login.flags;
+		if ((req->login.flags & PROTO_LOGIN_PIN_PAD) &&
+		    (token0_flags() & PROTO_TOKEN_PROTECTED_AUTH)) {
+			logged_in = 1;	/* the user typed it on the pad */
+			m.login_result.status = PROTO_LOGIN_OK;
+		} else if (req->login.flags & PROTO_LOGIN_PIN_PAD)
 			m.login_result.status = PROTO_LOGIN_PIN_NEEDED;
 		else if (logged_in)
 			m.login_result.status = PROTO_LOGIN_ALREADY;

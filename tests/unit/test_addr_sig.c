@@ -138,14 +138,12 @@ main(void)
 		cmocka_unit_test(test_addr_refused),
 		cmocka_unit_test(test_sig_refused),
 	};
-	json_t *e55 = tvec_load("tests/vectors/core/eip55.json");
 	json_t *sig = tvec_load("tests/vectors/core/sig.json");
 	int failed = 0;
 
-	failed += tvec_run("eip55", e55, test_eip55_case);
+	failed += tvec_run_file("eip55", "tests/vectors/core/eip55.json", test_eip55_case);
 	failed += tvec_run("sig", sig, test_sig_case);
 	failed += cmocka_run_group_tests_name("refused", fixed, NULL, NULL);
-	json_decref(e55);
 	json_decref(sig);
 	return failed != 0;
 }

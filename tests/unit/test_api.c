@@ -1,11 +1,18 @@
 /*
  * The account_* API over JSON-RPC, with a software key standing in for the
  * token (TEST ONLY: p11signer itself never holds a key) and a scripted
- * approver.  Results are checked by decoding and recovering, not by
- * comparing bytes: what matters is that the right key signed the right hash.
- * Cases in tests/vectors/api/cases.json; Clef's signtx requests from
- * tests/vectors/clef-eip712/signtx-requests.
+ * approver (tests/unit/softkey.c).  Cases in tests/vectors/api/cases.json; Clef's signtx requests
+ * from tests/vectors/clef-eip712/signtx-requests.
+ *
+ * What a signing case must answer comes from independent oracles, never from
+ * the code under test: tests/vectors/api/oracle.json (made by gen-api.js with
+ * ethers.js and eth-sig-util) holds, for the same throwaway key, each raw
+ * transaction with geth's JSON of it and each signature.  The software key
+ * signs with libsecp256k1 alone (RFC 6979, low s, its own recovery id), as
+ * ethers does, so the answers are compared byte for byte: every field of
+ * a transaction, and every digest, is checked against the request.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,59 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <secp256k1.h>
-
 #include "eth/addr.h"
-#include "eth/eip191.h"
-#include "eth/eip712.h"
 #include "core/err.h"
-#include "eth/hex.h"
 #include "eth/keccak.h"
 #include "core/limits.h"
-#include "eth/sig.h"
-#include "eth/tx.h"
 #include "rpc/caller.h"
 #include "signer/api.h"
 #include "signer/audit.h"
+#include "softkey.h"
 #include "tvec.h"
 
-static secp256k1_context *ctx;
-static uint8_t seckey[32];
-static uint8_t pubkey[65];
-static uint8_t key_addr[20];
-static char key_hex[ETH_ADDR_STR];	/* EIP-55 */
-static int signs;
-
-static int
-soft_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
-{
-	*accountsp = json_pack("[{s:s,s:s}]", "address", key_hex, "url", "test://software-key");
-	return 0;
-}
-
-static int
-soft_sign(void *c, const uint8_t addr[20], const uint8_t digest[32], uint8_t sig64[64],
-    int *recidp, char why[SIGNER_WHY_MAX])
-{
-	secp256k1_ecdsa_signature sig;
-
-	if (memcmp(addr, key_addr, 20) != 0)
-		return ERR_P11_KEY_NOT_FOUND;
-	if (!secp256k1_ecdsa_sign(ctx, &sig, digest, seckey, NULL, NULL))
-		return ERR_INTERNAL;
-	secp256k1_ecdsa_signature_serialize_compact(ctx, sig64, &sig);
-	signs++;
-	if (eth_sig_normalize(sig64, NULL) != 0)
-		return ERR_INTERNAL;
-	return eth_sig_find_recid(digest, sig64, pubkey, recidp);
-}
-
-static int
-soft_generate(void *c, uint8_t addr[20], char why[SIGNER_WHY_MAX])
-{
-	memcpy(addr, key_addr, 20);
-	return 0;
-}
+static struct softkey key;	/* keccak256("p11signer api test key") */
 
 /* The scripted approver: what it answers, and what it was asked. */
 static struct {
@@ -146,7 +111,7 @@ call(const json_t *req, const char *mode, int advanced, const char *policy_text,
 	eth_u256_from_u64(&cfg.chain_id, 1);
 	cfg.advanced = advanced;
 	cfg.approval_timeout_ms = 1000;
-	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.keys = softkey_keys(&key);
 	ui.mode = mode;
 	ui.calls = ui.notified = 0;
 	ui.asked[0] = '\0';
@@ -194,33 +159,73 @@ put_key(json_t *j)
 	if (json_is_array(j)) {
 		json_array_foreach(j, i, v) {
 			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
-				json_array_set_new(j, i, json_string(key_hex));
+				json_array_set_new(j, i, json_string(key.hex));
 			else
 				put_key(v);
 		}
 	} else if (json_is_object(j)) {
 		json_object_foreach(j, k, v) {
 			if (json_is_string(v) && strcmp(json_string_value(v), "$KEY") == 0)
-				json_object_set_new(j, k, json_string(key_hex));
+				json_object_set_new(j, k, json_string(key.hex));
 			else
 				put_key(v);
 		}
 	}
 }
 
-/* The signature in a result (hex, 65 bytes) recovers to the key over digest. */
-static void
-assert_signed_by_key(const char *sighex, const uint8_t digest[32], int v_offset)
-{
-	size_t n;
-	uint8_t *sig = tvec_hex(sighex, &n), addr[20];
+static json_t *oracle;	/* tests/vectors/api/oracle.json */
 
-	assert_int_equal(n, 65);
-	assert_true(sig[64] == v_offset || sig[64] == v_offset + 1);
-	assert_true(eth_sig_is_low_s(sig));
-	assert_int_equal(eth_sig_recover_address(digest, sig, addr), 0);
-	assert_memory_equal(addr, key_addr, 20);
-	free(sig);
+/*
+ * The oracle's answer for a case: its "expect" object.  The oracle keeps a
+ * copy of the case it answered; a case changed since is a failure (run
+ * tests/vectors/api/gen-api.js again), not a comparison with a stale answer.
+ */
+static const json_t *
+oracle_expect(const json_t *c)
+{
+	const char *name = tvec_str(c, "name");
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(oracle, "cases"), i, e) {
+		if (!json_equal(json_object_get(e, "case"), c))
+			continue;
+		return json_object_get(e, "expect");
+	}
+	fail_msg("\"%s\" has no answer in tests/vectors/api/oracle.json, or a stale one: "
+	    "run node tests/vectors/api/gen-api.js", name);
+	return NULL;
+}
+
+/* Hex strings of the same bytes (the oracle writes lower case; so must we). */
+static void
+assert_hex_equal(const char *got, const char *want)
+{
+	assert_non_null(got);
+	assert_non_null(want);
+	assert_string_equal(got, want);
+}
+
+/*
+ * A signed transaction is the oracle's, byte for byte, and so is geth's JSON
+ * of it that the API returns beside it.
+ */
+static void
+assert_tx_is(const json_t *result, const json_t *expect)
+{
+	const json_t *tx = json_object_get(result, "tx");
+
+	assert_hex_equal(json_string_value(json_object_get(result, "raw")),
+	    json_string_value(json_object_get(expect, "raw")));
+	if (!json_equal(tx, json_object_get(expect, "json"))) {
+		char *got = json_dumps(tx, JSON_SORT_KEYS), *want =
+		    json_dumps(json_object_get(expect, "json"), JSON_SORT_KEYS);
+
+		print_error("tx:     %s\noracle: %s\n", got, want);
+		free(got);
+		free(want);
+		fail();
+	}
 }
 
 /*
@@ -237,17 +242,15 @@ test_case(void **state)
 	const json_t *pol = json_object_get(c, "policy");
 	const char *check = json_string_value(json_object_get(c, "check"));
 	const json_t *asked = json_object_get(c, "asked");
-	json_t *resp, *result, *params;
+	json_t *resp, *result;
 	char *pol_text = pol != NULL ? json_dumps(pol, 0) : NULL;
-	uint8_t digest[32];
 
 	put_key(req);
-	signs = 0;
+	key.signs = 0;
 	resp = call(req, json_string_value(json_object_get(c, "approver")),
 	    json_is_true(json_object_get(c, "advanced")), pol_text, NULL);
 	free(pol_text);
 	assert_non_null(resp);
-	params = json_object_get(req, "params");
 	if (want_err != NULL) {
 		const json_t *e = json_object_get(resp, "error");
 
@@ -259,7 +262,7 @@ test_case(void **state)
 		if (json_object_get(want_err, "message") != NULL)
 			assert_string_equal(json_string_value(json_object_get(e, "message")),
 			    json_string_value(json_object_get(want_err, "message")));
-		assert_int_equal(signs, 0);
+		assert_int_equal(key.signs, 0);
 	} else {
 		result = json_object_get(resp, "result");
 		if (result == NULL)
@@ -268,69 +271,31 @@ test_case(void **state)
 		if (check == NULL || strcmp(check, "value") == 0) {
 			assert_true(json_equal(result, json_object_get(c, "result")));
 		} else if (strcmp(check, "tx") == 0) {
-			const char *raw = json_string_value(json_object_get(result, "raw"));
-			struct eth_tx *tx = NULL;
-			uint8_t sig64[64], addr[20], *bytes;
-			int recid;
-			size_t n;
-
-			bytes = tvec_hex(raw, &n);
-			assert_int_equal(eth_tx_decode_signed(bytes, n, &tx, sig64, &recid), 0);
-			assert_int_equal(eth_tx_recover_sender(tx, sig64, recid, addr), 0);
-			assert_memory_equal(addr, key_addr, 20);
-			assert_int_equal(tx->chain_id.w[0], 1);
-			assert_int_equal(json_integer_value(json_object_get(c, "type")), tx->type);
-			/* what the approver changed is what was signed */
-			if (json_object_get(c, "signed_to") != NULL) {
-				const char *want = tvec_str(c, "signed_to");
-				uint8_t wa[20];
-
-				assert_int_equal(eth_addr_parse(want, strlen(want), wa, NULL), 0);
-				assert_memory_equal(tx->to, wa, 20);
-			}
-			if (json_object_get(c, "signed_gas") != NULL)
-				assert_int_equal(tx->gas,
-				    strtoull(tvec_str(c, "signed_gas"), NULL, 16));
-			assert_non_null(json_object_get(json_object_get(result, "tx"), "hash"));
-			eth_tx_free(tx);
-			free(bytes);
+			assert_tx_is(result, oracle_expect(c));
+			assert_int_equal(key.signs, 1);
 			/* ui_onApprovedTx; a changed transaction is also said (ui_showInfo) */
 			assert_int_equal(ui.notified, ui.calls == 0 ? 0 :
 			    strncmp(ui.mode, "change", 6) == 0 ? 2 : 1);
-		} else if (strcmp(check, "personal") == 0) {
-			size_t n;
-			uint8_t *m = tvec_hex(json_string_value(json_array_get(params, 2)), &n);
-
-			assert_int_equal(eth_eip191_personal_hash(m, n, digest), 0);
-			assert_signed_by_key(json_string_value(result), digest, 27);
-			free(m);
-		} else if (strcmp(check, "typed") == 0) {
-			const json_t *td = json_array_get(params,
-			    strcmp(json_string_value(json_object_get(req, "method")),
-			    "account_signData") == 0 ? 2 : 1);
-
-			assert_int_equal(eth_eip712_digest(td, digest, NULL), 0);
-			assert_signed_by_key(json_string_value(result), digest, 27);
-		} else if (strcmp(check, "digest") == 0) {
-			size_t n;
-			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
-
-			assert_signed_by_key(json_string_value(result), d,
-			    (int)json_integer_value(json_object_get(c, "v_offset")));
-			free(d);
 		} else if (strcmp(check, "gnosis") == 0) {
-			size_t n;
-			uint8_t *d = tvec_hex(tvec_str(c, "digest"), &n);
-
-			assert_signed_by_key(json_string_value(json_object_get(result,
-			    "signature")), d, 27);
+			assert_hex_equal(json_string_value(json_object_get(result, "signature")),
+			    json_string_value(json_object_get(oracle_expect(c), "signature")));
 			assert_string_equal(json_string_value(json_object_get(result, "sender")),
-			    key_hex);
-			free(d);
+			    key.hex);
+		} else if (strcmp(check, "personal") == 0 || strcmp(check, "typed") == 0 ||
+		    strcmp(check, "digest") == 0) {
+			/* The same key and RFC 6979: the same signature iff the same digest. */
+			assert_hex_equal(json_string_value(result),
+			    json_string_value(json_object_get(oracle_expect(c), "signature")));
+			assert_int_equal(key.signs, 1);
 		} else if (strcmp(check, "list") == 0) {
+			const char *a = json_string_value(json_object_get(oracle, "address"));
 			char lower[ETH_ADDR_STR];
+			size_t i;
 
-			eth_hex_encode_to(key_addr, 20, lower);
+			/* Clef lists addresses in lower case. */
+			for (i = 0; a[i] != '\0' && i + 1 < sizeof(lower); i++)
+				lower[i] = (char)tolower((unsigned char)a[i]);
+			lower[i] = '\0';
 			assert_int_equal(json_array_size(result),
 			    json_integer_value(json_object_get(c, "count")));
 			if (json_array_size(result) > 0)
@@ -344,7 +309,25 @@ test_case(void **state)
 	json_decref(req);
 }
 
-/* Clef's signtx request files: the outcome EXPECTED.md states for each. */
+/* The oracle's transaction for one of Clef's signtx requests. */
+static const json_t *
+oracle_clef_expect(const char *file, int advanced)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(oracle, "clef_signtx"), i, e)
+		if (strcmp(tvec_str(e, "file"), file) == 0 &&
+		    json_is_true(json_object_get(e, "advanced")) == (advanced != 0))
+			return json_object_get(e, "expect");
+	fail_msg("%s (advanced %d) has no answer in tests/vectors/api/oracle.json", file, advanced);
+	return NULL;
+}
+
+/*
+ * Clef's signtx request files: the outcome EXPECTED.md states for each; what
+ * is signed is the oracle's transaction, byte for byte.
+ */
 static void
 test_clef_signtx(void **state)
 {
@@ -376,21 +359,23 @@ test_clef_signtx(void **state)
 		req = json_load_file(path, 0, NULL);
 		assert_non_null(req);
 		json_object_set_new(json_array_get(json_object_get(req, "params"), 0), "from",
-		    json_string(key_hex));
-		signs = 0;
+		    json_string(key.hex));
+		key.signs = 0;
 		resp = call(req, "approve", cases[i].advanced, NULL, NULL);
 		e = json_object_get(resp, "error");
 		if (cases[i].error == NULL) {
 			if (e != NULL)
 				print_error("%s: %s\n", cases[i].file, json_dumps(e, 0));
 			assert_null(e);
-			assert_int_equal(signs, 1);
+			assert_int_equal(key.signs, 1);
+			assert_tx_is(json_object_get(resp, "result"),
+			    oracle_clef_expect(cases[i].file, cases[i].advanced));
 		} else {
 			assert_non_null(e);
 			assert_int_equal(json_integer_value(json_object_get(e, "code")), -32000);
 			assert_string_equal(json_string_value(json_object_get(e, "message")),
 			    cases[i].error);
-			assert_int_equal(signs, 0);
+			assert_int_equal(key.signs, 0);
 		}
 		json_decref(resp);
 		json_decref(req);
@@ -411,7 +396,7 @@ test_audit_trail(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/audit.log", tmpdir);
 	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
-	    "account_signData", "params", "text/plain", key_hex, "0x68656c6c6f");
+	    "account_signData", "params", "text/plain", key.hex, "0x68656c6c6f");
 	resp = call(req, "approve", 0, NULL, path);
 	assert_non_null(json_object_get(resp, "result"));
 	json_decref(resp);
@@ -494,13 +479,13 @@ test_typed_data_at_once(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	eth_u256_from_u64(&cfg.chain_id, 1);
 	cfg.approval_timeout_ms = 10000;
-	cfg.keys = (struct signer_keys){ NULL, soft_list, soft_sign, soft_generate };
+	cfg.keys = softkey_keys(&key);
 	cfg.approver = (struct signer_approver){ .ask = holding_ask, .notify = fake_notify };
 	cfg.typed_data_at_once = 1;
 	cfg.typed_data_wait_ms = 300;
 	assert_int_equal(signer_api_new(&cfg, &a.api), 0);
 	req = json_pack("{s:s,s:i,s:s,s:[s,{s:{s:[{s:s,s:s}],s:[{s:s,s:s}]},s:s,s:{s:s},s:{s:[i,i]}}]}",
-	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key_hex,
+	    "jsonrpc", "2.0", "id", 1, "method", "account_signTypedData", "params", key.hex,
 	    "types", "EIP712Domain", "name", "name", "type", "string",
 	    "M", "name", "v", "type", "uint8[]", "primaryType", "M", "domain", "name", "x",
 	    "message", "v", 1, 2);
@@ -559,7 +544,7 @@ test_typed_hex_values(void **state)
 	for (i = 0; i < o; i++)
 		sprintf(hex + 2 + 2 * i, "%02x", (unsigned char)text[i]);
 	req = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
-	    "account_signData", "params", "data/typed", key_hex, hex);
+	    "account_signData", "params", "data/typed", key.hex, hex);
 	resp = call(req, "approve", 0, NULL, NULL);
 	msg = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
 	assert_non_null(msg);
@@ -615,7 +600,7 @@ test_audit_denial_and_change(void **state)
 	json_decref(resp);
 	json_decref(req);
 	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "jsonrpc", "2.0",
-	    "id", 2, "method", "account_signTransaction", "params", "from", key_hex,
+	    "id", 2, "method", "account_signTransaction", "params", "from", key.hex,
 	    "to", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "gas", "0x15f90",
 	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x7", "data", usdc_transfer);
 	resp = call(req, "change-gas", 0, NULL, path);
@@ -677,7 +662,7 @@ test_audit_large_call(void **state)
 	}
 	data[o] = '\0';
 	req = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s]}", "jsonrpc", "2.0",
-	    "id", 3, "method", "account_signTransaction", "params", "from", key_hex,
+	    "id", 3, "method", "account_signTransaction", "params", "from", key.hex,
 	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x2dc6c0",
 	    "gasPrice", "0x3b9aca00", "value", "0x0", "nonce", "0x1", "data", data,
 	    "frob(bytes[])");
@@ -712,24 +697,27 @@ main(void)
 		cmocka_unit_test(test_audit_large_call),
 	};
 	json_t *cases = tvec_load("tests/vectors/api/cases.json");
-	secp256k1_pubkey pk;
-	size_t n = 65;
+	const char *oracle_addr;
 	int failed = 0;
 
-	ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
-	eth_keccak256("p11signer api test key", 22, seckey);
-	if (!secp256k1_ec_pubkey_create(ctx, &pk, seckey))
+	if (softkey_init(&key, "p11signer api test key", "test://software-key") != 0)
 		return 1;
-	secp256k1_ec_pubkey_serialize(ctx, pubkey, &n, &pk, SECP256K1_EC_UNCOMPRESSED);
-	eth_addr_from_pubkey(pubkey, key_addr);
-	eth_addr_to_checksum(key_addr, key_hex);
+	/* The oracle signed with the same key: its address is ours. */
+	oracle = tvec_load("tests/vectors/api/oracle.json");
+	oracle_addr = json_string_value(json_object_get(oracle, "address"));
+	if (oracle_addr == NULL || strcmp(oracle_addr, key.hex) != 0) {
+		printf("1..1\nnot ok 1 - api: the oracle's key %s is not the test key %s\n",
+		    oracle_addr != NULL ? oracle_addr : "(no oracle.json)", key.hex);
+		return 1;
+	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/p11s-api.XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	failed += tvec_run("api", cases, test_case);
 	failed += cmocka_run_group_tests_name("api-fixed", fixed, NULL, NULL);
 	json_decref(cases);
-	secp256k1_context_destroy(ctx);
+	json_decref(oracle);
+	softkey_free(&key);
 	{
 		char cmd[128];
 

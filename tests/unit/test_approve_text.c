@@ -52,11 +52,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = { cmocka_unit_test(test_chain_names) };
-	json_t *v = tvec_load("tests/vectors/approve/text.json");
 	int failed;
 
-	failed = tvec_run("approve_text", v, test_text_case);
+	failed = tvec_run_file("approve_text", "tests/vectors/approve/text.json",
+	    test_text_case);
 	failed += cmocka_run_group_tests(tests, NULL, NULL);
-	json_decref(v);
 	return failed != 0;
 }

@@ -288,44 +288,20 @@ test_checkpoint_file(void **state)
 	assert_string_equal(h.hash, head);
 }
 
-/* Change the caller in line 3 and recompute the chain: the chain alone says
- * intact, a checkpoint written before says broken, and so does the daemon. */
+/*
+ * Six lines checkpointed at lines 4 and 6; edit() rewrites the lines (and
+ * their count) and the chain is recomputed.  The chain alone says intact;
+ * each checkpoint written before says broken, and the daemon will not open
+ * the log.
+ */
 static void
-test_rewritten_caller(void **state)
+rechained_edit_found(void (*edit)(char **l, int *nl))
 {
 	struct signer_audit_config cfg = { path, cppath, NULL };
 	char head[SIGNER_AUDIT_HASH_HEX], why[256];
 	struct signer_audit_head h4, last;
 	struct signer_audit *a;
 	unsigned long n, bad;
-	char **l, *p;
-	int nl;
-
-	make_log_checkpointed(6, NULL);
-	checkpoint_at(4, &h4);
-	assert_int_equal(signer_audit_checkpoint_last(cppath, &last), 0);
-	l = read_lines(&nl);
-	assert_non_null(p = strstr(l[2], "\"caller\":\"work\""));
-	memcpy(p + 10, "vlt1", 4);
-	rechain(l, nl);
-	write_lines(l, nl);
-	free_lines(l, nl);
-	assert_int_equal(signer_audit_verify(path, head, &n, &bad, why, sizeof(why)), 0);
-	assert_int_equal(verify_against(&h4, &bad), ERR_AUDIT_BROKEN);
-	assert_int_equal(bad, 4);
-	assert_int_equal(verify_against(&last, &bad), ERR_AUDIT_BROKEN);
-	assert_int_equal(bad, 6);
-	assert_int_equal(signer_audit_open_cfg(&cfg, &a), ERR_AUDIT_BROKEN);
-}
-
-/* Delete line 3 and recompute the chain: found against the checkpoint. */
-static void
-test_deleted_line_rechained(void **state)
-{
-	struct signer_audit_config cfg = { path, cppath, NULL };
-	struct signer_audit_head h4, last;
-	struct signer_audit *a;
-	unsigned long bad;
 	char **l;
 	int nl;
 
@@ -333,18 +309,48 @@ test_deleted_line_rechained(void **state)
 	checkpoint_at(4, &h4);
 	assert_int_equal(signer_audit_checkpoint_last(cppath, &last), 0);
 	l = read_lines(&nl);
-	free(l[2]);
-	memmove(&l[2], &l[3], sizeof(*l) * (size_t)(nl - 3));
-	nl--;
+	edit(l, &nl);
 	rechain(l, nl);
 	write_lines(l, nl);
 	free_lines(l, nl);
+	assert_int_equal(signer_audit_verify(path, head, &n, &bad, why, sizeof(why)), 0);
 	assert_int_equal(verify_against(&h4, &bad), ERR_AUDIT_BROKEN);
 	assert_int_equal(bad, 4);
-	/* The last checkpoint names line 6, which is gone. */
+	/* The last checkpoint names line 6: changed, or gone. */
 	assert_int_equal(verify_against(&last, &bad), ERR_AUDIT_BROKEN);
 	assert_int_equal(bad, 6);
 	assert_int_equal(signer_audit_open_cfg(&cfg, &a), ERR_AUDIT_BROKEN);
+}
+
+static void
+rewrite_caller(char **l, int *nl)
+{
+	char *p;
+
+	assert_non_null(p = strstr(l[2], "\"caller\":\"work\""));
+	memcpy(p + 10, "vlt1", 4);
+}
+
+static void
+delete_line_3(char **l, int *nl)
+{
+	free(l[2]);
+	memmove(&l[2], &l[3], sizeof(*l) * (size_t)(*nl - 3));
+	(*nl)--;
+}
+
+/* Change the caller in line 3 and recompute the chain. */
+static void
+test_rewritten_caller(void **state)
+{
+	rechained_edit_found(rewrite_caller);
+}
+
+/* Delete line 3 and recompute the chain. */
+static void
+test_deleted_line_rechained(void **state)
+{
+	rechained_edit_found(delete_line_3);
 }
 
 /* A head written down earlier still verifies after honest appends, and the

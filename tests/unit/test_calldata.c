@@ -417,17 +417,12 @@ main(void)
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_shown_values_bounded),
 	};
-	json_t *abi = tvec_load("tests/vectors/calldata/abi.json");
-	json_t *refused = tvec_load("tests/vectors/calldata/abi-refused.json");
-	json_t *calls = tvec_load("tests/vectors/calldata/calls.json");
 	int failed = 0;
 
-	failed += tvec_run("abi", abi, test_abi_case);
-	failed += tvec_run("abi-refused", refused, test_abi_refused);
-	failed += tvec_run("calls", calls, test_call_case);
+	failed += tvec_run_file("abi", "tests/vectors/calldata/abi.json", test_abi_case);
+	failed += tvec_run_file("abi-refused", "tests/vectors/calldata/abi-refused.json",
+	    test_abi_refused);
+	failed += tvec_run_file("calls", "tests/vectors/calldata/calls.json", test_call_case);
 	failed += cmocka_run_group_tests_name("calldata-fixed", fixed, NULL, NULL);
-	json_decref(abi);
-	json_decref(refused);
-	json_decref(calls);
 	return failed != 0;
 }

@@ -29,44 +29,11 @@
 #include "eth/keccak.h"
 #include "eth/sig.h"
 #include "p11/client.h"
+#include "testutil.h"
 
 #define TOKEN0_URI "pkcs11:manufacturer=p11signer;model=fake;serial=0001;token=fake0"
 
 /* ---- helpers ---- */
-
-static char fake_path[PATH_MAX];
-
-static const char *
-fake_helper(void)
-{
-	const char *build = getenv("BUILD");
-
-	if (build == NULL || build[0] == '\0')
-		build = "build";
-	snprintf(fake_path, sizeof(fake_path), "%s/tests/tools/fake-token-helper", build);
-	if (access(fake_path, X_OK) != 0)
-		fail_msg("the fake token helper %s is not there (%s): build it with "
-		    "make BUILD=%s %s", fake_path, strerror(errno), build, fake_path);
-	return fake_path;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000L;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static int
 count_dir(const char *path)
@@ -100,7 +67,7 @@ threads_settled(int want)
 	int i, n = count_dir("/proc/self/task"), prev = -1;
 
 	for (i = 0; i < 100 && (want >= 0 ? n != want : n != prev); i++) {
-		sleep_ms(10);
+		testutil_sleep_ms(10);
 		prev = n;
 		n = count_dir("/proc/self/task");
 	}
@@ -188,7 +155,7 @@ static void
 config(struct p11_client_config *cfg, const char *spec, int timeout_ms, struct events *ev)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->helper_path = fake_helper();
+	cfg->helper_path = testutil_build_program("tests/tools/fake-token-helper");
 	cfg->module = spec;
 	cfg->allowed_dirs = allow;
 	cfg->nallowed = 2;
@@ -422,7 +389,7 @@ test_concurrent_signs(void **state)
 	}
 	proto_msg_free(list);
 
-	t0 = now_ms();
+	t0 = testutil_now_ms();
 	for (t = 0; t < 4; t++) {
 		memset(&args[t], 0, sizeof(args[t]));
 		args[t].c = c;
@@ -438,7 +405,7 @@ test_concurrent_signs(void **state)
 			fail_msg("thread %u: %s (%s)", t, err_str(args[t].first_r), args[t].first_why);
 		assert_int_equal(args[t].ok, 250);
 	}
-	print_message("# 1000 signs from 4 threads in %ld ms\n", now_ms() - t0);
+	print_message("# 1000 signs from 4 threads in %ld ms\n", testutil_now_ms() - t0);
 
 	/* The fake answered out of order, and saw every request once. */
 	assert_int_equal(p11_client_list(c, &list, why), 0);
@@ -467,7 +434,7 @@ slow_sign_main(void *arg)
 	int recid;
 
 	a->r = p11_client_sign(a->c, &ref, digest, sig, &recid, a->why);
-	a->done_ms = now_ms();
+	a->done_ms = testutil_now_ms();
 	return NULL;
 }
 
@@ -479,7 +446,7 @@ list_main(void *arg)
 
 	a->r = p11_client_list(a->c, &list, a->why);
 	proto_msg_free(list);
-	a->done_ms = now_ms();
+	a->done_ms = testutil_now_ms();
 	return NULL;
 }
 
@@ -496,7 +463,7 @@ test_killed_mid_request(void **state)
 	int i, r = -1;
 
 	(void)state;
-	t_start = now_ms();
+	t_start = testutil_now_ms();
 	c = start("fake:slow-sign=5000", 10000, NULL);
 	pid = p11_client_helper_pid(c);
 	for (i = 0; i < 3; i++) {
@@ -504,8 +471,8 @@ test_killed_mid_request(void **state)
 		args[i].c = c;
 		assert_int_equal(pthread_create(&th[i], NULL, slow_sign_main, &args[i]), 0);
 	}
-	sleep_ms(150);	/* the signs are sent and wait on the fake */
-	t_kill = now_ms();
+	testutil_sleep_ms(150);	/* the signs are sent and wait on the fake */
+	t_kill = testutil_now_ms();
 	assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
 	for (i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
@@ -517,19 +484,19 @@ test_killed_mid_request(void **state)
 	assert_int_equal(p11_client_helper_pid(c), 0);
 
 	/* Within a second of the last start: no restart, and no waiting either. */
-	if (now_ms() - t_start < 800) {
-		t0 = now_ms();
+	if (testutil_now_ms() - t_start < 800) {
+		t0 = testutil_now_ms();
 		r = p11_client_list(c, &list, why);
 		assert_int_equal(r, ERR_PROTO_CLOSED);
 		assert_null(list);
 		assert_contains(why, "died (signal 9)");
 		assert_contains(why, "at most once a second");
-		assert_true(now_ms() - t0 < 100);
+		assert_true(testutil_now_ms() - t0 < 100);
 	}
 
 	/* Then it restarts: four threads at once get one new helper. */
-	while (now_ms() - t_start < 1100)
-		sleep_ms(20);
+	while (testutil_now_ms() - t_start < 1100)
+		testutil_sleep_ms(20);
 	for (i = 0; i < 4; i++) {
 		memset(&args[i], 0, sizeof(args[i]));
 		args[i].c = c;
@@ -564,8 +531,8 @@ test_killed_socket_held(void **state)
 	memset(&arg, 0, sizeof(arg));
 	arg.c = c;
 	assert_int_equal(pthread_create(&th, NULL, slow_sign_main, &arg), 0);
-	sleep_ms(150);
-	t_kill = now_ms();
+	testutil_sleep_ms(150);
+	t_kill = testutil_now_ms();
 	assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
 	pthread_join(th, NULL);
 	assert_int_equal(arg.r, ERR_PROTO_CLOSED);
@@ -607,19 +574,19 @@ test_exit_status_and_restart(void **state)
 	snap_check(&s);
 
 	/* Dies on every first request: restarted at most once a second, never waited for. */
-	t_start = now_ms();
+	t_start = testutil_now_ms();
 	c = start("fake:die=1", 5000, NULL);
 	assert_int_equal(p11_client_list(c, &list, why), ERR_PROTO_CLOSED);
 	assert_contains(why, "exited with status 3");
-	t0 = now_ms();
+	t0 = testutil_now_ms();
 	r = p11_client_list(c, &list, why);
 	assert_int_equal(r, ERR_PROTO_CLOSED);
 	if (t0 - t_start < 800) {
 		assert_contains(why, "exited with status 3; it is restarted at most once a second");
-		assert_true(now_ms() - t0 < 100);
+		assert_true(testutil_now_ms() - t0 < 100);
 	}
-	while (now_ms() - t_start < 1100)
-		sleep_ms(20);
+	while (testutil_now_ms() - t_start < 1100)
+		testutil_sleep_ms(20);
 	/* A new one started, and died the same way (not the rate limit's message). */
 	assert_int_equal(p11_client_list(c, &list, why), ERR_PROTO_CLOSED);
 	assert_string_equal(why, "the token helper for fake:die=1 exited with status 3");
@@ -642,14 +609,14 @@ test_timeout(void **state)
 	(void)state;
 	c = start("fake:slow-sign=400", 100, NULL);
 	pid = p11_client_helper_pid(c);
-	t0 = now_ms();
+	t0 = testutil_now_ms();
 	assert_int_equal(p11_client_sign(c, &ref, digest, sig, &recid, why), ERR_TIMEOUT);
-	took = now_ms() - t0;
+	took = testutil_now_ms() - t0;
 	assert_true(took >= 90 && took < 350);
 	assert_string_equal(why, "the token helper for fake:slow-sign=400 did not answer SIGN "
 	    "within 100 ms");
 	/* Its late answer comes and is dropped: the helper is not ended for it. */
-	sleep_ms(500);
+	testutil_sleep_ms(500);
 	assert_int_equal(p11_client_list(c, &list, why), 0);
 	assert_int_equal(desc_number(list, "requests="), 2);
 	proto_msg_free(list);
@@ -697,9 +664,9 @@ test_too_many_timeouts(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(args[i].r, 0);
 	}
-	t0 = now_ms();
-	while (p11_client_helper_pid(c) == pid && now_ms() - t0 < 3000)
-		sleep_ms(10);
+	t0 = testutil_now_ms();
+	while (p11_client_helper_pid(c) == pid && testutil_now_ms() - t0 < 3000)
+		testutil_sleep_ms(10);
 	assert_int_not_equal(p11_client_helper_pid(c), pid);
 	p11_client_stop(c);
 	assert_reaped(pid);
@@ -813,9 +780,9 @@ test_hello_refused(void **state)
 	    "speaks version 1)");
 	snap_check(&s);
 	/* Never answers. */
-	t0 = now_ms();
+	t0 = testutil_now_ms();
 	assert_int_equal(start_fails(NULL, "fake:hello-silent=1", 200, why), ERR_TIMEOUT);
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(testutil_now_ms() - t0 < 1000);
 	assert_contains(why, "did not answer HELLO within 200 ms");
 	snap_check(&s);
 	/* Exits on HELLO, or at once. */
@@ -853,7 +820,7 @@ test_pin_rejected_remembered(void **state)
 	/* Restarted at most once a second: try for up to 3 s. */
 	for (i = 0; i < 30 && r == ERR_PROTO_CLOSED; i++) {
 		if ((r = p11_client_list(c, &list, why)) == ERR_PROTO_CLOSED)
-			sleep_ms(100);
+			testutil_sleep_ms(100);
 	}
 	if (r != 0)
 		fail_msg("list after the restart: %s (%s)", err_str(r), why);
@@ -1028,9 +995,9 @@ test_stop_kills_lingering(void **state)
 	/* A helper that does not exit at end of file is killed after 2 s. */
 	c = start("fake:linger=1", 5000, NULL);
 	pid = p11_client_helper_pid(c);
-	t0 = now_ms();
+	t0 = testutil_now_ms();
 	p11_client_stop(c);
-	took = now_ms() - t0;
+	took = testutil_now_ms() - t0;
 	assert_true(took >= 1900 && took < 3500);
 	assert_reaped(pid);
 	snap_check(&s);

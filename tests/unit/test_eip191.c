@@ -13,21 +13,8 @@
 #include "eth/hex.h"
 #include "core/limits.h"
 #include "eth/sig.h"
+#include "testutil.h"
 #include "tvec.h"
-
-static void
-assert_hex_equal(const uint8_t *got, size_t n, const char *want_hex, const char *what)
-{
-	size_t wn;
-	uint8_t *want = tvec_hex(want_hex, &wn);
-	char *g;
-
-	if (wn != n || (n > 0 && memcmp(got, want, n) != 0)) {
-		g = eth_hex_encode(got, n);
-		fail_msg("%s: got %.200s, want %.200s", what, g != NULL ? g : "?", want_hex);
-	}
-	free(want);
-}
 
 static void
 test_personal_case(void **state)
@@ -37,9 +24,9 @@ test_personal_case(void **state)
 	uint8_t *msg = tvec_hex(tvec_str(c, "message"), &n), h[32], *pre = NULL;
 
 	assert_int_equal(eth_eip191_personal_hash(msg, n, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "hash"), "hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "hash"), "hash");
 	assert_int_equal(eth_eip191_personal_message(msg, n, &pre, &pn), 0);
-	assert_hex_equal(pre, pn, tvec_str(c, "prefixed"), "prefixed message");
+	testutil_assert_hex(pre, pn, tvec_str(c, "prefixed"), "prefixed message");
 	free(pre);
 	free(msg);
 }
@@ -55,9 +42,9 @@ test_validator_case(void **state)
 
 	assert_int_equal(eth_addr_parse(v, strlen(v), addr, NULL), 0);
 	assert_int_equal(eth_eip191_validator_hash(addr, data, n, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "hash"), "hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "hash"), "hash");
 	assert_int_equal(eth_eip191_validator_message(addr, data, n, &m, &mn), 0);
-	assert_hex_equal(m, mn, tvec_str(c, "message"), "message");
+	testutil_assert_hex(m, mn, tvec_str(c, "message"), "message");
 	free(m);
 	free(data);
 }
@@ -74,7 +61,7 @@ test_clef_docs_case(void **state)
 
 	assert_int_equal(eth_eip191_personal_hash(msg, n, h), 0);
 	if (strcmp(kind, "personal") == 0) {
-		assert_hex_equal(h, 32, tvec_str(c, "hash"), "hash");
+		testutil_assert_hex(h, 32, tvec_str(c, "hash"), "hash");
 	} else {
 		const char *a = tvec_str(c, "address");
 
@@ -100,8 +87,8 @@ test_clique_case(void **state)
 
 	if ((r = eth_eip191_clique_parse(hdr, n, &q, errmsg)) != 0)
 		fail_msg("refused: %s (%s)", err_name(r), errmsg);
-	assert_hex_equal(q->seal_hash, 32, tvec_str(c, "sealHash"), "seal hash");
-	assert_hex_equal(q->seal_rlp, q->seal_rlp_len, tvec_str(c, "sealRlp"), "seal rlp");
+	testutil_assert_hex(q->seal_hash, 32, tvec_str(c, "sealHash"), "seal hash");
+	testutil_assert_hex(q->seal_rlp, q->seal_rlp_len, tvec_str(c, "sealRlp"), "seal rlp");
 	eth_eip191_clique_summary(q, summary);
 	assert_string_equal(summary, tvec_str(c, "summary"));
 	eth_eip191_clique_free(q);
@@ -162,26 +149,19 @@ int
 main(void)
 {
 	const struct CMUnitTest fixed[] = { cmocka_unit_test(test_limits) };
-	json_t *personal = tvec_load("tests/vectors/eip191/personal.json");
-	json_t *validator = tvec_load("tests/vectors/eip191/validator.json");
-	json_t *docs = tvec_load("tests/vectors/eip191/clef-docs.json");
-	json_t *clique = tvec_load("tests/vectors/eip191/clique.json");
-	json_t *clique_bad = tvec_load("tests/vectors/eip191/clique-refused.json");
-	json_t *checkpoint = tvec_load("tests/vectors/eip191/clique-checkpoint.json");
 	int failed = 0;
 
-	failed += tvec_run("eip191-personal", personal, test_personal_case);
-	failed += tvec_run("eip191-validator", validator, test_validator_case);
-	failed += tvec_run("eip191-clef-docs", docs, test_clef_docs_case);
-	failed += tvec_run("clique", clique, test_clique_case);
-	failed += tvec_run("clique-refused", clique_bad, test_clique_refused);
-	failed += tvec_run("clique-checkpoint", checkpoint, test_clique_case);
+	failed += tvec_run_file("eip191-personal", "tests/vectors/eip191/personal.json",
+	    test_personal_case);
+	failed += tvec_run_file("eip191-validator", "tests/vectors/eip191/validator.json",
+	    test_validator_case);
+	failed += tvec_run_file("eip191-clef-docs", "tests/vectors/eip191/clef-docs.json",
+	    test_clef_docs_case);
+	failed += tvec_run_file("clique", "tests/vectors/eip191/clique.json", test_clique_case);
+	failed += tvec_run_file("clique-refused", "tests/vectors/eip191/clique-refused.json",
+	    test_clique_refused);
+	failed += tvec_run_file("clique-checkpoint", "tests/vectors/eip191/clique-checkpoint.json",
+	    test_clique_case);
 	failed += cmocka_run_group_tests_name("eip191-fixed", fixed, NULL, NULL);
-	json_decref(personal);
-	json_decref(validator);
-	json_decref(docs);
-	json_decref(clique);
-	json_decref(clique_bad);
-	json_decref(checkpoint);
 	return failed != 0;
 }

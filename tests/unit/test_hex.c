@@ -130,19 +130,16 @@ main(void)
 {
 	const struct CMUnitTest fixed[] = { cmocka_unit_test(test_arithmetic) };
 	json_t *hex = tvec_load("tests/vectors/core/hex.json");
-	json_t *qty = tvec_load("tests/vectors/core/quantity.json");
 	json_t *dec = tvec_load("tests/vectors/core/decimal.json");
-	json_t *big = tvec_load("tests/vectors/core/big.json");
 	int failed = 0;
 
 	failed += tvec_run("hex", hex, test_hex_case);
-	failed += tvec_run("quantity", qty, test_quantity_case);
+	failed += tvec_run_file("quantity", "tests/vectors/core/quantity.json",
+	    test_quantity_case);
 	failed += tvec_run("decimal", dec, test_decimal_case);
-	failed += tvec_run("big", big, test_big_case);
+	failed += tvec_run_file("big", "tests/vectors/core/big.json", test_big_case);
 	failed += cmocka_run_group_tests_name("u256", fixed, NULL, NULL);
 	json_decref(hex);
-	json_decref(qty);
 	json_decref(dec);
-	json_decref(big);
 	return failed != 0;
 }

@@ -17,6 +17,7 @@
 #include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/http.h"
+#include "testutil.h"
 #include "tvec.h"
 
 /* test_caller answers with what the transport says about the caller. */
@@ -42,24 +43,6 @@ static unsigned bounded_port;
 #define BOUNDED_CONNECTIONS 32
 #define BOUNDED_DEADLINE_S 2
 
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *cls)
-{
-	struct sink *s = cls;
-	size_t n = size * nmemb;
-
-	s->p = realloc(s->p, s->n + n + 1);
-	memcpy(s->p + s->n, data, n);
-	s->n += n;
-	s->p[s->n] = 0;
-	return n;
-}
-
 static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test_caller\"}";
 
 /* One request; returns the status, body in *bodyp (caller frees). */
@@ -69,7 +52,7 @@ request(const char *method, const char *body, size_t len, const char *const *hea
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	long status = 0;
 	char *ct = NULL;
@@ -77,7 +60,7 @@ request(const char *method, const char *body, size_t len, const char *const *hea
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
@@ -207,15 +190,6 @@ test_parse_error_stays_up(void **state)
 	test_post_json(state);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A TCP connection to 127.0.0.1:p from the local address src. */
 static int
 connect_from(const char *src, unsigned p)
@@ -286,14 +260,14 @@ bounded_post(long timeout_ms)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = curl_slist_append(NULL, JSON_CT);
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	long status = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", bounded_port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, call);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -350,10 +324,10 @@ test_slow_connections(void **state)
 	assert_int_equal(pthread_create(&t, NULL, slow_drip, &sl), 0);
 	/* Real requests over the whole time the slow ones drip. */
 	for (i = 0; i < 15; i++) {
-		t0 = now_s();
+		t0 = testutil_now_s();
 		if (bounded_post(1000) == 200)
 			served++;
-		took = now_s() - t0;
+		took = testutil_now_s() - t0;
 		printf("# real request %d: %.3f s\n", i + 1, took);
 		poll(NULL, 0, 400);
 	}
@@ -371,7 +345,7 @@ test_header_deadline(void **state)
 	static const char start[] = "POST / HTTP/1.1\r\nHost: localhost\r\n";
 	static const char line[] = "X-Slow: 1\r\n";
 	int fd = connect_from("127.0.0.3", bounded_port), i, closed = 0;
-	double t0 = now_s();
+	double t0 = testutil_now_s();
 
 	send(fd, start, sizeof(start) - 1, MSG_NOSIGNAL);
 	for (i = 0; i < 12 && !closed; i++) {
@@ -379,10 +353,10 @@ test_header_deadline(void **state)
 		if (!closed)
 			send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL);
 	}
-	printf("# slow headers cut after %.2f s\n", now_s() - t0);
+	printf("# slow headers cut after %.2f s\n", testutil_now_s() - t0);
 	close(fd);
 	assert_true(closed);
-	assert_true(now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
+	assert_true(testutil_now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
 }
 
 /* The same for a body sent one byte every 500 ms. */
@@ -395,16 +369,16 @@ test_body_deadline(void **state)
 	double t0;
 
 	send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL);
-	t0 = now_s();
+	t0 = testutil_now_s();
 	for (i = 0; i < 12 && !closed; i++) {
 		closed = closed_within(fd, 500);
 		if (!closed)
 			send(fd, " ", 1, MSG_NOSIGNAL);
 	}
-	printf("# slow body cut after %.2f s\n", now_s() - t0);
+	printf("# slow body cut after %.2f s\n", testutil_now_s() - t0);
 	close(fd);
 	assert_true(closed);
-	assert_true(now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
+	assert_true(testutil_now_s() - t0 < BOUNDED_DEADLINE_S + 1.5);
 }
 
 /* More than the per-address limit from one address: the extra ones are
@@ -452,7 +426,6 @@ main(void)
 		cmocka_unit_test(test_body_deadline),
 		cmocka_unit_test(test_slow_connections),
 	};
-	json_t *raw = tvec_load("tests/vectors/rpc/http-raw.json");
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -464,9 +437,8 @@ main(void)
 	port = rpc_http_port(server);
 	bounded_port = rpc_http_port(bounded);
 	failed = cmocka_run_group_tests_name("http", tests, NULL, NULL);
-	failed += tvec_run("http-raw", raw, test_raw);
+	failed += tvec_run_file("http-raw", "tests/vectors/rpc/http-raw.json", test_raw);
 	failed += cmocka_run_group_tests_name("http-bounds", bounds, NULL, NULL);
-	json_decref(raw);
 	rpc_http_stop(bounded);
 	rpc_http_stop(server);
 	curl_global_cleanup();

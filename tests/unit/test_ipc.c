@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "rpc/caller.h"
 #include "rpc/ipc.h"
+#include "testutil.h"
 #include "tvec.h"
 
 static int
@@ -226,15 +227,6 @@ test_socket_activation(void **state)
 	unlink(apath);
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 #define SILENT 80	/* more than LIMIT_UNIX_CONNECTIONS */
 
 /*
@@ -253,11 +245,11 @@ test_silent_connections(void **state)
 	for (i = 0; i < SILENT; i++)
 		silent[i] = dial();
 	for (i = 0; i < 8; i++) {
-		t0 = now_s();
+		t0 = testutil_now_s();
 		fd = dial();
 		if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1) {
 			out = read_lines(fd, 1);
-			took = now_s() - t0;
+			took = testutil_now_s() - t0;
 			if (strstr(out, "\"id\":7") != NULL && took < 3)
 				answered++;
 			printf("# real request %d beside %d silent connections: %.3f s\n", i + 1,
@@ -281,7 +273,7 @@ test_request_deadline(void **state)
 
 	rpc_ipc_set_request_deadline(server, TEST_DEADLINE_S);
 	fd = dial();
-	t0 = now_s();
+	t0 = testutil_now_s();
 	assert_int_equal(send(fd, "{\"jsonrpc\":\"2.0\"", 16, MSG_NOSIGNAL), 16);
 	for (i = 0; i < 12 && !closed; i++) {
 		struct pollfd p = { fd, POLLIN, 0 };
@@ -292,12 +284,12 @@ test_request_deadline(void **state)
 		} else
 			send(fd, " ", 1, MSG_NOSIGNAL);
 	}
-	printf("# trickled request cut after %.2f s\n", now_s() - t0);
+	printf("# trickled request cut after %.2f s\n", testutil_now_s() - t0);
 	rpc_ipc_set_request_deadline(server, 0);
 	close(fd);
 	assert_true(closed);
 	assert_non_null(strstr(out, "timed out"));
-	assert_true(now_s() - t0 < TEST_DEADLINE_S + 1.5);
+	assert_true(testutil_now_s() - t0 < TEST_DEADLINE_S + 1.5);
 	free(out);
 }
 

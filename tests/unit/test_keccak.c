@@ -34,9 +34,8 @@ test_keccak_case(void **state)
 int
 main(void)
 {
-	json_t *v = tvec_load("tests/vectors/core/keccak.json");
-	int failed = tvec_run("keccak", v, test_keccak_case);
+	int failed = tvec_run_file("keccak", "tests/vectors/core/keccak.json",
+	    test_keccak_case);
 
-	json_decref(v);
 	return failed != 0;
 }

@@ -278,19 +278,17 @@ main(void)
 		cmocka_unit_test(test_window_counts_cost),
 		cmocka_unit_test(test_state_v1),
 	};
-	json_t *dec = tvec_load("tests/vectors/policy/decisions.json");
-	json_t *bad = tvec_load("tests/vectors/policy/refused.json");
 	int failed = 0;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(state, sizeof(state), "%s/state.json", dir);
-	failed += tvec_run("policy-decision", dec, test_decision);
+	failed += tvec_run_file("policy-decision", "tests/vectors/policy/decisions.json",
+	    test_decision);
 	failed += cmocka_run_group_tests_name("policy-window", tests, NULL, NULL);
-	failed += tvec_run("policy-refused", bad, test_refused_file);
+	failed += tvec_run_file("policy-refused", "tests/vectors/policy/refused.json",
+	    test_refused_file);
 	unlink(state);
 	rmdir(dir);
-	json_decref(dec);
-	json_decref(bad);
 	return failed != 0;
 }

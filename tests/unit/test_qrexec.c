@@ -162,49 +162,55 @@ test_socket_service(void **state)
 }
 
 static void
+set_or_unset(const char *name, const char *value)
+{
+	if (value != NULL)
+		assert_int_equal(setenv(name, value, 1), 0);
+	else
+		assert_int_equal(unsetenv(name), 0);
+}
+
+static void
 test_stdio_env(void **state)
 {
+	/* QREXEC_REMOTE_DOMAIN, _SERVICE_ARGUMENT, _SERVICE_FULL_NAME (NULL: unset) */
+	static const struct {
+		const char *what, *remote, *argument, *full_name;
+		const char *profile;	/* NULL: refused */
+	} env[] = {
+		{ "no remote domain", NULL, NULL, NULL, NULL },
+		{ "a path as argument", "work", "../etc", NULL, NULL },
+		{ "newer qrexec: the argument only in the full name", "work", NULL,
+		  "p11signer.Sign+warm", "warm" },
+		{ "a bad profile in the full name", "work", NULL, "p11signer.Sign+bad/profile", NULL },
+		{ "\"SERVICE+\" with nothing after it, not taken as default", "work", NULL,
+		  "p11signer.Sign+", NULL },
+		{ "an empty argument alone", "work", "", NULL, NULL },
+		{ "no '+' in the full name: no argument", "work", NULL, "p11signer.Sign", "default" },
+		{ "an empty argument beside it repeats that", "work", "", "p11signer.Sign", "default" },
+		{ "a non-empty one contradicts it", "work", "cold", "p11signer.Sign", NULL },
+		{ "the two places disagreeing", "work", "cold", "p11signer.Sign+warm", NULL },
+		{ "older qrexec: the argument alone", "work", "cold", NULL, "cold" },
+	};
+	size_t i;
 	struct rpc_caller caller;
 	int in[2], out[2];
 	char buf[1024] = "";
 	ssize_t n;
 
-	unsetenv("QREXEC_REMOTE_DOMAIN");
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	setenv("QREXEC_REMOTE_DOMAIN", "work", 1);
-	setenv("QREXEC_SERVICE_ARGUMENT", "../etc", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	/* Newer qrexec: the argument only in the full name. */
-	unsetenv("QREXEC_SERVICE_ARGUMENT");
-	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+warm", 1);
-	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	assert_string_equal(caller.profile, "warm");
-	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+bad/profile", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	/* "SERVICE+" with nothing after it is refused, not taken as default. */
-	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	unsetenv("QREXEC_SERVICE_FULL_NAME");
-	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	unsetenv("QREXEC_SERVICE_ARGUMENT");
-	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign", 1);
-	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	assert_string_equal(caller.profile, "default");
-	/* No '+' in the full name: no argument, which an empty one beside it
-	 * repeats and a non-empty one contradicts. */
-	setenv("QREXEC_SERVICE_ARGUMENT", "", 1);
-	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	assert_string_equal(caller.profile, "default");
-	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	/* The two places disagreeing is refused. */
-	setenv("QREXEC_SERVICE_FULL_NAME", "p11signer.Sign+warm", 1);
-	assert_int_not_equal(rpc_qrexec_caller_from_env(&caller), 0);
-	unsetenv("QREXEC_SERVICE_ARGUMENT");
-	unsetenv("QREXEC_SERVICE_FULL_NAME");
-	setenv("QREXEC_SERVICE_ARGUMENT", "cold", 1);
-	assert_int_equal(rpc_qrexec_caller_from_env(&caller), 0);
+	for (i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		int r;
+
+		set_or_unset("QREXEC_REMOTE_DOMAIN", env[i].remote);
+		set_or_unset("QREXEC_SERVICE_ARGUMENT", env[i].argument);
+		set_or_unset("QREXEC_SERVICE_FULL_NAME", env[i].full_name);
+		r = rpc_qrexec_caller_from_env(&caller);
+		if ((r == 0) != (env[i].profile != NULL))
+			fail_msg("%s: %s", env[i].what, r == 0 ? "accepted" : "refused");
+		if (r == 0)
+			assert_string_equal(caller.profile, env[i].profile);
+	}
+	/* The last case's caller ("work", profile "cold") is served. */
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
 	assert_int_equal(write(in[1], call, strlen(call)), (ssize_t)strlen(call));
@@ -226,10 +232,9 @@ main(void)
 		cmocka_unit_test(test_socket_service),
 		cmocka_unit_test(test_stdio_env),
 	};
-	json_t *v = tvec_load("tests/vectors/rpc/qrexec-descriptors.json");
-	int failed = tvec_run("qrexec-descriptor", v, test_descriptor);
+	int failed = tvec_run_file("qrexec-descriptor", "tests/vectors/rpc/qrexec-descriptors.json",
+	    test_descriptor);
 
 	failed += cmocka_run_group_tests_name("qrexec", tests, NULL, NULL);
-	json_decref(v);
 	return failed != 0;
 }

@@ -105,11 +105,10 @@ main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_concurrent_takes_distinct),
 	};
-	json_t *cases = tvec_load("tests/vectors/relay/nonces.json");
 	int failed = 0;
 
-	failed += tvec_run("relay-nonces", cases, test_nonce_case);
+	failed += tvec_run_file("relay-nonces", "tests/vectors/relay/nonces.json",
+	    test_nonce_case);
 	failed += cmocka_run_group_tests_name("relay-nonces-threads", fixed, NULL, NULL);
-	json_decref(cases);
 	return failed != 0;
 }

@@ -134,14 +134,11 @@ int
 main(void)
 {
 	const struct CMUnitTest fixed[] = { cmocka_unit_test(test_rlp_integers) };
-	json_t *ok = tvec_load("tests/vectors/core/rlp.json");
-	json_t *bad = tvec_load("tests/vectors/core/rlp-refused.json");
 	int failed = 0;
 
-	failed += tvec_run("rlp", ok, test_rlp_case);
-	failed += tvec_run("rlp-refused", bad, test_rlp_refused);
+	failed += tvec_run_file("rlp", "tests/vectors/core/rlp.json", test_rlp_case);
+	failed += tvec_run_file("rlp-refused", "tests/vectors/core/rlp-refused.json",
+	    test_rlp_refused);
 	failed += cmocka_run_group_tests_name("rlp-integers", fixed, NULL, NULL);
-	json_decref(ok);
-	json_decref(bad);
 	return failed != 0;
 }

@@ -27,6 +27,7 @@
 #include "rpc/caller.h"
 #include "rpc/http.h"
 #include "rpc/tls.h"
+#include "testutil.h"
 #include "tvec.h"
 
 static char dir[] = "/tmp/p11s-tls-XXXXXX";
@@ -231,32 +232,15 @@ test_pem_refused(void **state)
 
 /* ---- the server ---- */
 
-struct sink {
-	char *p;
-	size_t n;
-};
-
-static size_t
-collect(char *data, size_t size, size_t nmemb, void *cls)
-{
-	struct sink *s = cls;
-	size_t n = size * nmemb;
-
-	s->p = realloc(s->p, s->n + n + 1);
-	memcpy(s->p + s->n, data, n);
-	s->n += n;
-	s->p[s->n] = 0;
-	return n;
-}
-
 /* One POST (or GET when body is NULL) to the server; crt/key NULL: no client certificate. */
+/* request() in one TLS version only (CURL_SSLVERSION_*; 0: curl's default range). */
 static CURLcode
-request(const char *scheme, unsigned to_port, const char *crt, const char *key, const char *body,
-    long *statusp, char **outp)
+request_tls(const char *scheme, unsigned to_port, const char *crt, const char *key,
+    const char *body, long tls_version, long *statusp, char **outp)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct sink s = { NULL, 0 };
+	struct testutil_sink s = { NULL, 0 };
 	char url[64];
 	CURLcode rc;
 
@@ -264,11 +248,13 @@ request(const char *scheme, unsigned to_port, const char *crt, const char *key, 
 	snprintf(url, sizeof(url), "%s://127.0.0.1:%u/", scheme, to_port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, testutil_sink_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	/* This client checks the server by nothing: the relay's cases test pinning. */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	if (tls_version != 0)
+		curl_easy_setopt(c, CURLOPT_SSLVERSION, tls_version);
 	if (crt != NULL) {
 		curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
 		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
@@ -285,6 +271,13 @@ request(const char *scheme, unsigned to_port, const char *crt, const char *key, 
 	curl_easy_cleanup(c);
 	*outp = s.p != NULL ? s.p : strdup("");
 	return rc;
+}
+
+static CURLcode
+request(const char *scheme, unsigned to_port, const char *crt, const char *key, const char *body,
+    long *statusp, char **outp)
+{
+	return request_tls(scheme, to_port, crt, key, body, 0, statusp, outp);
 }
 
 static void
@@ -350,38 +343,18 @@ static void
 test_tls12_too(void **state)
 {
 	/* GnuTLS runs the pin check in TLS 1.2 handshakes as in 1.3. */
-	CURL *c;
-	long status = 0;
-	struct sink s = { NULL, 0 };
-	char url[64];
+	const long tls12 = (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2);
 	int before = atomic_load(&calls);
-	struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
+	long status = 0;
+	char *out;
 
-	for (int right = 0; right < 2; right++) {
-		c = curl_easy_init();
-		snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-		curl_easy_setopt(c, CURLOPT_SSLCERT, right ? client_crt : other_crt);
-		curl_easy_setopt(c, CURLOPT_SSLKEY, right ? client_key : other_key);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, call);
-		if (right) {
-			assert_int_equal(curl_easy_perform(c), CURLE_OK);
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-			assert_int_equal(status, 200);
-		} else {
-			assert_int_not_equal(curl_easy_perform(c), CURLE_OK);
-		}
-		curl_easy_cleanup(c);
-	}
-	curl_slist_free_all(hl);
-	free(s.p);
+	assert_int_not_equal(request_tls("https", port, other_crt, other_key, call, tls12, &status,
+	    &out), CURLE_OK);
+	free(out);
+	assert_int_equal(request_tls("https", port, client_crt, client_key, call, tls12, &status,
+	    &out), CURLE_OK);
+	assert_int_equal(status, 200);
+	free(out);
 	assert_int_equal(atomic_load(&calls), before + 1);
 }
 
@@ -470,35 +443,40 @@ relay_call(const struct relay_config *cfg)
 	return out;
 }
 
+/*
+ * The relay against the pinned server: with the pinned client certificate
+ * the call goes through (the server saw our fingerprint); with another one
+ * the server refuses the connection and the caller hears so, with its id.
+ */
 static void
-test_relay_pinned_both_ways(void **state)
+test_relay_pinned(void **state)
 {
+	const struct {
+		const char *what, *crt, *key;
+		const char *want[3];	/* in the answer; NULL: none more */
+		int calls;		/* the server's calls it answered */
+	} cases[] = {
+		{ "pinned both ways", client_crt, client_key,
+		  { "\"result\"", client_fp, NULL }, 1 },
+		{ "client not pinned", other_crt, other_key,
+		  { "\"code\":-32006", "refused the TLS connection", "\"id\":7" }, 0 },
+	};
 	char url[64], *out;
-	int before = atomic_load(&calls);
+	size_t i, j;
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
-	struct relay_config cfg = { NULL, NULL, NULL, url, 10, client_crt, client_key, server_fp, 0 };
-	out = relay_call(&cfg);
-	if (strstr(out, "\"result\"") == NULL || strstr(out, client_fp) == NULL)
-		fail_msg("got %s", out);
-	assert_int_equal(atomic_load(&calls), before + 1);
-	free(out);
-}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct relay_config cfg = { NULL, NULL, NULL, url, 10, cases[i].crt, cases[i].key,
+		    server_fp, 0 };
+		int before = atomic_load(&calls);
 
-static void
-test_relay_client_not_pinned(void **state)
-{
-	char url[64], *out;
-	int before = atomic_load(&calls);
-
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
-	struct relay_config cfg = { NULL, NULL, NULL, url, 10, other_crt, other_key, server_fp, 0 };
-	out = relay_call(&cfg);
-	if (strstr(out, "\"code\":-32006") == NULL || strstr(out, "refused the TLS connection") == NULL ||
-	    strstr(out, "\"id\":7") == NULL)
-		fail_msg("got %s", out);
-	assert_int_equal(atomic_load(&calls), before);
-	free(out);
+		out = relay_call(&cfg);
+		for (j = 0; j < 3 && cases[i].want[j] != NULL; j++)
+			if (strstr(out, cases[i].want[j]) == NULL)
+				fail_msg("%s: no %s in %s", cases[i].what, cases[i].want[j], out);
+		assert_int_equal(atomic_load(&calls), before + cases[i].calls);
+		free(out);
+	}
 }
 
 static void
@@ -652,8 +630,7 @@ main(void)
 		cmocka_unit_test(test_several_pins),
 		cmocka_unit_test(test_config_refused),
 		cmocka_unit_test(test_relay_config),
-		cmocka_unit_test(test_relay_pinned_both_ways),
-		cmocka_unit_test(test_relay_client_not_pinned),
+		cmocka_unit_test(test_relay_pinned),
 		cmocka_unit_test(test_relay_impostor_gets_nothing),
 	};
 	char rm[400];

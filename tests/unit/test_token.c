@@ -129,11 +129,30 @@ open_refused(const char *what, const struct p11_module_config *cfg, int want)
 static void
 test_open_refused(void **state)
 {
+	static const struct {
+		const char *uri, *what;
+		int err;
+	} bad_uris[] = {
+		{ "file:///x", "not a pkcs11: URI", ERR_P11_URI_INVALID },
+		{ "pkcs11:tokne=vault", "an unknown path attribute", ERR_P11_URI_UNRECOGNIZED },
+		{ "pkcs11:token=vault?pin-sorce=/x",
+		  "an unknown query attribute", ERR_P11_URI_UNRECOGNIZED },
+		{ "pkcs11:token=vault;type=secret-thing",
+		  "an unknown object type", ERR_P11_URI_UNRECOGNIZED },
+		{ "pkcs11:token=vault?pin-source=env:PIN",
+		  "a pin-source that is not a file", ERR_P11_PIN_SOURCE },
+		{ "pkcs11:token=vault?pin-source=file://host/x",
+		  "a pin-source on another host", ERR_P11_PIN_SOURCE },
+		{ "pkcs11:token=vault?pin-source=/x&pin-value=1234",
+		  "both pin-source and pin-value", ERR_P11_URI_INVALID },
+		{ "pkcs11:token=vault%zz", "bad percent-encoding", ERR_P11_URI_INVALID },
+	};
 	char dir[] = "/tmp/p11s-test-token.XXXXXX", allowed[64], text[96], link[96];
 	const char *allow[2] = { NULL, NULL };
 	const char *uris[3] = { NULL, NULL, NULL };
 	struct p11_module_config cfg;
 	struct p11_module *m = NULL;
+	size_t i;
 	FILE *f;
 
 	(void)state;
@@ -177,22 +196,10 @@ test_open_refused(void **state)
 
 	cfg.uris = uris;
 	open_refused("an empty URI list", &cfg, ERR_INVALID_ARGUMENT);
-	uris[0] = "file:///x";
-	open_refused("not a pkcs11: URI", &cfg, ERR_P11_URI_INVALID);
-	uris[0] = "pkcs11:tokne=vault";
-	open_refused("an unknown path attribute", &cfg, ERR_P11_URI_UNRECOGNIZED);
-	uris[0] = "pkcs11:token=vault?pin-sorce=/x";
-	open_refused("an unknown query attribute", &cfg, ERR_P11_URI_UNRECOGNIZED);
-	uris[0] = "pkcs11:token=vault;type=secret-thing";
-	open_refused("an unknown object type", &cfg, ERR_P11_URI_UNRECOGNIZED);
-	uris[0] = "pkcs11:token=vault?pin-source=env:PIN";
-	open_refused("a pin-source that is not a file", &cfg, ERR_P11_PIN_SOURCE);
-	uris[0] = "pkcs11:token=vault?pin-source=file://host/x";
-	open_refused("a pin-source on another host", &cfg, ERR_P11_PIN_SOURCE);
-	uris[0] = "pkcs11:token=vault?pin-source=/x&pin-value=1234";
-	open_refused("both pin-source and pin-value", &cfg, ERR_P11_URI_INVALID);
-	uris[0] = "pkcs11:token=vault%zz";
-	open_refused("bad percent-encoding", &cfg, ERR_P11_URI_INVALID);
+	for (i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {
+		uris[0] = bad_uris[i].uri;
+		open_refused(bad_uris[i].what, &cfg, bad_uris[i].err);
+	}
 	uris[0] = "pkcs11:token=vault?pin-value=1234";
 	uris[1] = "pkcs11:token=cold?module-name=p11s-no-such-module";
 	cfg.module = NULL;

@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "eth/rlp.h"
 #include "eth/tx.h"
+#include "testutil.h"
 #include "tvec.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -29,20 +30,6 @@ quantity(const char *s)
 	if (eth_u256_parse_quantity(s, strlen(s), &v) != 0)
 		fail_msg("vector has a bad quantity %s", s);
 	return v;
-}
-
-static void
-assert_hex_equal(const uint8_t *got, size_t n, const char *want_hex, const char *what)
-{
-	size_t wn;
-	uint8_t *want = tvec_hex(want_hex, &wn);
-	char *g;
-
-	if (wn != n || (n > 0 && memcmp(got, want, n) != 0)) {
-		g = eth_hex_encode(got, n);
-		fail_msg("%s: got %s, want %s", what, g != NULL ? g : "?", want_hex);
-	}
-	free(want);
 }
 
 static void
@@ -86,7 +73,7 @@ assert_roundtrip_raw(const struct eth_tx *tx, const uint8_t sig64[64], int recid
 	size_t n = 0;
 
 	assert_int_equal(eth_tx_encode_signed(tx, sig64, recid, &raw, &n), 0);
-	assert_hex_equal(raw, n, raw_hex, "raw");
+	testutil_assert_hex(raw, n, raw_hex, "raw");
 	free(raw);
 }
 
@@ -106,7 +93,7 @@ decode_and_check(const json_t *c, uint8_t sig64[64], int *recidp)
 	assert_int_equal(tx->type, json_integer_value(json_object_get(c, "type")));
 	assert_roundtrip_raw(tx, sig64, *recidp, raw_hex);
 	assert_int_equal(eth_tx_hash(tx, sig64, *recidp, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "hash"), "tx hash of decoded");
+	testutil_assert_hex(h, 32, tvec_str(c, "hash"), "tx hash of decoded");
 	assert_int_equal(eth_tx_recover_sender(tx, sig64, *recidp, addr), 0);
 	assert_int_equal(eth_addr_parse(from, strlen(from), want_addr, NULL), 0);
 	assert_memory_equal(addr, want_addr, 20);
@@ -135,10 +122,10 @@ test_kat_case(void **state)
 		fail_msg("refused: %s (%s)", err_name(r), errmsg);
 	assert_int_equal(tx->type, json_integer_value(json_object_get(c, "type")));
 	assert_int_equal(eth_tx_signing_hash(tx, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "signingHash"), "signing hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "signingHash"), "signing hash");
 	assert_roundtrip_raw(tx, sig64, recid, tvec_str(c, "raw"));
 	assert_int_equal(eth_tx_hash(tx, sig64, recid, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "hash"), "tx hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "hash"), "tx hash");
 	assert_int_equal(eth_tx_to_json(tx, sig64, recid, &j), 0);
 	assert_json_same(j, json_object_get(c, "json"), "geth JSON");
 	assert_int_equal(eth_tx_recover_sender(tx, sig64, recid, addr), 0);
@@ -149,7 +136,7 @@ test_kat_case(void **state)
 	assert_memory_equal(dsig, sig64, 64);
 	assert_int_equal(drecid, recid);
 	assert_int_equal(eth_tx_signing_hash(dtx, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "signingHash"), "signing hash of decoded");
+	testutil_assert_hex(h, 32, tvec_str(c, "signingHash"), "signing hash of decoded");
 	assert_int_equal(eth_tx_to_json(dtx, dsig, drecid, &dj), 0);
 	assert_json_same(dj, json_object_get(c, "json"), "geth JSON of decoded");
 	assert_int_equal(dtx->eip155, tx->eip155);
@@ -178,7 +165,7 @@ test_decode_case(void **state)
 	struct eth_u256 chain = quantity(tvec_str(c, "chainId"));
 	assert_int_equal(eth_u256_cmp(&tx->chain_id, &chain), 0);
 	assert_int_equal(eth_tx_signing_hash(tx, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "signingHash"), "signing hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "signingHash"), "signing hash");
 	assert_int_equal(eth_tx_to_json(tx, sig64, recid, &j), 0);
 	assert_json_same(j, json_object_get(c, "json"), "geth JSON");
 	json_decref(j);
@@ -304,7 +291,7 @@ test_testtxargs_case(void **state)
 	assert_int_equal(tx->type, json_integer_value(json_object_get(c, "type")));
 	/* geth's tx.Hash() of an unsigned transaction: v, r, s all zero. */
 	assert_int_equal(eth_tx_hash(tx, zero_sig, 0, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "hash"), "tx.Hash()");
+	testutil_assert_hex(h, 32, tvec_str(c, "hash"), "tx.Hash()");
 	eth_tx_free(tx);
 	json_decref(args);
 }
@@ -358,7 +345,7 @@ test_clef_signtx_case(void **state)
 				want_bits |= bits[k].bit;
 	assert_int_equal(req.present, want_bits);
 	assert_int_equal(eth_tx_signing_hash(tx, h), 0);
-	assert_hex_equal(h, 32, tvec_str(c, "signingHash"), "signing hash");
+	testutil_assert_hex(h, 32, tvec_str(c, "signingHash"), "signing hash");
 	eth_tx_free(tx);
 	json_decref(body);
 }
@@ -660,36 +647,29 @@ main(void)
 		cmocka_unit_test(test_api_contracts),
 		cmocka_unit_test(test_decode_access_list_limit),
 	};
-	json_t *kat = tvec_load("tests/vectors/tx/kat.json");
-	json_t *dec = tvec_load("tests/vectors/tx/decode.json");
-	json_t *dec_bad = tvec_load("tests/vectors/tx/decode-refused.json");
 	json_t *args = tvec_load("tests/vectors/tx/send-args.json");
-	json_t *gotest = tvec_load("tests/vectors/tx/testtxargs.json");
 	json_t *signtx = tvec_load("tests/vectors/tx/clef-signtx.json");
-	json_t *docs = tvec_load("tests/vectors/tx/clef-docs.json");
 	json_t *cost = tvec_load("tests/vectors/tx/max-cost.json");
 	const struct CMUnitTest complete[] = {
 		{ "clef-signtx-folder-covered", test_clef_signtx_complete, NULL, NULL, signtx },
 	};
 	int failed = 0;
 
-	failed += tvec_run("tx-kat", kat, test_kat_case);
-	failed += tvec_run("tx-decode", dec, test_decode_case);
-	failed += tvec_run("tx-decode-refused", dec_bad, test_decode_refused);
+	failed += tvec_run_file("tx-kat", "tests/vectors/tx/kat.json", test_kat_case);
+	failed += tvec_run_file("tx-decode", "tests/vectors/tx/decode.json", test_decode_case);
+	failed += tvec_run_file("tx-decode-refused", "tests/vectors/tx/decode-refused.json",
+	    test_decode_refused);
 	failed += tvec_run("tx-send-args", args, test_send_args_case);
-	failed += tvec_run("tx-TestTxArgs", gotest, test_testtxargs_case);
+	failed += tvec_run_file("tx-TestTxArgs", "tests/vectors/tx/testtxargs.json",
+	    test_testtxargs_case);
 	failed += tvec_run("tx-clef-signtx", signtx, test_clef_signtx_case);
 	failed += cmocka_run_group_tests_name("tx-clef-signtx-folder", complete, NULL, NULL);
-	failed += tvec_run("tx-clef-docs", docs, test_clef_docs_case);
+	failed += tvec_run_file("tx-clef-docs", "tests/vectors/tx/clef-docs.json",
+	    test_clef_docs_case);
 	failed += tvec_run("tx-max-cost", cost, test_max_cost_case);
 	failed += cmocka_run_group_tests_name("tx-fixed", fixed, NULL, NULL);
-	json_decref(kat);
-	json_decref(dec);
-	json_decref(dec_bad);
 	json_decref(args);
-	json_decref(gotest);
 	json_decref(signtx);
-	json_decref(docs);
 	json_decref(cost);
 	return failed != 0;
 }

@@ -62,6 +62,16 @@ tvec_run(const char *group, const json_t *cases, CMUnitTestFunction fn)
 	return failed;
 }
 
+int
+tvec_run_file(const char *group, const char *path, CMUnitTestFunction fn)
+{
+	json_t *cases = tvec_load(path);
+	int failed = tvec_run(group, cases, fn);
+
+	json_decref(cases);
+	return failed;
+}
+
 uint8_t *
 tvec_hex(const char *s, size_t *lenp)
 {

@@ -23,6 +23,8 @@ const char *tvec_clef_dir(void);
 
 /* Run fn once per element of cases (a JSON array); returns the number of failures. */
 int tvec_run(const char *group, const json_t *cases, CMUnitTestFunction fn);
+/* tvec_load(path), then tvec_run(): a missing file is one failure. */
+int tvec_run_file(const char *group, const char *path, CMUnitTestFunction fn);
 
 /* Decode "0x.." hex (the test's own data: asserts on bad input); caller frees with free(). */
 uint8_t *tvec_hex(const char *s, size_t *lenp);

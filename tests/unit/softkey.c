@@ -1,0 +1,78 @@
+/* softkey.c - see softkey.h.  TEST ONLY. */
+#include <string.h>
+
+#include <secp256k1_recovery.h>
+
+#include "core/err.h"
+#include "eth/keccak.h"
+#include "softkey.h"
+
+static int
+softkey_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
+{
+	struct softkey *k = c;
+
+	*accountsp = json_pack("[{s:s,s:s}]", "address", k->hex, "url", k->url);
+	return *accountsp != NULL ? 0 : ERR_NOMEM;
+}
+
+static int
+softkey_sign(void *c, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
+    uint8_t sig64[64], int *recidp, char why[SIGNER_WHY_MAX])
+{
+	struct softkey *k = c;
+	secp256k1_ecdsa_recoverable_signature sig;
+
+	if (memcmp(addr, k->addr, ETH_ADDR_LEN) != 0)
+		return ERR_P11_KEY_NOT_FOUND;
+	if (!secp256k1_ecdsa_sign_recoverable(k->ctx, &sig, digest, k->seckey, NULL, NULL))
+		return ERR_INTERNAL;
+	secp256k1_ecdsa_recoverable_signature_serialize_compact(k->ctx, sig64, recidp, &sig);
+	k->signs++;
+	return 0;
+}
+
+static int
+softkey_generate(void *c, uint8_t addr[ETH_ADDR_LEN], char why[SIGNER_WHY_MAX])
+{
+	struct softkey *k = c;
+
+	memcpy(addr, k->addr, ETH_ADDR_LEN);
+	return 0;
+}
+
+int
+softkey_init(struct softkey *k, const char *phrase, const char *url)
+{
+	secp256k1_pubkey pk;
+	uint8_t pub[65];
+	size_t n = sizeof(pub);
+
+	memset(k, 0, sizeof(*k));
+	k->url = url;
+	eth_keccak256(phrase, strlen(phrase), k->seckey);
+	if ((k->ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE)) == NULL ||
+	    !secp256k1_ec_pubkey_create(k->ctx, &pk, k->seckey) ||
+	    !secp256k1_ec_pubkey_serialize(k->ctx, pub, &n, &pk, SECP256K1_EC_UNCOMPRESSED))
+		return -1;
+	eth_addr_from_pubkey(pub, k->addr);
+	eth_addr_to_checksum(k->addr, k->hex);
+	return 0;
+}
+
+void
+softkey_free(struct softkey *k)
+{
+	explicit_bzero(k->seckey, sizeof(k->seckey));
+	if (k->ctx != NULL)
+		secp256k1_context_destroy(k->ctx);
+	k->ctx = NULL;
+}
+
+struct signer_keys
+softkey_keys(struct softkey *k)
+{
+	struct signer_keys keys = { k, softkey_list, softkey_sign, softkey_generate };
+
+	return keys;
+}
