@@ -26,32 +26,31 @@
 #include "core/limits.h"
 #include "eth/eip712_int.h"
 
-/* One line into c->errmsg, prefixed with the path, printable ASCII only. */
-void
-eip712_fail(struct ctx *c, const char *fmt, ...)
+int
+eip712_fail(struct ctx *c, int code, const char *fmt, ...)
 {
+	char detail[ERR_WHY_MAX];
 	va_list ap;
-	size_t i, off = 0;
+	size_t i;
+	int pathlen;
 
-	if (c->errmsg == NULL || c->errmsg[0] != '\0')
-		return;		/* keep the first, innermost message */
-	if (c->pathlen > 0) {
-		/* at most half the room for the path */
-		off = c->pathlen < ETH_EIP712_ERRMSG_MAX / 2 ? c->pathlen :
-		    ETH_EIP712_ERRMSG_MAX / 2;
-		memcpy(c->errmsg, c->path, off);
-		memcpy(c->errmsg + off, ": ", 2);
-		off += 2;
-	}
+	if (c->why == NULL || c->why[0] != '\0')
+		return code;	/* keep the first, innermost message */
 	va_start(ap, fmt);
-	vsnprintf(c->errmsg + off, ETH_EIP712_ERRMSG_MAX - off, fmt, ap);
+	err_whyv(detail, code, fmt, ap);
 	va_end(ap);
-	for (i = 0; c->errmsg[i] != '\0'; i++)
-		if (c->errmsg[i] < 0x20 || c->errmsg[i] > 0x7e)
-			c->errmsg[i] = '?';
+	/* at most half the room for the path */
+	pathlen = (int)(c->pathlen < ERR_WHY_MAX / 2 ? c->pathlen : ERR_WHY_MAX / 2);
+	if (pathlen > 0)
+		err_why(c->why, code, "%.*s: %s", pathlen, c->path, detail);
+	else
+		err_why(c->why, code, "%s", detail);
+	for (i = 0; c->why[i] != '\0'; i++)
+		if (c->why[i] < 0x20 || c->why[i] > 0x7e)
+			c->why[i] = '?';
+	return code;
 }
 
-/* Push ".name" or "[i]" on the path; returns the length to pop back to. */
 size_t
 eip712_path_push(struct ctx *c, const char *fmt, ...)
 {
@@ -91,7 +90,7 @@ ctx_free(struct ctx *c)
 
 int
 eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
-    int want_messages, char errmsg[ETH_EIP712_ERRMSG_MAX])
+    int want_messages, char why[ERR_WHY_MAX])
 {
 	struct ctx c;
 	struct eth_eip712_result out;
@@ -106,21 +105,20 @@ eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
 	memset(res, 0, sizeof(*res));
 	memset(&out, 0, sizeof(out));
 	memset(&c, 0, sizeof(c));
-	c.errmsg = errmsg;
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	c.why = why;
+	if (why != NULL)
+		why[0] = '\0';
 
 	if (!json_is_object(untrusted)) {
-		eip712_fail(&c, "typed data is not a JSON object");
-		r = ERR_EIP712_INVALID;
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "typed data is not a JSON object");
 		goto out;
 	}
 	json_object_foreach((json_t *)(uintptr_t)untrusted, key, val) {
 		if (strcmp(key, "types") != 0 && strcmp(key, "primaryType") != 0 &&
 		    strcmp(key, "domain") != 0 && strcmp(key, "message") != 0) {
-			eip712_fail(&c, "unknown member \"%.64s\" (expected types, primaryType, "
+			r = eip712_fail(&c, ERR_EIP712_INVALID,
+			    "unknown member \"%.64s\" (expected types, primaryType, "
 			    "domain, message)", key);
-			r = ERR_EIP712_INVALID;
 			goto out;
 		}
 	}
@@ -129,30 +127,28 @@ eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
 	message = json_object_get(untrusted, "message");
 	if ((r = eip712_parse_types(&c, json_object_get(untrusted, "types"))) != 0)
 		goto out;
-	r = ERR_EIP712_INVALID;
 	if ((didx = eip712_find_type(&c, DOMAIN_TYPE, strlen(DOMAIN_TYPE))) < 0) {
-		eip712_fail(&c, "type EIP712Domain is not declared");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "type EIP712Domain is not declared");
 		goto out;
 	}
 	if (!json_is_string(primary) ||
 	    (pidx = eip712_find_type(&c, json_string_value(primary),
 	    json_string_length(primary))) < 0) {
-		eip712_fail(&c, "primaryType is not a declared type");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "primaryType is not a declared type");
 		goto out;
 	}
 	if (pidx == didx) {
-		eip712_fail(&c, "primaryType cannot be EIP712Domain");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "primaryType cannot be EIP712Domain");
 		goto out;
 	}
 	if (!json_is_object(message)) {
-		eip712_fail(&c, "\"message\" is not an object");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "\"message\" is not an object");
 		goto out;
 	}
 	if ((r = eip712_domain_values(&c, domain, didx, &domain_vals, &out)) != 0)
 		goto out;
 	if (json_object_size(domain_vals) == 0) {
-		eip712_fail(&c, "domain is undefined");
-		r = ERR_EIP712_INVALID;
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "domain is undefined");
 		goto out;
 	}
 
@@ -199,12 +195,12 @@ eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
 
 int
 eth_eip712_digest(const json_t *untrusted, uint8_t digest[32],
-    char errmsg[ETH_EIP712_ERRMSG_MAX])
+    char why[ERR_WHY_MAX])
 {
 	struct eth_eip712_result res;
 	int r;
 
-	if ((r = eth_eip712_hash(untrusted, &res, 0, errmsg)) != 0)
+	if ((r = eth_eip712_hash(untrusted, &res, 0, why)) != 0)
 		return r;
 	memcpy(digest, res.digest, 32);
 	eth_eip712_result_clear(&res);

@@ -53,14 +53,14 @@ encode_integer(struct ctx *c, const json_t *v, enum base base, unsigned bits,
 		long long ll;
 
 		if (json_is_real(v) && (d != floor(d) || !isfinite(d))) {
-			eip712_fail(c, "invalid float value %g for type %s%u", d, kind, bits);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "invalid float value %g for type %s%u", d, kind, bits);
 		}
 		if (fabs(d) > 9007199254740992.0 || (json_is_integer(v) &&
 		    (json_integer_value(v) > (1LL << 53) ||
 		     json_integer_value(v) < -(1LL << 53)))) {
-			eip712_fail(c, "integer given as a JSON number beyond 2^53; send it as a string");
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "integer given as a JSON number beyond 2^53; send it as a string");
 		}
 		ll = json_is_integer(v) ? (long long)json_integer_value(v) : (long long)d;
 		neg = ll < 0;
@@ -75,27 +75,27 @@ encode_integer(struct ctx *c, const json_t *v, enum base base, unsigned bits,
 			len--;
 			if (len == 0 || s[0] < '0' || s[0] > '9' ||
 			    (len > 1 && (s[1] == 'x' || s[1] == 'X'))) {
-				eip712_fail(c, "invalid integer \"%.80s\"", json_string_value(v));
-				return ERR_EIP712_INVALID;
+				return eip712_fail(c, ERR_EIP712_INVALID,
+				    "invalid integer \"%.80s\"", json_string_value(v));
 			}
 		}
 		if (len == 0 || strlen(s) != len ||
 		    (len == 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ||
 		    eth_u256_parse_big(s, len, &mag) != 0) {
-			eip712_fail(c, "invalid hex or decimal integer \"%.80s\"", json_string_value(v));
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "invalid hex or decimal integer \"%.80s\"", json_string_value(v));
 		}
 	} else {
-		eip712_fail(c, "expected an integer of type %s%u", kind, bits);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID,
+		    "expected an integer of type %s%u", kind, bits);
 	}
 	if (eth_u256_is_zero(&mag))
 		neg = 0;
 	if (base == B_UINT) {
 		r = neg ? -1 : eth_u256_bits(&mag) <= bits ? 0 : -1;
 		if (neg) {
-			eip712_fail(c, "invalid negative value for unsigned type uint%u", bits);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "invalid negative value for unsigned type uint%u", bits);
 		}
 	} else if (neg) {
 		/* -2^(bits-1) <= v: mag - 1 < 2^(bits-1) */
@@ -105,8 +105,8 @@ encode_integer(struct ctx *c, const json_t *v, enum base base, unsigned bits,
 	} else
 		r = eth_u256_bits(&mag) <= bits - 1 ? 0 : -1;
 	if (r != 0) {
-		eip712_fail(c, "integer out of range for '%s%u'", kind, bits);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID,
+		    "integer out of range for '%s%u'", kind, bits);
 	}
 	if (shownp != NULL) {
 		dec[0] = '-';
@@ -136,8 +136,8 @@ encode_primitive(struct ctx *c, const struct ftype *t, const json_t *v,
 	case B_ADDRESS:
 		memset(out, 0, 12);
 		if (s == NULL || eth_addr_parse(s, len, out + 12, NULL) != 0) {
-			eip712_fail(c, "expected an address (0x and 40 hex digits)");
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "expected an address (0x and 40 hex digits)");
 		}
 		if (shownp != NULL) {
 			eth_addr_to_checksum(out + 12, addr);
@@ -147,8 +147,7 @@ encode_primitive(struct ctx *c, const struct ftype *t, const json_t *v,
 		return 0;
 	case B_BOOL:
 		if (!json_is_boolean(v)) {
-			eip712_fail(c, "expected true or false");
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID, "expected true or false");
 		}
 		memset(out, 0, 32);
 		out[31] = json_is_true(v) ? 1 : 0;
@@ -158,12 +157,11 @@ encode_primitive(struct ctx *c, const struct ftype *t, const json_t *v,
 		return 0;
 	case B_STRING:
 		if (s == NULL) {
-			eip712_fail(c, "expected a string");
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID, "expected a string");
 		}
 		if (len > LIMIT_SIGN_DATA_BYTES) {
-			eip712_fail(c, "string longer than %d bytes", LIMIT_SIGN_DATA_BYTES);
-			return ERR_TOO_LONG;
+			return eip712_fail(c, ERR_TOO_LONG,
+			    "string longer than %d bytes", LIMIT_SIGN_DATA_BYTES);
 		}
 		eth_keccak256(s, len, out);
 		if (shownp != NULL && (*shownp = json_stringn(s, len)) == NULL) {
@@ -175,17 +173,16 @@ encode_primitive(struct ctx *c, const struct ftype *t, const json_t *v,
 	case B_BYTESN:
 		if (s == NULL || (r = eth_hex_decode(s, len, LIMIT_SIGN_DATA_BYTES,
 		    &bytes, &blen)) != 0) {
-			eip712_fail(c, "expected 0x-prefixed hex bytes");
-			return s != NULL && len > 2 * LIMIT_SIGN_DATA_BYTES + 2 ?
-			    ERR_TOO_LONG : ERR_EIP712_INVALID;
+			return eip712_fail(c, s != NULL && len > 2 * LIMIT_SIGN_DATA_BYTES + 2 ?
+			    ERR_TOO_LONG : ERR_EIP712_INVALID, "expected 0x-prefixed hex bytes");
 		}
 		if (t->base == B_BYTES)
 			eth_keccak256(bytes, blen, out);
 		else if (blen != t->size) {
-			eip712_fail(c, "expected exactly %u bytes for bytes%u, got %zu",
-			    t->size, t->size, blen);
 			free(bytes);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "expected exactly %u bytes for bytes%u, got %zu",
+			    t->size, t->size, blen);
 		} else {
 			memset(out, 0, 32);
 			memcpy(out, bytes, blen);
@@ -223,16 +220,13 @@ encode_value(struct ctx *c, const struct field *f, unsigned ndims,
 	int r;
 
 	if (depth > LIMIT_EIP712_DEPTH) {
-		eip712_fail(c, "nested deeper than %d", LIMIT_EIP712_DEPTH);
-		return ERR_TOO_DEEP;
+		return eip712_fail(c, ERR_TOO_DEEP, "nested deeper than %d", LIMIT_EIP712_DEPTH);
 	}
 	if (++c->nvalues > LIMIT_EIP712_VALUES) {
-		eip712_fail(c, "more than %d values", LIMIT_EIP712_VALUES);
-		return ERR_TOO_MANY;
+		return eip712_fail(c, ERR_TOO_MANY, "more than %d values", LIMIT_EIP712_VALUES);
 	}
 	if (v == NULL || json_is_null(v)) {
-		eip712_fail(c, "no value for field of type %s", f->type);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "no value for field of type %s", f->type);
 	}
 	if (ndims == 0) {
 		if (f->t.base == B_STRUCT)
@@ -245,24 +239,22 @@ encode_value(struct ctx *c, const struct field *f, unsigned ndims,
 		if (c->shown_bytes > LIMIT_EIP712_SHOWN_BYTES) {
 			json_decref(*shownp);
 			*shownp = NULL;
-			eip712_fail(c, "more than %d bytes of values to show", LIMIT_EIP712_SHOWN_BYTES);
-			return ERR_TOO_LONG;
+			return eip712_fail(c, ERR_TOO_LONG,
+			    "more than %d bytes of values to show", LIMIT_EIP712_SHOWN_BYTES);
 		}
 		return 0;
 	}
 
 	if (!json_is_array(v)) {
-		eip712_fail(c, "expected an array for type %s", f->type);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "expected an array for type %s", f->type);
 	}
 	n = json_array_size(v);
 	if (f->t.dims[ndims - 1] != 0 && n != f->t.dims[ndims - 1]) {
-		eip712_fail(c, "expected %u items, got %zu", f->t.dims[ndims - 1], n);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID,
+		    "expected %u items, got %zu", f->t.dims[ndims - 1], n);
 	}
 	if (n > LIMIT_EIP712_ARRAY_ITEMS) {
-		eip712_fail(c, "more than %d items", LIMIT_EIP712_ARRAY_ITEMS);
-		return ERR_TOO_MANY;
+		return eip712_fail(c, ERR_TOO_MANY, "more than %d items", LIMIT_EIP712_ARRAY_ITEMS);
 	}
 	if (shownp != NULL && ((items = json_array()) == NULL ||
 	    (tname = element_type_name(f->type, ndims - 1)) == NULL)) {
@@ -322,16 +314,16 @@ eip712_hash_struct(struct ctx *c, int idx, const json_t *obj, unsigned depth,
 	int r;
 
 	if (!json_is_object(obj)) {
-		eip712_fail(c, "expected an object of type %s", st->name);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID,
+		    "expected an object of type %s", st->name);
 	}
 	json_object_foreach((json_t *)(uintptr_t)obj, key, val) {
 		for (i = 0; i < st->nfields; i++)
 			if (strcmp(st->fields[i].name, key) == 0)
 				break;
 		if (i == st->nfields) {
-			eip712_fail(c, "member \"%.64s\" is not a field of %s", key, st->name);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "member \"%.64s\" is not a field of %s", key, st->name);
 		}
 	}
 	if ((r = eip712_type_hash(c, idx, enc)) != 0)
@@ -397,8 +389,7 @@ eip712_domain_values(struct ctx *c, const json_t *untrusted_domain, int didx,
 
 	*valuesp = NULL;
 	if (!json_is_object(untrusted_domain)) {
-		eip712_fail(c, "\"domain\" is not an object");
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "\"domain\" is not an object");
 	}
 	for (i = 0; i < st->nfields; i++) {
 		const struct ftype *t = &st->fields[i].t;
@@ -410,10 +401,10 @@ eip712_domain_values(struct ctx *c, const json_t *untrusted_domain, int didx,
 		    !(t->base == known[j].base ||
 		      (known[j].base == B_UINT && t->base == B_INT)) ||
 		    (t->base == B_BYTESN && t->size != 32)) {
-			eip712_fail(c, "EIP712Domain field \"%s %s\" is not one of: string name, "
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "EIP712Domain field \"%s %s\" is not one of: string name, "
 			    "string version, uint256 chainId, address verifyingContract, "
 			    "bytes32 salt", st->fields[i].type, st->fields[i].name);
-			return ERR_EIP712_INVALID;
 		}
 	}
 	if ((values = json_object()) == NULL)
@@ -423,10 +414,9 @@ eip712_domain_values(struct ctx *c, const json_t *untrusted_domain, int didx,
 			if (strcmp(key, known[j].name) == 0)
 				break;
 		if (j == sizeof(known) / sizeof(known[0])) {
-			eip712_fail(c, "domain member \"%.64s\" is not one of name, version, "
-			    "chainId, verifyingContract, salt", key);
 			json_decref(values);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID, "domain member \"%.64s\" is not "
+			    "one of name, version, chainId, verifyingContract, salt", key);
 		}
 		if (json_is_null(val) ||
 		    (json_is_string(val) && json_string_length(val) == 0 &&

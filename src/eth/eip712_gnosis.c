@@ -25,15 +25,14 @@ gnosis_uint(struct ctx *c, const json_t *tx, const char *name, int strings_only,
 
 	*outp = NULL;
 	if (v == NULL || json_is_null(v)) {
-		eip712_fail(c, "%s is missing", name);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "%s is missing", name);
 	}
 	if (json_is_integer(v) && !strings_only && json_integer_value(v) >= 0) {
 		eth_u256_from_u64(&u, (uint64_t)json_integer_value(v));
 	} else if (!json_is_string(v) ||
 	    eth_u256_parse_decimal(json_string_value(v), json_string_length(v), &u) != 0) {
-		eip712_fail(c, "%s is not a non-negative decimal integer", name);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID,
+		    "%s is not a non-negative decimal integer", name);
 	}
 	eth_u256_to_decimal(&u, dec);
 	if ((*outp = json_string(dec)) == NULL)
@@ -51,8 +50,7 @@ gnosis_address(struct ctx *c, const json_t *tx, const char *name, json_t **outp)
 	*outp = NULL;
 	if (!json_is_string(v) ||
 	    eth_addr_parse(json_string_value(v), json_string_length(v), a, NULL) != 0) {
-		eip712_fail(c, "%s is not an address", name);
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "%s is not an address", name);
 	}
 	eth_addr_to_checksum(a, s);
 	if ((*outp = json_string(s)) == NULL)
@@ -106,7 +104,7 @@ gnosis_typed(json_t *const addrs[4], json_t *const uints[5], const char *data,
 int
 eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
     const struct eth_u256 *default_chain_id, json_t **typedp,
-    struct eth_eip712_result *resp, char errmsg[ETH_EIP712_ERRMSG_MAX])
+    struct eth_eip712_result *resp, char why[ERR_WHY_MAX])
 {
 	static const char *const addr_names[] = { "safe", "to", "gasToken", "refundReceiver" };
 	static const char *const uint_names[] = { "value", "gasPrice", "safeTxGas", "baseGas", "nonce" };
@@ -125,13 +123,13 @@ eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
 		memset(resp, 0, sizeof(*resp));
 	memset(&res, 0, sizeof(res));
 	memset(&c, 0, sizeof(c));
-	c.errmsg = errmsg;
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	c.why = why;
+	if (why != NULL)
+		why[0] = '\0';
 
-	r = ERR_EIP712_INVALID;
 	if (!json_is_object(untrusted)) {
-		eip712_fail(&c, "the Safe transaction is not a JSON object");
+		r = eip712_fail(&c, ERR_EIP712_INVALID,
+		    "the Safe transaction is not a JSON object");
 		goto out;
 	}
 	for (i = 0; i < 4; i++)
@@ -140,12 +138,12 @@ eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
 	for (i = 0; i < 5; i++)
 		if ((r = gnosis_uint(&c, untrusted, uint_names[i], i < 2, &uints[i])) != 0)
 			goto out;
-	r = ERR_EIP712_INVALID;
 	data = json_object_get(untrusted, "data");
 	if (data != NULL && !json_is_null(data)) {
 		if (!json_is_string(data) || eth_hex_decode(json_string_value(data),
 		    json_string_length(data), LIMIT_SIGN_DATA_BYTES, &bytes, &blen) != 0) {
-			eip712_fail(&c, "data is not 0x-prefixed hex or null");
+			r = eip712_fail(&c, ERR_EIP712_INVALID,
+			    "data is not 0x-prefixed hex or null");
 			goto out;
 		}
 		free(bytes);
@@ -153,20 +151,21 @@ eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
 	}
 	op = json_object_get(untrusted, "operation");
 	if (!json_is_integer(op) || json_integer_value(op) < 0 || json_integer_value(op) > 1) {
-		eip712_fail(&c, "operation is not 0 (call) or 1 (delegatecall)");
+		r = eip712_fail(&c, ERR_EIP712_INVALID,
+		    "operation is not 0 (call) or 1 (delegatecall)");
 		goto out;
 	}
 	want = json_object_get(untrusted, "safeTxHash");
 	if (!json_is_string(want) || eth_hex_decode_fixed(json_string_value(want),
 	    json_string_length(want), want_hash, 32) != 0) {
-		eip712_fail(&c, "safeTxHash is not 32 bytes of 0x hex");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "safeTxHash is not 32 bytes of 0x hex");
 		goto out;
 	}
 	chain = json_object_get(untrusted, "chainId");
 	if (chain != NULL && json_is_null(chain))
 		chain = NULL;
 	if (chain != NULL && !json_is_string(chain) && !json_is_integer(chain)) {
-		eip712_fail(&c, "chainId is not an integer");
+		r = eip712_fail(&c, ERR_EIP712_INVALID, "chainId is not an integer");
 		goto out;
 	}
 	/*
@@ -188,15 +187,15 @@ eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
 			r = ERR_NOMEM;
 			goto out;
 		}
-		if ((r = eth_eip712_hash(typed, &res, resp != NULL, errmsg)) != 0)
+		if ((r = eth_eip712_hash(typed, &res, resp != NULL, why)) != 0)
 			goto out;
 		if (memcmp(res.digest, want_hash, 32) == 0)
 			break;
 	}
 	if (memcmp(res.digest, want_hash, 32) != 0) {
 		eth_hex_encode_to(res.digest, 32, have);
-		eip712_fail(&c, "mismatched safeTxHash; the fields hash to %s", have);
-		r = ERR_EIP712_INVALID;
+		r = eip712_fail(&c, ERR_EIP712_INVALID,
+		    "mismatched safeTxHash; the fields hash to %s", have);
 		goto out;
 	}
 	/* success */

@@ -52,7 +52,7 @@ struct ctx {
 	size_t ntypes;
 	size_t nvalues;		/* values hashed so far */
 	size_t shown_bytes;	/* text of the values shown so far */
-	char *errmsg;
+	char *why;
 	char path[256];		/* where the walk is, for messages */
 	size_t pathlen;
 };
@@ -60,10 +60,12 @@ struct ctx {
 #define DOMAIN_TYPE "EIP712Domain"
 
 /*
- * The first, innermost message of a failure into c->errmsg, prefixed with
- * the path; later calls keep it.  Printable ASCII only.
+ * Returns code, and leaves the first, innermost detail of a failure in
+ * c->why (room ERR_WHY_MAX, err_why()), prefixed with the path; later calls
+ * keep it.  Printable ASCII only.
  */
-void eip712_fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int eip712_fail(struct ctx *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Push ".name" or "[i]" on the path; returns the length to pop back to. */
 size_t eip712_path_push(struct ctx *c, const char *fmt, ...)

@@ -125,9 +125,9 @@ parse_field_type(struct ctx *c, const char *s, struct ftype *t)
 	blen = p != NULL ? (size_t)(p - s) : len;
 	if (parse_primitive(s, blen, t) != 0) {
 		if (!is_identifier(s, blen) || (idx = eip712_find_type(c, s, blen)) < 0) {
-			eip712_fail(c, "reference type \"%.*s\" is undefined",
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "reference type \"%.*s\" is undefined",
 			    (int)(blen > 64 ? 64 : blen), s);
-			return ERR_EIP712_INVALID;
 		}
 		t->base = B_STRUCT;
 		t->size = (unsigned)idx;
@@ -139,9 +139,9 @@ parse_field_type(struct ctx *c, const char *s, struct ftype *t)
 		if (s[i] != '[' || (close = memchr(s + i, ']', len - i)) == NULL)
 			goto bad;
 		if (t->ndims == LIMIT_EIP712_ARRAY_DIMS) {
-			eip712_fail(c, "type \"%.64s\" has more than %d array dimensions",
+			return eip712_fail(c, ERR_TOO_DEEP,
+			    "type \"%.64s\" has more than %d array dimensions",
 			    s, LIMIT_EIP712_ARRAY_DIMS);
-			return ERR_TOO_DEEP;
 		}
 		if (close > s + i + 1 && parse_small(s + i + 1,
 		    (size_t)(close - s - i - 1), 1, LIMIT_EIP712_ARRAY_ITEMS, &n) != 0)
@@ -151,8 +151,7 @@ parse_field_type(struct ctx *c, const char *s, struct ftype *t)
 	}
 	return 0;
  bad:
-	eip712_fail(c, "malformed type \"%.64s\"", s);
-	return ERR_EIP712_INVALID;
+	return eip712_fail(c, ERR_EIP712_INVALID, "malformed type \"%.64s\"", s);
 }
 
 /* Read "types": names first (fields may refer forward), then fields. */
@@ -165,12 +164,10 @@ eip712_parse_types(struct ctx *c, const json_t *untrusted_types)
 	int r;
 
 	if (!json_is_object(untrusted_types)) {
-		eip712_fail(c, "\"types\" is not an object");
-		return ERR_EIP712_INVALID;
+		return eip712_fail(c, ERR_EIP712_INVALID, "\"types\" is not an object");
 	}
 	if (json_object_size(untrusted_types) > LIMIT_EIP712_TYPES) {
-		eip712_fail(c, "more than %d types", LIMIT_EIP712_TYPES);
-		return ERR_TOO_MANY;
+		return eip712_fail(c, ERR_TOO_MANY, "more than %d types", LIMIT_EIP712_TYPES);
 	}
 	if ((c->types = calloc(json_object_size(untrusted_types) + 1,
 	    sizeof(*c->types))) == NULL)
@@ -180,16 +177,16 @@ eip712_parse_types(struct ctx *c, const json_t *untrusted_types)
 		size_t klen = strlen(key);
 
 		if (!is_identifier(key, klen) || parse_primitive(key, klen, &dummy) == 0) {
-			eip712_fail(c, "type name \"%.64s\" is not an identifier or is a primitive type", key);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "type name \"%.64s\" is not an identifier or is a primitive type", key);
 		}
 		if (!json_is_array(val)) {
-			eip712_fail(c, "type %s is not an array of fields", key);
-			return ERR_EIP712_INVALID;
+			return eip712_fail(c, ERR_EIP712_INVALID,
+			    "type %s is not an array of fields", key);
 		}
 		if (json_array_size(val) > LIMIT_EIP712_FIELDS) {
-			eip712_fail(c, "type %s has more than %d fields", key, LIMIT_EIP712_FIELDS);
-			return ERR_TOO_MANY;
+			return eip712_fail(c, ERR_TOO_MANY,
+			    "type %s has more than %d fields", key, LIMIT_EIP712_FIELDS);
 		}
 		c->types[n++].name = key;
 	}
@@ -212,28 +209,28 @@ eip712_parse_types(struct ctx *c, const json_t *untrusted_types)
 
 			if (!json_is_object(f) || json_object_size(f) != 2 ||
 			    !json_is_string(fname) || !json_is_string(ftype)) {
-				eip712_fail(c, "field %zu is not {\"name\": string, \"type\": string}", j);
-				return ERR_EIP712_INVALID;
+				return eip712_fail(c, ERR_EIP712_INVALID,
+				    "field %zu is not {\"name\": string, \"type\": string}", j);
 			}
 			fd->name = json_string_value(fname);
 			fd->type = json_string_value(ftype);
 			if (!is_identifier(fd->name, json_string_length(fname))) {
-				eip712_fail(c, "field %zu: name \"%.64s\" is not an identifier", j, fd->name);
-				return ERR_EIP712_INVALID;
+				return eip712_fail(c, ERR_EIP712_INVALID,
+				    "field %zu: name \"%.64s\" is not an identifier", j, fd->name);
 			}
 			for (k = 0; k < j; k++)
 				if (strcmp(st->fields[k].name, fd->name) == 0) {
-					eip712_fail(c, "field %s is declared twice", fd->name);
-					return ERR_EIP712_INVALID;
+					return eip712_fail(c, ERR_EIP712_INVALID,
+					    "field %s is declared twice", fd->name);
 				}
 			if (strlen(fd->type) != json_string_length(ftype) ||
 			    json_string_length(ftype) > LIMIT_EIP712_NAME + 16 * LIMIT_EIP712_ARRAY_DIMS) {
-				eip712_fail(c, "field %s: type is too long or has a NUL", fd->name);
-				return ERR_EIP712_INVALID;
+				return eip712_fail(c, ERR_EIP712_INVALID,
+				    "field %s: type is too long or has a NUL", fd->name);
 			}
 			if (strcmp(fd->type, st->name) == 0) {
-				eip712_fail(c, "type \"%s\" cannot reference itself", st->name);
-				return ERR_EIP712_INVALID;
+				return eip712_fail(c, ERR_EIP712_INVALID,
+				    "type \"%s\" cannot reference itself", st->name);
 			}
 			if ((r = parse_field_type(c, fd->type, &fd->t)) != 0)
 				return r;

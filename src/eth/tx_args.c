@@ -3,7 +3,6 @@
  * (eth_tx_from_send_args()), read strictly, member by member, with geth's
  * wording in the messages.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,23 +14,6 @@
 #include "eth/tx_int.h"
 
 /* ---- messages --------------------------------------------------------- */
-
-static int tx_fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Leave a message for the caller (when it wants one) and return code. */
-static int
-tx_fail(char *errmsg, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, ETH_TX_ERRMSG_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* geth's hexutil wording for the hex and number errors, so clients see Clef's text. */
 static const char *
@@ -111,10 +93,10 @@ member(const json_t *obj, const char *name)
 
 static int
 read_text(const json_t *v, const char *path, const char **sp, size_t *lenp,
-    char *errmsg)
+    char *why)
 {
 	if (!json_is_string(v))
-		return tx_fail(errmsg, ERR_JSON_TYPE,
+		return err_why(why, ERR_JSON_TYPE,
 		    "%s: want a hex string, not a JSON %s", path, json_kind(v));
 	*sp = json_string_value(v);
 	*lenp = json_string_length(v);
@@ -123,90 +105,90 @@ read_text(const json_t *v, const char *path, const char **sp, size_t *lenp,
 
 static int
 read_quantity(const json_t *v, const char *path, struct eth_u256 *out,
-    char *errmsg)
+    char *why)
 {
 	const char *s = NULL;
 	size_t n = 0;
 	int r;
 
-	if ((r = read_text(v, path, &s, &n, errmsg)) != 0)
+	if ((r = read_text(v, path, &s, &n, why)) != 0)
 		return r;
 	if ((r = eth_u256_parse_quantity(s, n, out)) != 0)
-		return tx_fail(errmsg, r, "%s: %s", path, hexutil_text(r));
+		return err_why(why, r, "%s: %s", path, hexutil_text(r));
 	return 0;
 }
 
 /* hexutil.Uint64: the quantity grammar within 64 bits. */
 static int
-read_u64(const json_t *v, const char *path, uint64_t *out, char *errmsg)
+read_u64(const json_t *v, const char *path, uint64_t *out, char *why)
 {
 	struct eth_u256 q;
 	const char *s = NULL;
 	size_t n = 0;
 	int r;
 
-	if ((r = read_text(v, path, &s, &n, errmsg)) != 0)
+	if ((r = read_text(v, path, &s, &n, why)) != 0)
 		return r;
 	r = eth_u256_parse_quantity(s, n, &q);
 	if (r == ERR_UINT256_OVERFLOW || (r == 0 && eth_u256_to_u64(&q, out) != 0))
 		r = ERR_NUMBER_RANGE;
 	if (r != 0)
-		return tx_fail(errmsg, r, "%s: %s", path, hexutil_text(r));
+		return err_why(why, r, "%s: %s", path, hexutil_text(r));
 	return 0;
 }
 
 /* Exactly n bytes of hex; what names the Go type in geth's message. */
 static int
 read_fixed(const json_t *v, const char *path, uint8_t *out, size_t n,
-    const char *what, char *errmsg)
+    const char *what, char *why)
 {
 	const char *s = NULL;
 	size_t len = 0;
 	int r;
 
-	if ((r = read_text(v, path, &s, &len, errmsg)) != 0)
+	if ((r = read_text(v, path, &s, &len, why)) != 0)
 		return r;
 	r = eth_hex_decode_fixed(s, len, out, n);
 	if (r == ERR_HEX_WRONG_LENGTH)
-		return tx_fail(errmsg, r, "%s: hex string has length %zu, want %zu for %s",
+		return err_why(why, r, "%s: hex string has length %zu, want %zu for %s",
 		    path, len - 2, 2 * n, what);
 	if (r != 0)
-		return tx_fail(errmsg, r, "%s: %s", path, hexutil_text(r));
+		return err_why(why, r, "%s: %s", path, hexutil_text(r));
 	return 0;
 }
 
 static int
 read_address(const json_t *v, const char *path, uint8_t out[ETH_ADDR_LEN],
-    int *checksummedp, char *errmsg)
+    int *checksummedp, char *why)
 {
 	const char *s = NULL;
 	size_t len = 0;
 	int r;
 
-	if ((r = read_fixed(v, path, out, ETH_ADDR_LEN, "common.Address", errmsg)) != 0)
+	if ((r = read_fixed(v, path, out, ETH_ADDR_LEN, "common.Address", why)) != 0)
 		return r == ERR_JSON_TYPE ? r : ERR_ADDR_INVALID;
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (eth_addr_parse(s, len, out, checksummedp) != 0)
-		return tx_fail(errmsg, ERR_ADDR_INVALID, "%s: invalid address", path);
+		return err_why(why, ERR_ADDR_INVALID, "%s: invalid address", path);
 	return 0;
 }
 
 /* hexutil.Bytes of at most max bytes; an empty string is refused (geth reads it as 0x). */
 static int
 read_bytes(const json_t *v, const char *path, size_t max, uint8_t **outp,
-    size_t *lenp, char *errmsg)
+    size_t *lenp, char *why)
 {
 	const char *s = NULL;
 	size_t len = 0;
 	int r;
 
-	if ((r = read_text(v, path, &s, &len, errmsg)) != 0)
+	if ((r = read_text(v, path, &s, &len, why)) != 0)
 		return r;
 	if ((r = eth_hex_decode(s, len, max, outp, lenp)) == ERR_TOO_LONG)
-		return tx_fail(errmsg, r, "%s: longer than %zu bytes", path, max);
+		return err_why(why, r, "%s: longer than %zu bytes", path, max);
 	if (r != 0)
-		return tx_fail(errmsg, r, "%s: %s", path, hexutil_text(r));
+		return err_why(why, r, "%s: %s", path, hexutil_text(r));
 	return 0;
 }
 
@@ -216,7 +198,7 @@ read_bytes(const json_t *v, const char *path, size_t max, uint8_t **outp,
  */
 static int
 check_members(const json_t *obj, const char *const *names, size_t nnames,
-    const char *where, char *errmsg)
+    const char *where, char *why)
 {
 	void *it;
 	size_t i;
@@ -232,7 +214,7 @@ check_members(const json_t *obj, const char *const *names, size_t nnames,
 				break;
 		if (i == nnames) {
 			safe_name(key, klen, shown);
-			return tx_fail(errmsg, ERR_TX_UNKNOWN_FIELD,
+			return err_why(why, ERR_TX_UNKNOWN_FIELD,
 			    "%sunknown field \"%s\"", where, shown);
 		}
 	}
@@ -240,14 +222,14 @@ check_members(const json_t *obj, const char *const *names, size_t nnames,
 }
 
 static int
-missing(char *errmsg, const char *where, const char *name)
+missing(char *why, const char *where, const char *name)
 {
-	return tx_fail(errmsg, ERR_TX_MISSING_FIELD,
+	return err_why(why, ERR_TX_MISSING_FIELD,
 	    "%smissing required field \"%s\"", where, name);
 }
 
 static int
-read_access_list(const json_t *v, struct eth_tx *tx, char *errmsg)
+read_access_list(const json_t *v, struct eth_tx *tx, char *why)
 {
 	static const char *const names[] = { "address", "storageKeys" };
 	size_t i, j, n, total = 0;
@@ -256,10 +238,10 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *errmsg)
 	int r;
 
 	if (!json_is_array(v))
-		return tx_fail(errmsg, ERR_JSON_TYPE, "accessList: want an array, not a JSON %s",
+		return err_why(why, ERR_JSON_TYPE, "accessList: want an array, not a JSON %s",
 		    json_kind(v));
 	if ((n = json_array_size(v)) > LIMIT_TX_ACCESS_LIST)
-		return tx_fail(errmsg, ERR_TOO_MANY, "accessList: more than %d entries",
+		return err_why(why, ERR_TOO_MANY, "accessList: more than %d entries",
 		    LIMIT_TX_ACCESS_LIST);
 	if (n == 0)
 		return 0;
@@ -271,24 +253,24 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *errmsg)
 
 		snprintf(where, sizeof(where), "accessList[%zu]: ", i);
 		if (!json_is_object(e = json_array_get(v, i)))
-			return tx_fail(errmsg, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
+			return err_why(why, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
 			    where, json_kind(e));
-		if ((r = check_members(e, names, 2, where, errmsg)) != 0)
+		if ((r = check_members(e, names, 2, where, why)) != 0)
 			return r;
 		if (member(e, "address") == NULL)
-			return missing(errmsg, where, "address");
+			return missing(why, where, "address");
 		if ((keys = member(e, "storageKeys")) == NULL)
-			return missing(errmsg, where, "storageKeys");
+			return missing(why, where, "storageKeys");
 		snprintf(path, sizeof(path), "accessList[%zu].address", i);
-		if ((r = read_address(member(e, "address"), path, a->address, NULL, errmsg)) != 0)
+		if ((r = read_address(member(e, "address"), path, a->address, NULL, why)) != 0)
 			return r;
 		if (!json_is_array(keys))
-			return tx_fail(errmsg, ERR_JSON_TYPE,
+			return err_why(why, ERR_JSON_TYPE,
 			    "accessList[%zu].storageKeys: want an array, not a JSON %s",
 			    i, json_kind(keys));
 		/* The bound is over all entries, checked before each allocation. */
 		if (json_array_size(keys) > LIMIT_TX_STORAGE_KEYS - total)
-			return tx_fail(errmsg, ERR_TOO_MANY,
+			return err_why(why, ERR_TOO_MANY,
 			    "accessList: more than %d storage keys in all", LIMIT_TX_STORAGE_KEYS);
 		total += json_array_size(keys);
 		if (json_array_size(keys) == 0)
@@ -299,7 +281,7 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *errmsg)
 		for (j = 0; j < a->nkeys; j++) {
 			snprintf(path, sizeof(path), "accessList[%zu].storageKeys[%zu]", i, j);
 			if ((r = read_fixed(json_array_get(keys, j), path, a->keys[j], 32,
-			    "common.Hash", errmsg)) != 0)
+			    "common.Hash", why)) != 0)
 				return r;
 		}
 	}
@@ -307,17 +289,17 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *errmsg)
 }
 
 static int
-read_blob_hashes(const json_t *v, struct eth_tx *tx, char *errmsg)
+read_blob_hashes(const json_t *v, struct eth_tx *tx, char *why)
 {
 	char path[48];
 	size_t i, n;
 	int r;
 
 	if (!json_is_array(v))
-		return tx_fail(errmsg, ERR_JSON_TYPE,
+		return err_why(why, ERR_JSON_TYPE,
 		    "blobVersionedHashes: want an array, not a JSON %s", json_kind(v));
 	if ((n = json_array_size(v)) > LIMIT_TX_BLOB_HASHES)
-		return tx_fail(errmsg, ERR_TOO_MANY, "blobVersionedHashes: more than %d hashes",
+		return err_why(why, ERR_TOO_MANY, "blobVersionedHashes: more than %d hashes",
 		    LIMIT_TX_BLOB_HASHES);
 	if (n == 0)
 		return 0;
@@ -327,7 +309,7 @@ read_blob_hashes(const json_t *v, struct eth_tx *tx, char *errmsg)
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "blobVersionedHashes[%zu]", i);
 		if ((r = read_fixed(json_array_get(v, i), path, tx->blob_hashes[i], 32,
-		    "common.Hash", errmsg)) != 0)
+		    "common.Hash", why)) != 0)
 			return r;
 	}
 	return 0;
@@ -335,7 +317,7 @@ read_blob_hashes(const json_t *v, struct eth_tx *tx, char *errmsg)
 
 /* geth's SetCodeAuthorization JSON: every member required. */
 static int
-read_auths(const json_t *v, struct eth_tx *tx, char *errmsg)
+read_auths(const json_t *v, struct eth_tx *tx, char *why)
 {
 	static const char *const names[] = {
 		"chainId", "address", "nonce", "yParity", "r", "s",
@@ -347,10 +329,10 @@ read_auths(const json_t *v, struct eth_tx *tx, char *errmsg)
 	int r;
 
 	if (!json_is_array(v))
-		return tx_fail(errmsg, ERR_JSON_TYPE,
+		return err_why(why, ERR_JSON_TYPE,
 		    "authorizationList: want an array, not a JSON %s", json_kind(v));
 	if ((n = json_array_size(v)) > LIMIT_TX_AUTHORIZATIONS)
-		return tx_fail(errmsg, ERR_TOO_MANY, "authorizationList: more than %d entries",
+		return err_why(why, ERR_TOO_MANY, "authorizationList: more than %d entries",
 		    LIMIT_TX_AUTHORIZATIONS);
 	if (n == 0)
 		return 0;
@@ -362,25 +344,25 @@ read_auths(const json_t *v, struct eth_tx *tx, char *errmsg)
 
 		snprintf(where, sizeof(where), "authorizationList[%zu]: ", i);
 		if (!json_is_object(e = json_array_get(v, i)))
-			return tx_fail(errmsg, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
+			return err_why(why, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
 			    where, json_kind(e));
-		if ((r = check_members(e, names, 6, where, errmsg)) != 0)
+		if ((r = check_members(e, names, 6, where, why)) != 0)
 			return r;
 		for (k = 0; k < 6; k++)
 			if (member(e, names[k]) == NULL)
-				return missing(errmsg, where, names[k]);
+				return missing(why, where, names[k]);
 #define AUTH_PATH(m) (snprintf(path, sizeof(path), "authorizationList[%zu].%s", i, m), path)
-		if ((r = read_quantity(member(e, "chainId"), AUTH_PATH("chainId"), &a->chain_id, errmsg)) != 0 ||
-		    (r = read_address(member(e, "address"), AUTH_PATH("address"), a->address, NULL, errmsg)) != 0 ||
-		    (r = read_u64(member(e, "nonce"), AUTH_PATH("nonce"), &a->nonce, errmsg)) != 0 ||
-		    (r = read_u64(member(e, "yParity"), AUTH_PATH("yParity"), &yparity, errmsg)) != 0 ||
-		    (r = read_quantity(member(e, "r"), AUTH_PATH("r"), &a->r, errmsg)) != 0 ||
-		    (r = read_quantity(member(e, "s"), AUTH_PATH("s"), &a->s, errmsg)) != 0)
+		if ((r = read_quantity(member(e, "chainId"), AUTH_PATH("chainId"), &a->chain_id, why)) != 0 ||
+		    (r = read_address(member(e, "address"), AUTH_PATH("address"), a->address, NULL, why)) != 0 ||
+		    (r = read_u64(member(e, "nonce"), AUTH_PATH("nonce"), &a->nonce, why)) != 0 ||
+		    (r = read_u64(member(e, "yParity"), AUTH_PATH("yParity"), &yparity, why)) != 0 ||
+		    (r = read_quantity(member(e, "r"), AUTH_PATH("r"), &a->r, why)) != 0 ||
+		    (r = read_quantity(member(e, "s"), AUTH_PATH("s"), &a->s, why)) != 0)
 			return r;
 #undef AUTH_PATH
 		/* geth keeps it in a uint8 and silently truncates; the EIP bounds it by 2^8. */
 		if (yparity > 0xff)
-			return tx_fail(errmsg, ERR_NUMBER_RANGE,
+			return err_why(why, ERR_NUMBER_RANGE,
 			    "authorizationList[%zu].yParity: more than 255", i);
 		a->y_parity = (uint8_t)yparity;
 	}
@@ -390,7 +372,7 @@ read_auths(const json_t *v, struct eth_tx *tx, char *errmsg)
 int
 eth_tx_from_send_args(const json_t *untrusted_args,
     const struct eth_u256 *default_chain_id, struct eth_tx **txp,
-    struct eth_tx_request *reqp, char errmsg[ETH_TX_ERRMSG_MAX])
+    struct eth_tx_request *reqp, char why[ERR_WHY_MAX])
 {
 	static const char *const names[] = {
 		"from", "to", "gas", "gasPrice", "maxFeePerGas",
@@ -410,24 +392,24 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 	int r;
 
 	*txp = NULL;
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	if (why != NULL)
+		why[0] = '\0';
 	memset(&req, 0, sizeof(req));
 	if (args == NULL || default_chain_id == NULL) {
 		r = ERR_INVALID_ARGUMENT;
 		goto out;
 	}
 	if (!json_is_object(args)) {
-		r = tx_fail(errmsg, ERR_JSON_TYPE,
+		r = err_why(why, ERR_JSON_TYPE,
 		    "transaction arguments: want an object, not a JSON %s", json_kind(args));
 		goto out;
 	}
 	if ((r = check_members(args, names, sizeof(names) / sizeof(names[0]), "",
-	    errmsg)) != 0)
+	    why)) != 0)
 		goto out;
 	for (i = 0; i < 3; i++)
 		if (member(args, sidecar[i]) != NULL) {
-			r = tx_fail(errmsg, ERR_TX_BLOB_SIDECAR,
+			r = err_why(why, ERR_TX_BLOB_SIDECAR,
 			    "\"%s\": blob sidecars are not supported; send blobVersionedHashes only",
 			    sidecar[i]);
 			goto out;
@@ -438,100 +420,100 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 	}
 
 	if ((v = member(args, "from")) == NULL) {
-		r = missing(errmsg, "", "from");
+		r = missing(why, "", "from");
 		goto out;
 	}
-	if ((r = read_address(v, "from", req.from, &req.from_checksummed, errmsg)) != 0)
+	if ((r = read_address(v, "from", req.from, &req.from_checksummed, why)) != 0)
 		goto out;
 	if ((v = member(args, "to")) != NULL) {
 		req.present |= ETH_TX_ARG_TO;
-		if ((r = read_address(v, "to", tx->to, &req.to_checksummed, errmsg)) != 0)
+		if ((r = read_address(v, "to", tx->to, &req.to_checksummed, why)) != 0)
 			goto out;
 		tx->has_to = 1;
 	}
 	if ((v = member(args, "gas")) == NULL) {
-		r = missing(errmsg, "", "gas");
+		r = missing(why, "", "gas");
 		goto out;
 	}
-	if ((r = read_u64(v, "gas", &tx->gas, errmsg)) != 0)
+	if ((r = read_u64(v, "gas", &tx->gas, why)) != 0)
 		goto out;
 	if ((v = member(args, "gasPrice")) != NULL) {
 		req.present |= ETH_TX_ARG_GAS_PRICE;
-		if ((r = read_quantity(v, "gasPrice", &req.gas_price, errmsg)) != 0)
+		if ((r = read_quantity(v, "gasPrice", &req.gas_price, why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "maxFeePerGas")) != NULL) {
 		req.present |= ETH_TX_ARG_MAX_FEE;
-		if ((r = read_quantity(v, "maxFeePerGas", &req.max_fee_per_gas, errmsg)) != 0)
+		if ((r = read_quantity(v, "maxFeePerGas", &req.max_fee_per_gas, why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "maxPriorityFeePerGas")) != NULL) {
 		req.present |= ETH_TX_ARG_MAX_PRIORITY_FEE;
 		if ((r = read_quantity(v, "maxPriorityFeePerGas",
-		    &req.max_priority_fee_per_gas, errmsg)) != 0)
+		    &req.max_priority_fee_per_gas, why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "value")) == NULL) {
-		r = missing(errmsg, "", "value");
+		r = missing(why, "", "value");
 		goto out;
 	}
-	if ((r = read_quantity(v, "value", &tx->value, errmsg)) != 0)
+	if ((r = read_quantity(v, "value", &tx->value, why)) != 0)
 		goto out;
 	if ((v = member(args, "nonce")) == NULL) {
-		r = missing(errmsg, "", "nonce");
+		r = missing(why, "", "nonce");
 		goto out;
 	}
-	if ((r = read_u64(v, "nonce", &tx->nonce, errmsg)) != 0)
+	if ((r = read_u64(v, "nonce", &tx->nonce, why)) != 0)
 		goto out;
 	if ((v = member(args, "data")) != NULL) {
 		req.present |= ETH_TX_ARG_DATA;
 		if ((r = read_bytes(v, "data", LIMIT_TX_DATA_BYTES, &data, &data_len,
-		    errmsg)) != 0)
+		    why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "input")) != NULL) {
 		req.present |= ETH_TX_ARG_INPUT;
 		if ((r = read_bytes(v, "input", LIMIT_TX_DATA_BYTES, &input, &input_len,
-		    errmsg)) != 0)
+		    why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "accessList")) != NULL) {
 		req.present |= ETH_TX_ARG_ACCESS_LIST;
-		if ((r = read_access_list(v, tx, errmsg)) != 0)
+		if ((r = read_access_list(v, tx, why)) != 0)
 			goto out;
 	}
 	tx->chain_id = *default_chain_id;
 	if ((v = member(args, "chainId")) != NULL) {
 		req.present |= ETH_TX_ARG_CHAIN_ID;
-		if ((r = read_quantity(v, "chainId", &tx->chain_id, errmsg)) != 0)
+		if ((r = read_quantity(v, "chainId", &tx->chain_id, why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "maxFeePerBlobGas")) != NULL) {
 		req.present |= ETH_TX_ARG_BLOB_FEE;
 		if ((r = read_quantity(v, "maxFeePerBlobGas", &req.max_fee_per_blob_gas,
-		    errmsg)) != 0)
+		    why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "blobVersionedHashes")) != NULL) {
 		req.present |= ETH_TX_ARG_BLOB_HASHES;
-		if ((r = read_blob_hashes(v, tx, errmsg)) != 0)
+		if ((r = read_blob_hashes(v, tx, why)) != 0)
 			goto out;
 	}
 	if ((v = member(args, "authorizationList")) != NULL) {
 		req.present |= ETH_TX_ARG_AUTH_LIST;
-		if ((r = read_auths(v, tx, errmsg)) != 0)
+		if ((r = read_auths(v, tx, why)) != 0)
 			goto out;
 	}
 	/* Clef has no "type" member and ignores it; we still want it well-formed. */
 	if ((v = member(args, "type")) != NULL) {
 		req.present |= ETH_TX_ARG_TYPE;
-		if ((r = read_u64(v, "type", &ignored, errmsg)) != 0)
+		if ((r = read_u64(v, "type", &ignored, why)) != 0)
 			goto out;
 	}
 
 	if (data != NULL && input != NULL &&
 	    (data_len != input_len || memcmp(data, input, data_len) != 0)) {
-		r = tx_fail(errmsg, ERR_TX_FIELD_CONFLICT,
+		r = err_why(why, ERR_TX_FIELD_CONFLICT,
 		    "both \"data\" and \"input\" are set and not equal. "
 		    "Please use \"input\" to pass transaction call data");
 		goto out;
@@ -542,7 +524,7 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 	 * a field the user was shown must not vanish from what is signed.
 	 */
 	if ((req.present & ETH_TX_ARG_BLOB_FEE) && !(req.present & ETH_TX_ARG_BLOB_HASHES)) {
-		r = tx_fail(errmsg, ERR_TX_FIELD_CONFLICT,
+		r = err_why(why, ERR_TX_FIELD_CONFLICT,
 		    "\"maxFeePerBlobGas\" is set but \"blobVersionedHashes\" is not: "
 		    "only blob transactions have a blob fee");
 		goto out;
@@ -567,7 +549,7 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 		tx->gas_price = req.gas_price;
 		tx->eip155 = tx->type == ETH_TX_LEGACY;
 		if (tx->eip155 && eth_tx_legacy_v(tx, 1, &vmax) != 0) {
-			r = tx_fail(errmsg, ERR_NUMBER_RANGE,
+			r = err_why(why, ERR_NUMBER_RANGE,
 			    "chainId: too large for an EIP-155 signature");
 			goto out;
 		}
@@ -581,41 +563,41 @@ eth_tx_from_send_args(const json_t *untrusted_args,
 	case ETH_TX_SET_CODE:
 		if ((req.present & ETH_TX_ARG_BLOB_HASHES) &&
 		    (req.present & ETH_TX_ARG_AUTH_LIST)) {
-			r = tx_fail(errmsg, ERR_TX_FIELD_CONFLICT,
+			r = err_why(why, ERR_TX_FIELD_CONFLICT,
 			    "\"blobVersionedHashes\" and \"authorizationList\" "
 			    "cannot be used in one transaction");
 			goto out;
 		}
 		if (!tx->has_to) {
-			r = tx_fail(errmsg, ERR_TX_MISSING_FIELD,
+			r = err_why(why, ERR_TX_MISSING_FIELD,
 			    "transaction recipient must be set for %s transactions",
 			    tx->type == ETH_TX_BLOB ? "blob" : "set-code");
 			goto out;
 		}
 		/* Clef crashes on these absent (a nil uint256); we say so. */
 		if (!(req.present & ETH_TX_ARG_MAX_FEE)) {
-			r = missing(errmsg, "", "maxFeePerGas");
+			r = missing(why, "", "maxFeePerGas");
 			goto out;
 		}
 		if (!(req.present & ETH_TX_ARG_MAX_PRIORITY_FEE)) {
-			r = missing(errmsg, "", "maxPriorityFeePerGas");
+			r = missing(why, "", "maxPriorityFeePerGas");
 			goto out;
 		}
 		tx->max_fee_per_gas = req.max_fee_per_gas;
 		tx->max_priority_fee_per_gas = req.max_priority_fee_per_gas;
 		if (tx->type == ETH_TX_BLOB) {
 			if (!(req.present & ETH_TX_ARG_BLOB_FEE)) {
-				r = missing(errmsg, "", "maxFeePerBlobGas");
+				r = missing(why, "", "maxFeePerBlobGas");
 				goto out;
 			}
 			tx->max_fee_per_blob_gas = req.max_fee_per_blob_gas;
 			if (tx->blob_hashes_len == 0) {
-				r = tx_fail(errmsg, ERR_TX_INVALID,
+				r = err_why(why, ERR_TX_INVALID,
 				    "need at least 1 blob for a blob transaction");
 				goto out;
 			}
 		} else if (tx->auths_len == 0) {
-			r = tx_fail(errmsg, ERR_TX_INVALID,
+			r = err_why(why, ERR_TX_INVALID,
 			    "need at least 1 authorization for a set-code transaction");
 			goto out;
 		}
