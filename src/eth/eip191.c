@@ -9,6 +9,7 @@
 #include "eth/hex.h"
 #include "eth/keccak.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/rlp.h"
 
 #define PERSONAL_PREFIX "\x19" "Ethereum Signed Message:\n"
@@ -246,9 +247,9 @@ eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
 	struct eth_rlp_item header, fields[HEADER_FIELDS + 1], it;
 	struct eth_eip191_clique *c = NULL;
 	struct eth_buf b;
-	const uint8_t *p;
+	struct reader fields_in;
 	uint8_t *padded = NULL;
-	size_t n = 0, left, extra_len, padded_len;
+	size_t n = 0, extra_len, padded_len;
 	int r;
 
 	*outp = NULL;
@@ -273,10 +274,9 @@ eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
 		r = ERR_NOMEM;
 		goto out;
 	}
-	p = header.payload;
-	left = header.len;
-	while (left > 0) {
-		if ((r = eth_rlp_next(&p, &left, &it)) != 0) {
+	reader_init(&fields_in, header.payload, header.len, ERR_RLP_TRUNCATED);
+	while (reader_left(&fields_in) > 0) {
+		if ((r = eth_rlp_read(&fields_in, &it)) != 0) {
 			r = err_why(why, r, "rlp: %s", rlp_text(r, BYTES));
 			goto out;
 		}

@@ -8,25 +8,25 @@
 
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/rlp.h"
 #include "eth/tx.h"
 
-/* The items of a list, taken one at a time. */
-struct items {
-	const uint8_t *p;
-	size_t len;
-};
-
+/*
+ * The fields of a list are taken one at a time from a reader over its
+ * payload (short_err ERR_RLP_TRUNCATED); running out of them is a
+ * transaction with too few fields.
+ */
 static int
-next_item(struct items *in, struct eth_rlp_item *it)
+next_item(struct reader *in, struct eth_rlp_item *it)
 {
-	if (in->len == 0)
+	if (reader_left(in) == 0)
 		return ERR_TX_INVALID;	/* too few fields */
-	return eth_rlp_next(&in->p, &in->len, it);
+	return eth_rlp_read(in, it);
 }
 
 static int
-next_uint(struct items *in, struct eth_u256 *out)
+next_uint(struct reader *in, struct eth_u256 *out)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -37,7 +37,7 @@ next_uint(struct items *in, struct eth_u256 *out)
 }
 
 static int
-next_u64(struct items *in, uint64_t *out)
+next_u64(struct reader *in, uint64_t *out)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -48,7 +48,7 @@ next_u64(struct items *in, uint64_t *out)
 }
 
 static int
-next_fixed(struct items *in, uint8_t *out, size_t n)
+next_fixed(struct reader *in, uint8_t *out, size_t n)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -59,7 +59,7 @@ next_fixed(struct items *in, uint8_t *out, size_t n)
 }
 
 static int
-next_list(struct items *in, struct items *list)
+next_list(struct reader *in, struct reader *list)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -68,22 +68,21 @@ next_list(struct items *in, struct items *list)
 		return r;
 	if (!it.is_list)
 		return ERR_RLP_EXPECTED_LIST;
-	list->p = it.payload;
-	list->len = it.len;
+	reader_init(list, it.payload, it.len, ERR_RLP_TRUNCATED);
 	return 0;
 }
 
 /* Count the items of a list, stopping past max (ERR_TOO_MANY), before allocating. */
 static int
-count_items(const struct items *list, size_t max, size_t *np)
+count_items(const struct reader *list, size_t max, size_t *np)
 {
-	struct items walk = *list;
+	struct reader walk = *list;
 	struct eth_rlp_item it;
 	size_t n = 0;
 	int r;
 
-	while (walk.len > 0) {
-		if ((r = eth_rlp_next(&walk.p, &walk.len, &it)) != 0)
+	while (reader_left(&walk) > 0) {
+		if ((r = eth_rlp_read(&walk, &it)) != 0)
 			return r;
 		if (++n > max)
 			return ERR_TOO_MANY;
@@ -92,9 +91,32 @@ count_items(const struct items *list, size_t max, size_t *np)
 	return 0;
 }
 
+/*
+ * Room for the items of list (at most max, each size bytes, zeroed), for the
+ * lists of a transaction: *np of them at *entriesp, NULL for an empty list.
+ */
+static int
+alloc_items(const struct reader *list, size_t max, size_t size, void **entriesp,
+    size_t *np)
+{
+	size_t n;
+	int r;
+
+	*entriesp = NULL;
+	*np = 0;
+	if ((r = count_items(list, max, &n)) != 0)
+		return r;
+	if (n == 0)
+		return 0;
+	if ((*entriesp = calloc(n, size)) == NULL)
+		return ERR_NOMEM;
+	*np = n;
+	return 0;
+}
+
 /* "to": 20 bytes, or (types 0-2) the empty string of a contract creation. */
 static int
-next_to(struct items *in, struct eth_tx *tx)
+next_to(struct reader *in, struct eth_tx *tx)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -110,7 +132,7 @@ next_to(struct items *in, struct eth_tx *tx)
 }
 
 static int
-next_data(struct items *in, struct eth_tx *tx)
+next_data(struct reader *in, struct eth_tx *tx)
 {
 	struct eth_rlp_item it;
 	int r;
@@ -130,84 +152,83 @@ next_data(struct items *in, struct eth_tx *tx)
 	return 0;
 }
 
+/* The n 32-byte strings of list (hashes, storage keys) into out. */
 static int
-next_access_list(struct items *in, struct eth_tx *tx)
+next_hashes(struct reader *list, uint8_t (*out)[32], size_t n)
 {
-	struct items list, entry, keys;
-	size_t i, j, n, total = 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if ((r = next_fixed(list, out[i], 32)) != 0)
+			return r;
+	return 0;
+}
+
+static int
+next_access_list(struct reader *in, struct eth_tx *tx)
+{
+	struct reader list, entry, keys;
+	size_t i, total = 0;
+	void *room;
 	int r;
 
 	if ((r = next_list(in, &list)) != 0 ||
-	    (r = count_items(&list, LIMIT_TX_ACCESS_LIST, &n)) != 0)
+	    (r = alloc_items(&list, LIMIT_TX_ACCESS_LIST, sizeof(*tx->access_list), &room,
+	    &tx->access_list_len)) != 0)
 		return r;
-	if (n == 0)
-		return 0;
-	if ((tx->access_list = calloc(n, sizeof(*tx->access_list))) == NULL)
-		return ERR_NOMEM;
-	tx->access_list_len = n;
-	for (i = 0; i < n; i++) {
+	tx->access_list = room;
+	for (i = 0; i < tx->access_list_len; i++) {
 		struct eth_tx_access *a = &tx->access_list[i];
 
 		if ((r = next_list(&list, &entry)) != 0 ||
 		    (r = next_fixed(&entry, a->address, ETH_ADDR_LEN)) != 0 ||
 		    (r = next_list(&entry, &keys)) != 0)
 			return r;
-		if (entry.len != 0)
+		if (reader_left(&entry) != 0)
 			return ERR_TX_INVALID;	/* an entry is [address, keys] */
-		if ((r = count_items(&keys, LIMIT_TX_STORAGE_KEYS - total, &a->nkeys)) != 0)
+		/* The bound is over all entries, checked before each allocation. */
+		if ((r = alloc_items(&keys, LIMIT_TX_STORAGE_KEYS - total, 32, &room,
+		    &a->nkeys)) != 0)
 			return r;
+		a->keys = room;
 		total += a->nkeys;
-		if (a->nkeys == 0)
-			continue;
-		if ((a->keys = calloc(a->nkeys, 32)) == NULL) {
-			a->nkeys = 0;
-			return ERR_NOMEM;
-		}
-		for (j = 0; j < a->nkeys; j++)
-			if ((r = next_fixed(&keys, a->keys[j], 32)) != 0)
-				return r;
+		if ((r = next_hashes(&keys, a->keys, a->nkeys)) != 0)
+			return r;
 	}
 	return 0;
 }
 
 static int
-next_blob_hashes(struct items *in, struct eth_tx *tx)
+next_blob_hashes(struct reader *in, struct eth_tx *tx)
 {
-	struct items list;
-	size_t i, n;
+	struct reader list;
+	void *room;
 	int r;
 
 	if ((r = next_list(in, &list)) != 0 ||
-	    (r = count_items(&list, LIMIT_TX_BLOB_HASHES, &n)) != 0)
+	    (r = alloc_items(&list, LIMIT_TX_BLOB_HASHES, 32, &room,
+	    &tx->blob_hashes_len)) != 0)
 		return r;
-	if (n == 0)
-		return 0;
-	if ((tx->blob_hashes = calloc(n, 32)) == NULL)
-		return ERR_NOMEM;
-	tx->blob_hashes_len = n;
-	for (i = 0; i < n; i++)
-		if ((r = next_fixed(&list, tx->blob_hashes[i], 32)) != 0)
-			return r;
-	return 0;
+	tx->blob_hashes = room;
+	return next_hashes(&list, tx->blob_hashes, tx->blob_hashes_len);
 }
 
 static int
-next_auths(struct items *in, struct eth_tx *tx)
+next_auths(struct reader *in, struct eth_tx *tx)
 {
-	struct items list, entry;
+	struct reader list, entry;
 	uint64_t yparity;
-	size_t i, n;
+	void *room;
+	size_t i;
 	int r;
 
 	if ((r = next_list(in, &list)) != 0 ||
-	    (r = count_items(&list, LIMIT_TX_AUTHORIZATIONS, &n)) != 0)
+	    (r = alloc_items(&list, LIMIT_TX_AUTHORIZATIONS, sizeof(*tx->auths), &room,
+	    &tx->auths_len)) != 0)
 		return r;
-	if (n == 0)
-		return 0;
-	if ((tx->auths = calloc(n, sizeof(*tx->auths))) == NULL)
-		return ERR_NOMEM;
-	tx->auths_len = n;
-	for (i = 0; i < n; i++) {
+	tx->auths = room;
+	for (i = 0; i < tx->auths_len; i++) {
 		struct eth_tx_auth *a = &tx->auths[i];
 
 		if ((r = next_list(&list, &entry)) != 0 ||
@@ -218,7 +239,7 @@ next_auths(struct items *in, struct eth_tx *tx)
 		    (r = next_uint(&entry, &a->r)) != 0 ||
 		    (r = next_uint(&entry, &a->s)) != 0)
 			return r;
-		if (entry.len != 0)
+		if (reader_left(&entry) != 0)
 			return ERR_TX_INVALID;
 		if (yparity > 0xff)
 			return ERR_RLP_SIZE;	/* geth's field is a uint8 */
@@ -229,7 +250,7 @@ next_auths(struct items *in, struct eth_tx *tx)
 
 /* The fields of tx->type from the payload list, then the signature. */
 static int
-decode_fields(struct items *in, struct eth_tx *tx, uint8_t sig64[64], int *recidp)
+decode_fields(struct reader *in, struct eth_tx *tx, uint8_t sig64[64], int *recidp)
 {
 	struct eth_u256 v, rr, ss, q;
 	uint64_t yparity, rem;
@@ -276,7 +297,7 @@ decode_fields(struct items *in, struct eth_tx *tx, uint8_t sig64[64], int *recid
 	}
 	if ((r = next_uint(in, &rr)) != 0 || (r = next_uint(in, &ss)) != 0)
 		return r;
-	if (in->len != 0)
+	if (reader_left(in) != 0)
 		return ERR_TX_INVALID;	/* too many fields */
 
 	if (tx->type != ETH_TX_LEGACY)
@@ -305,7 +326,7 @@ eth_tx_decode_signed(const uint8_t *untrusted, size_t len,
 {
 	struct eth_rlp_item outer, first;
 	struct eth_tx *tx = NULL;
-	struct items in, peek;
+	struct reader in, peek;
 	uint8_t sig[64];
 	int recid = 0, r;
 
@@ -342,12 +363,11 @@ eth_tx_decode_signed(const uint8_t *untrusted, size_t len,
 		r = ERR_RLP_EXPECTED_LIST;
 		goto out;
 	}
-	in.p = outer.payload;
-	in.len = outer.len;
+	reader_init(&in, outer.payload, outer.len, ERR_RLP_TRUNCATED);
 	/* The network form of a blob transaction is [tx, blobs, commitments, proofs]. */
 	peek = in;
-	if (tx->type == ETH_TX_BLOB && peek.len > 0 &&
-	    eth_rlp_next(&peek.p, &peek.len, &first) == 0 && first.is_list) {
+	if (tx->type == ETH_TX_BLOB && reader_left(&peek) > 0 &&
+	    eth_rlp_read(&peek, &first) == 0 && first.is_list) {
 		r = ERR_TX_BLOB_SIDECAR;
 		goto out;
 	}
