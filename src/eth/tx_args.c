@@ -228,39 +228,92 @@ missing(char *why, const char *where, const char *name)
 	    "%smissing required field \"%s\"", where, name);
 }
 
+/*
+ * The array v, one of the transaction's lists (path names it), of at most
+ * max entries ("more than max unit"), and room for them: *np entries of size
+ * bytes each, zeroed, at *entriesp (NULL when the array is empty).
+ */
+static int
+read_array(const json_t *v, const char *path, int max, const char *unit, size_t size,
+    void **entriesp, size_t *np, char *why)
+{
+	size_t n;
+
+	*entriesp = NULL;
+	*np = 0;
+	if (!json_is_array(v))
+		return err_why(why, ERR_JSON_TYPE, "%s: want an array, not a JSON %s", path,
+		    json_kind(v));
+	if ((n = json_array_size(v)) > (size_t)max)
+		return err_why(why, ERR_TOO_MANY, "%s: more than %d %s", path, max, unit);
+	if (n == 0)
+		return 0;
+	if ((*entriesp = calloc(n, size)) == NULL)
+		return ERR_NOMEM;
+	*np = n;
+	return 0;
+}
+
+/*
+ * An entry of a list of objects: an object with the members names[] (there
+ * are nnames), every one of them required; where says whose.
+ */
+static int
+read_entry(const json_t *e, const char *const *names, size_t nnames, const char *where,
+    char *why)
+{
+	size_t k;
+	int r;
+
+	if (!json_is_object(e))
+		return err_why(why, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
+		    where, json_kind(e));
+	if ((r = check_members(e, names, nnames, where, why)) != 0)
+		return r;
+	for (k = 0; k < nnames; k++)
+		if (member(e, names[k]) == NULL)
+			return missing(why, where, names[k]);
+	return 0;
+}
+
+/* The n hashes (common.Hash) of the array v into out; path names the array. */
+static int
+read_hashes(const json_t *v, const char *path, uint8_t (*out)[32], size_t n, char *why)
+{
+	char at[128];
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		snprintf(at, sizeof(at), "%s[%zu]", path, i);
+		if ((r = read_fixed(json_array_get(v, i), at, out[i], 32, "common.Hash",
+		    why)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 read_access_list(const json_t *v, struct eth_tx *tx, char *why)
 {
 	static const char *const names[] = { "address", "storageKeys" };
-	size_t i, j, n, total = 0;
+	size_t i, total = 0;
 	char path[96], where[64];
 	const json_t *e, *keys;
+	void *room;
 	int r;
 
-	if (!json_is_array(v))
-		return err_why(why, ERR_JSON_TYPE, "accessList: want an array, not a JSON %s",
-		    json_kind(v));
-	if ((n = json_array_size(v)) > LIMIT_TX_ACCESS_LIST)
-		return err_why(why, ERR_TOO_MANY, "accessList: more than %d entries",
-		    LIMIT_TX_ACCESS_LIST);
-	if (n == 0)
-		return 0;
-	if ((tx->access_list = calloc(n, sizeof(*tx->access_list))) == NULL)
-		return ERR_NOMEM;
-	tx->access_list_len = n;
-	for (i = 0; i < n; i++) {
+	if ((r = read_array(v, "accessList", LIMIT_TX_ACCESS_LIST, "entries",
+	    sizeof(*tx->access_list), &room, &tx->access_list_len, why)) != 0)
+		return r;
+	tx->access_list = room;
+	for (i = 0; i < tx->access_list_len; i++) {
 		struct eth_tx_access *a = &tx->access_list[i];
 
 		snprintf(where, sizeof(where), "accessList[%zu]: ", i);
-		if (!json_is_object(e = json_array_get(v, i)))
-			return err_why(why, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
-			    where, json_kind(e));
-		if ((r = check_members(e, names, 2, where, why)) != 0)
+		if ((r = read_entry(e = json_array_get(v, i), names, 2, where, why)) != 0)
 			return r;
-		if (member(e, "address") == NULL)
-			return missing(why, where, "address");
-		if ((keys = member(e, "storageKeys")) == NULL)
-			return missing(why, where, "storageKeys");
+		keys = member(e, "storageKeys");
 		snprintf(path, sizeof(path), "accessList[%zu].address", i);
 		if ((r = read_address(member(e, "address"), path, a->address, NULL, why)) != 0)
 			return r;
@@ -278,12 +331,9 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *why)
 		if ((a->keys = calloc(json_array_size(keys), 32)) == NULL)
 			return ERR_NOMEM;
 		a->nkeys = json_array_size(keys);
-		for (j = 0; j < a->nkeys; j++) {
-			snprintf(path, sizeof(path), "accessList[%zu].storageKeys[%zu]", i, j);
-			if ((r = read_fixed(json_array_get(keys, j), path, a->keys[j], 32,
-			    "common.Hash", why)) != 0)
-				return r;
-		}
+		snprintf(path, sizeof(path), "accessList[%zu].storageKeys", i);
+		if ((r = read_hashes(keys, path, a->keys, a->nkeys, why)) != 0)
+			return r;
 	}
 	return 0;
 }
@@ -291,28 +341,15 @@ read_access_list(const json_t *v, struct eth_tx *tx, char *why)
 static int
 read_blob_hashes(const json_t *v, struct eth_tx *tx, char *why)
 {
-	char path[48];
-	size_t i, n;
+	void *room;
 	int r;
 
-	if (!json_is_array(v))
-		return err_why(why, ERR_JSON_TYPE,
-		    "blobVersionedHashes: want an array, not a JSON %s", json_kind(v));
-	if ((n = json_array_size(v)) > LIMIT_TX_BLOB_HASHES)
-		return err_why(why, ERR_TOO_MANY, "blobVersionedHashes: more than %d hashes",
-		    LIMIT_TX_BLOB_HASHES);
-	if (n == 0)
-		return 0;
-	if ((tx->blob_hashes = calloc(n, 32)) == NULL)
-		return ERR_NOMEM;
-	tx->blob_hashes_len = n;
-	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "blobVersionedHashes[%zu]", i);
-		if ((r = read_fixed(json_array_get(v, i), path, tx->blob_hashes[i], 32,
-		    "common.Hash", why)) != 0)
-			return r;
-	}
-	return 0;
+	if ((r = read_array(v, "blobVersionedHashes", LIMIT_TX_BLOB_HASHES, "hashes", 32,
+	    &room, &tx->blob_hashes_len, why)) != 0)
+		return r;
+	tx->blob_hashes = room;
+	return read_hashes(v, "blobVersionedHashes", tx->blob_hashes, tx->blob_hashes_len,
+	    why);
 }
 
 /* geth's SetCodeAuthorization JSON: every member required. */
@@ -323,34 +360,22 @@ read_auths(const json_t *v, struct eth_tx *tx, char *why)
 		"chainId", "address", "nonce", "yParity", "r", "s",
 	};
 	char path[64], where[48];
-	size_t i, k, n;
 	uint64_t yparity;
 	const json_t *e;
+	void *room;
+	size_t i;
 	int r;
 
-	if (!json_is_array(v))
-		return err_why(why, ERR_JSON_TYPE,
-		    "authorizationList: want an array, not a JSON %s", json_kind(v));
-	if ((n = json_array_size(v)) > LIMIT_TX_AUTHORIZATIONS)
-		return err_why(why, ERR_TOO_MANY, "authorizationList: more than %d entries",
-		    LIMIT_TX_AUTHORIZATIONS);
-	if (n == 0)
-		return 0;
-	if ((tx->auths = calloc(n, sizeof(*tx->auths))) == NULL)
-		return ERR_NOMEM;
-	tx->auths_len = n;
-	for (i = 0; i < n; i++) {
+	if ((r = read_array(v, "authorizationList", LIMIT_TX_AUTHORIZATIONS, "entries",
+	    sizeof(*tx->auths), &room, &tx->auths_len, why)) != 0)
+		return r;
+	tx->auths = room;
+	for (i = 0; i < tx->auths_len; i++) {
 		struct eth_tx_auth *a = &tx->auths[i];
 
 		snprintf(where, sizeof(where), "authorizationList[%zu]: ", i);
-		if (!json_is_object(e = json_array_get(v, i)))
-			return err_why(why, ERR_JSON_TYPE, "%swant an object, not a JSON %s",
-			    where, json_kind(e));
-		if ((r = check_members(e, names, 6, where, why)) != 0)
+		if ((r = read_entry(e = json_array_get(v, i), names, 6, where, why)) != 0)
 			return r;
-		for (k = 0; k < 6; k++)
-			if (member(e, names[k]) == NULL)
-				return missing(why, where, names[k]);
 #define AUTH_PATH(m) (snprintf(path, sizeof(path), "authorizationList[%zu].%s", i, m), path)
 		if ((r = read_quantity(member(e, "chainId"), AUTH_PATH("chainId"), &a->chain_id, why)) != 0 ||
 		    (r = read_address(member(e, "address"), AUTH_PATH("address"), a->address, NULL, why)) != 0 ||
