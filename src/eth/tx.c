@@ -1,6 +1,6 @@
 /*
- * tx.c - what the parts of a transaction share: v of a legacy signature,
- * the most a transaction can cost, and freeing it.  Built from JSON in
+ * tx.c - what the parts of a transaction share: v, r and s of its
+ * signature, room for its lists, the most it can cost, and freeing it.  Built from JSON in
  * tx_args.c, encoded in tx_encode.c, shown in tx_json.c, decoded in
  * tx_decode.c.
  */
@@ -26,6 +26,35 @@ eth_tx_legacy_v(const struct eth_tx *tx, int recid, struct eth_u256 *v)
 	    eth_u256_add(&sum, &sum, &add))
 		return ERR_NUMBER_RANGE;
 	*v = sum;
+	return 0;
+}
+
+int
+eth_tx_sig_values(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
+    struct eth_u256 *v, struct eth_u256 *r, struct eth_u256 *s)
+{
+	int e;
+
+	if (tx->type == ETH_TX_LEGACY) {
+		if ((e = eth_tx_legacy_v(tx, recid, v)) != 0)
+			return e;
+	} else
+		eth_u256_from_u64(v, (uint64_t)recid);
+	eth_u256_from_be(sig64, 32, r);
+	eth_u256_from_be(sig64 + 32, 32, s);
+	return 0;
+}
+
+int
+eth_tx_alloc_list(size_t n, size_t size, void **entriesp, size_t *np)
+{
+	*entriesp = NULL;
+	*np = 0;
+	if (n == 0)
+		return 0;
+	if ((*entriesp = calloc(n, size)) == NULL)
+		return ERR_NOMEM;
+	*np = n;
 	return 0;
 }
 

@@ -237,21 +237,14 @@ static int
 read_array(const json_t *v, const char *path, int max, const char *unit, size_t size,
     void **entriesp, size_t *np, char *why)
 {
-	size_t n;
-
 	*entriesp = NULL;
 	*np = 0;
 	if (!json_is_array(v))
 		return err_why(why, ERR_JSON_TYPE, "%s: want an array, not a JSON %s", path,
 		    json_kind(v));
-	if ((n = json_array_size(v)) > (size_t)max)
+	if (json_array_size(v) > (size_t)max)
 		return err_why(why, ERR_TOO_MANY, "%s: more than %d %s", path, max, unit);
-	if (n == 0)
-		return 0;
-	if ((*entriesp = calloc(n, size)) == NULL)
-		return ERR_NOMEM;
-	*np = n;
-	return 0;
+	return eth_tx_alloc_list(json_array_size(v), size, entriesp, np);
 }
 
 /*

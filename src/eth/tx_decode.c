@@ -11,6 +11,7 @@
 #include "core/reader.h"
 #include "eth/rlp.h"
 #include "eth/tx.h"
+#include "eth/tx_int.h"
 
 /*
  * The fields of a list are taken one at a time from a reader over its
@@ -106,12 +107,7 @@ alloc_items(const struct reader *list, size_t max, size_t size, void **entriesp,
 	*np = 0;
 	if ((r = count_items(list, max, &n)) != 0)
 		return r;
-	if (n == 0)
-		return 0;
-	if ((*entriesp = calloc(n, size)) == NULL)
-		return ERR_NOMEM;
-	*np = n;
-	return 0;
+	return eth_tx_alloc_list(n, size, entriesp, np);
 }
 
 /* "to": 20 bytes, or (types 0-2) the empty string of a contract creation. */

@@ -141,13 +141,8 @@ tx_encode(const struct eth_tx *tx, const uint8_t *sig64, int recid,
 		    (r = eth_rlp_put_bytes(b, NULL, 0)) != 0))
 			return r;
 	} else {
-		if (tx->type == ETH_TX_LEGACY) {
-			if ((r = eth_tx_legacy_v(tx, recid, &v)) != 0)
-				return r;
-		} else
-			eth_u256_from_u64(&v, (uint64_t)recid);
-		eth_u256_from_be(sig64, 32, &rr);
-		eth_u256_from_be(sig64 + 32, 32, &ss);
+		if ((r = eth_tx_sig_values(tx, sig64, recid, &v, &rr, &ss)) != 0)
+			return r;
 		if ((r = eth_rlp_put_uint(b, &v)) != 0 ||
 		    (r = eth_rlp_put_uint(b, &rr)) != 0 ||
 		    (r = eth_rlp_put_uint(b, &ss)) != 0)
@@ -156,14 +151,16 @@ tx_encode(const struct eth_tx *tx, const uint8_t *sig64, int recid,
 	return eth_rlp_list_end(b, at);
 }
 
-int
-eth_tx_signing_hash(const struct eth_tx *tx, uint8_t hash[32])
+/* keccak256 of tx_encode(): the signing hash with sig64 NULL, else tx.Hash(). */
+static int
+tx_encode_hash(const struct eth_tx *tx, const uint8_t *sig64, int recid,
+    uint8_t hash[32])
 {
 	struct eth_buf b;
 	int r;
 
 	eth_buf_init(&b, LIMIT_TX_RAW_BYTES);
-	if ((r = tx_encode(tx, NULL, 0, &b)) != 0)
+	if ((r = tx_encode(tx, sig64, recid, &b)) != 0)
 		goto out;
 	/* success */
 	eth_keccak256(b.p, b.len, hash);
@@ -171,6 +168,12 @@ eth_tx_signing_hash(const struct eth_tx *tx, uint8_t hash[32])
 out:
 	eth_buf_free(&b);
 	return r;
+}
+
+int
+eth_tx_signing_hash(const struct eth_tx *tx, uint8_t hash[32])
+{
+	return tx_encode_hash(tx, NULL, 0, hash);
 }
 
 int
@@ -196,18 +199,7 @@ int
 eth_tx_hash(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
     uint8_t hash[32])
 {
-	struct eth_buf b;
-	int r;
-
-	eth_buf_init(&b, LIMIT_TX_RAW_BYTES);
-	if ((r = tx_encode(tx, sig64, recid, &b)) != 0)
-		goto out;
-	/* success */
-	eth_keccak256(b.p, b.len, hash);
-	r = 0;
-out:
-	eth_buf_free(&b);
-	return r;
+	return tx_encode_hash(tx, sig64, recid, hash);
 }
 
 int

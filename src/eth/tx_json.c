@@ -124,13 +124,8 @@ eth_tx_to_json(const struct eth_tx *tx, const uint8_t sig64[64], int recid,
 	*outp = NULL;
 	if ((r = eth_tx_hash(tx, sig64, recid, hash)) != 0)
 		goto out;
-	if (tx->type == ETH_TX_LEGACY) {
-		if ((r = eth_tx_legacy_v(tx, recid, &v)) != 0)
-			goto out;
-	} else
-		eth_u256_from_u64(&v, (uint64_t)recid);
-	eth_u256_from_be(sig64, 32, &rr);
-	eth_u256_from_be(sig64 + 32, 32, &ss);
+	if ((r = eth_tx_sig_values(tx, sig64, recid, &v, &rr, &ss)) != 0)
+		goto out;
 	if ((o = json_object()) == NULL) {
 		r = ERR_NOMEM;
 		goto out;
