@@ -1,8 +1,8 @@
 /*
  * tx.c - what the parts of a transaction share: v, r and s of its
- * signature, room for its lists, the most it can cost, and freeing it.  Built from JSON in
- * tx_args.c, encoded in tx_encode.c, shown in tx_json.c, decoded in
- * tx_decode.c.
+ * signature, room for its lists, the most it can cost, and freeing it.
+ * Built from JSON in tx_args.c, encoded in tx_encode.c, shown in tx_json.c,
+ * decoded in tx_decode.c.
  */
 #include <stdlib.h>
 #include <string.h>
