@@ -88,6 +88,27 @@ ctx_free(struct ctx *c)
 	c->types = NULL;
 }
 
+void
+eip712_ctx_init(struct ctx *c, char *why)
+{
+	memset(c, 0, sizeof(*c));
+	c->why = why;
+	if (why != NULL)
+		why[0] = '\0';
+}
+
+/* hashStruct of a top-level member (the domain, the message) named name. */
+static int
+hash_top(struct ctx *c, const char *name, int idx, const json_t *obj, uint8_t out[32],
+    json_t **shownp)
+{
+	size_t old = eip712_path_push(c, "%s", name);
+	int r = eip712_hash_struct(c, idx, obj, 0, out, shownp);
+
+	eip712_path_pop(c, old);
+	return r;
+}
+
 int
 eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
     int want_messages, char why[ERR_WHY_MAX])
@@ -100,14 +121,10 @@ eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
 	json_t *val;
 	uint8_t pre[66];
 	int didx, pidx, r;
-	size_t old;
 
 	memset(res, 0, sizeof(*res));
 	memset(&out, 0, sizeof(out));
-	memset(&c, 0, sizeof(c));
-	c.why = why;
-	if (why != NULL)
-		why[0] = '\0';
+	eip712_ctx_init(&c, why);
 
 	if (!json_is_object(untrusted)) {
 		r = eip712_fail(&c, ERR_EIP712_INVALID, "typed data is not a JSON object");
@@ -152,17 +169,10 @@ eth_eip712_hash(const json_t *untrusted, struct eth_eip712_result *res,
 		goto out;
 	}
 
-	old = eip712_path_push(&c, "domain");
-	r = eip712_hash_struct(&c, didx, domain_vals, 0, out.domain_separator,
-	    want_messages ? &shown_domain : NULL);
-	eip712_path_pop(&c, old);
-	if (r != 0)
-		goto out;
-	old = eip712_path_push(&c, "message");
-	r = eip712_hash_struct(&c, pidx, message, 0, out.message_hash,
-	    want_messages ? &shown_msg : NULL);
-	eip712_path_pop(&c, old);
-	if (r != 0)
+	if ((r = hash_top(&c, "domain", didx, domain_vals, out.domain_separator,
+	    want_messages ? &shown_domain : NULL)) != 0 ||
+	    (r = hash_top(&c, "message", pidx, message, out.message_hash,
+	    want_messages ? &shown_msg : NULL)) != 0)
 		goto out;
 
 	pre[0] = 0x19;

@@ -122,10 +122,7 @@ eth_eip712_from_gnosis_safe_tx(const json_t *untrusted,
 	if (resp != NULL)
 		memset(resp, 0, sizeof(*resp));
 	memset(&res, 0, sizeof(res));
-	memset(&c, 0, sizeof(c));
-	c.why = why;
-	if (why != NULL)
-		why[0] = '\0';
+	eip712_ctx_init(&c, why);
 
 	if (!json_is_object(untrusted)) {
 		r = eip712_fail(&c, ERR_EIP712_INVALID,

@@ -59,6 +59,9 @@ struct ctx {
 
 #define DOMAIN_TYPE "EIP712Domain"
 
+/* A context for one call, whose detail goes to why (may be NULL); empties why. */
+void eip712_ctx_init(struct ctx *c, char *why);
+
 /*
  * Returns code, and leaves the first, innermost detail of a failure in
  * c->why (room ERR_WHY_MAX, err_why()), prefixed with the path; later calls
