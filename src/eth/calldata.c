@@ -386,6 +386,22 @@ is_max(const struct eth_u256 *v, unsigned bits)
 	    eth_u256_bits(&w) == (bits == 256 ? 0 : bits + 1);
 }
 
+/*
+ * The amount an approval of token grants, for a summary: "an UNLIMITED
+ * amount" at 2^bits - 1 (returns 1 then), else amount_text().
+ */
+static int
+allowance_text(const struct decode_ctx *x, const uint8_t token[ETH_ADDR_LEN],
+    const struct eth_u256 *amount, unsigned bits, char *out, size_t n)
+{
+	if (is_max(amount, bits)) {
+		snprintf(out, n, "an UNLIMITED amount");
+		return 1;
+	}
+	amount_text(x, token, amount, out, n);
+	return 0;
+}
+
 static int
 set_summary(json_t *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -567,10 +583,8 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 	case BI_PERMIT:
 		if (arg_addr(args, 1, ad1) != 0 || arg_u256(args, 2, &v) != 0)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 256);
-		amount_text(x, to, &v, amt, sizeof(amt));
-		r = set_summary(call, "permit %s to spend %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt);
+		unlimited = allowance_text(x, to, &v, 256, amt, sizeof(amt));
+		r = set_summary(call, "permit %s to spend %s", short_addr(ad1, a1), amt);
 		break;
 	case BI_NFT_SAFE_TRANSFER:
 		if (arg_addr(args, 0, ad1) != 0 || arg_addr(args, 1, ad2) != 0 ||
@@ -613,10 +627,9 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 		if (arg_addr(args, 0, tok) != 0 || arg_addr(args, 1, ad1) != 0 ||
 		    arg_u256(args, 2, &v) != 0 || arg_str(args, 3) == NULL)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 160);
-		amount_text(x, tok, &v, amt, sizeof(amt));
+		unlimited = allowance_text(x, tok, &v, 160, amt, sizeof(amt));
 		r = set_summary(call, "Permit2: approve %s to spend %s until %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt, arg_str(args, 3));
+		    amt, arg_str(args, 3));
 		break;
 	case BI_P2_PERMIT:
 	case BI_P2_PERMIT_BATCH:
@@ -637,10 +650,8 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 		}
 		if (arg_addr(details, 0, tok) != 0 || arg_u256(details, 1, &v) != 0)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 160);
-		amount_text(x, tok, &v, amt, sizeof(amt));
-		r = set_summary(call, "Permit2: let %s spend %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt);
+		unlimited = allowance_text(x, tok, &v, 160, amt, sizeof(amt));
+		r = set_summary(call, "Permit2: let %s spend %s", short_addr(ad1, a1), amt);
 		break;
 	case BI_P2_TRANSFER_FROM:
 		if (arg_addr(args, 0, ad1) != 0 || arg_addr(args, 1, ad2) != 0 ||
