@@ -14,7 +14,6 @@
 #include "core/limits.h"
 #include "eth/eip712.h"
 
-
 enum base {
 	B_ADDRESS,
 	B_BOOL,
