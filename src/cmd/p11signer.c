@@ -856,7 +856,7 @@ static struct eth_calldata_db *
 load_calldata(const char *path)
 {
 	struct eth_calldata_db *db = NULL;
-	char errmsg[ETH_CALLDATA_ERRMSG_MAX], *text = NULL;
+	char errmsg[ERR_WHY_MAX], *text = NULL;
 	struct stat st;
 	size_t got = 0;
 	ssize_t n;

@@ -34,10 +34,16 @@ err_why(char *why, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (why != NULL) {
-		va_start(ap, fmt);
+	va_start(ap, fmt);
+	code = err_whyv(why, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int
+err_whyv(char *why, int code, const char *fmt, va_list ap)
+{
+	if (why != NULL)
 		vsnprintf(why, ERR_WHY_MAX, fmt, ap);
-		va_end(ap);
-	}
 	return code;
 }

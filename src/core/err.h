@@ -9,6 +9,8 @@
 #ifndef P11S_ERR_H
 #define P11S_ERR_H
 
+#include <stdarg.h>
+
 #define ERR_TABLE(X) \
 	/* general */ \
 	X(ERR_INTERNAL,            -1,  "internal error") \
@@ -155,5 +157,12 @@ const char *err_name(int code);
 #define ERR_WHY_MAX 256
 
 int err_why(char *why, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * err_why() for a function that takes its own format and arguments (one
+ * that adds a prefix, or keeps the first detail of several).
+ */
+int err_whyv(char *why, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif /* P11S_ERR_H */

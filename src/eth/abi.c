@@ -403,7 +403,7 @@ struct decoder {
 	const uint8_t *p;
 	size_t len;
 	size_t *budget;
-	char *errmsg;
+	char *why;
 };
 
 static int dec_fail(struct decoder *d, int code, const char *fmt, ...)
@@ -414,11 +414,11 @@ dec_fail(struct decoder *d, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (d->errmsg != NULL && d->errmsg[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(d->errmsg, ETH_ABI_ERRMSG_MAX, fmt, ap);
-		va_end(ap);
-	}
+	if (d->why == NULL || d->why[0] != '\0')
+		return code;	/* the first, innermost detail stays */
+	va_start(ap, fmt);
+	code = err_whyv(d->why, code, fmt, ap);
+	va_end(ap);
 	return code;
 }
 
@@ -651,16 +651,16 @@ dec_value(struct decoder *d, const struct abi_type *t, size_t at, json_t *o, siz
 
 int
 eth_abi_decode(const struct eth_abi_fn *fn, const uint8_t *untrusted_args,
-    size_t len, size_t *budgetp, json_t **argsp, char *errmsg)
+    size_t len, size_t *budgetp, json_t **argsp, char why[ERR_WHY_MAX])
 {
-	struct decoder d = { untrusted_args, len, budgetp, errmsg };
+	struct decoder d = { untrusted_args, len, budgetp, why };
 	json_t *args = NULL;
 	size_t size;
 	int r;
 
 	*argsp = NULL;
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	if (why != NULL)
+		why[0] = '\0';
 	if ((args = json_array()) == NULL) {
 		r = ERR_NOMEM;
 		goto out;

@@ -38,6 +38,8 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
+
 /* A parsed function signature; opaque. */
 struct eth_abi_fn;
 
@@ -67,12 +69,11 @@ void eth_abi_fn_selector(const struct eth_abi_fn *fn, uint8_t selector[4]);
  * JSON array of decoded values, one per parameter.  *budgetp is the number
  * of values still allowed (LIMIT_ABI_VALUES for a whole call); it is lowered
  * by the values made, also on failure.  On success *argsp is set (caller
- * frees with json_decref()).  On failure errmsg (may be NULL, room
- * ETH_ABI_ERRMSG_MAX) says where decoding stopped.
+ * frees with json_decref()).  On failure why (may be NULL, room
+ * ERR_WHY_MAX, core/err.h) says where decoding stopped.
  * Errors: ERR_ABI_DECODE, ERR_ABI_NONCANONICAL, ERR_TOO_MANY, ERR_NOMEM.
  */
-#define ETH_ABI_ERRMSG_MAX 160
 int eth_abi_decode(const struct eth_abi_fn *fn, const uint8_t *untrusted_args,
-    size_t len, size_t *budgetp, json_t **argsp, char *errmsg);
+    size_t len, size_t *budgetp, json_t **argsp, char why[ERR_WHY_MAX]);
 
 #endif /* ETH_ABI_H */

@@ -112,7 +112,7 @@ entry_cmp(const void *a, const void *b)
 /* Add a signature unless its canonical form is there already (first wins). */
 static int
 db_add(struct eth_calldata_db *db, const char *sig, size_t len, enum source src,
-    enum builtin_kind kind, const uint8_t *want_selector, char *errmsg)
+    enum builtin_kind kind, const uint8_t *want_selector, char *why)
 {
 	struct eth_abi_fn *fn = NULL;
 	struct entry e, *grown;
@@ -120,20 +120,16 @@ db_add(struct eth_calldata_db *db, const char *sig, size_t len, enum source src,
 	int r;
 
 	if ((r = eth_abi_fn_parse(sig, len, &fn)) != 0) {
-		if (errmsg != NULL)
-			snprintf(errmsg, ETH_CALLDATA_ERRMSG_MAX, "%.*s: %s",
-			    (int)(len > 80 ? 80 : len), sig, err_str(r));
-		r = ERR_4BYTEDB_INVALID;
+		r = err_why(why, ERR_4BYTEDB_INVALID, "%.*s: %s",
+		    (int)(len > 80 ? 80 : len), sig, err_str(r));
 		goto out;
 	}
 	eth_abi_fn_selector(fn, e.selector);
 	if (want_selector != NULL && memcmp(e.selector, want_selector, 4) != 0) {
-		if (errmsg != NULL)
-			snprintf(errmsg, ETH_CALLDATA_ERRMSG_MAX,
-			    "%.80s: its selector is 0x%02x%02x%02x%02x, not its key",
-			    eth_abi_fn_signature(fn), e.selector[0], e.selector[1],
-			    e.selector[2], e.selector[3]);
-		r = ERR_4BYTEDB_INVALID;
+		r = err_why(why, ERR_4BYTEDB_INVALID,
+		    "%.80s: its selector is 0x%02x%02x%02x%02x, not its key",
+		    eth_abi_fn_signature(fn), e.selector[0], e.selector[1],
+		    e.selector[2], e.selector[3]);
 		goto out;
 	}
 	/* linear only while building the built-in table; loads sort and dedupe */
@@ -218,26 +214,9 @@ out:
 	return r;
 }
 
-static int
-load_fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-load_fail(char *errmsg, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, ETH_CALLDATA_ERRMSG_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int
 eth_calldata_db_load_4byte(struct eth_calldata_db *db, const char *untrusted,
-    size_t len, char *errmsg)
+    size_t len, char why[ERR_WHY_MAX])
 {
 	json_error_t jerr;
 	json_t *root = NULL, *v, *item;
@@ -246,18 +225,18 @@ eth_calldata_db_load_4byte(struct eth_calldata_db *db, const char *untrusted,
 	size_t count = 0, i, before = db->n;
 	int r;
 
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	if (why != NULL)
+		why[0] = '\0';
 	if (len > LIMIT_4BYTEDB_BYTES) {
-		r = load_fail(errmsg, ERR_TOO_LONG, "longer than %d bytes", LIMIT_4BYTEDB_BYTES);
+		r = err_why(why, ERR_TOO_LONG, "longer than %d bytes", LIMIT_4BYTEDB_BYTES);
 		goto out;
 	}
 	if ((root = json_loadb(untrusted, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		r = load_fail(errmsg, ERR_4BYTEDB_INVALID, "line %d: %.100s", jerr.line, jerr.text);
+		r = err_why(why, ERR_4BYTEDB_INVALID, "line %d: %.100s", jerr.line, jerr.text);
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		r = load_fail(errmsg, ERR_4BYTEDB_INVALID,
+		r = err_why(why, ERR_4BYTEDB_INVALID,
 		    "not an object of selectors and signatures");
 		goto out;
 	}
@@ -266,28 +245,28 @@ eth_calldata_db_load_4byte(struct eth_calldata_db *db, const char *untrusted,
 
 		snprintf(prefixed, sizeof(prefixed), "0x%.8s", key);
 		if (strlen(key) != 8 || eth_hex_decode_fixed(prefixed, 10, sel, 4) != 0) {
-			r = load_fail(errmsg, ERR_4BYTEDB_INVALID,
+			r = err_why(why, ERR_4BYTEDB_INVALID,
 			    "key \"%.20s\" is not 8 hex digits", key);
 			goto out;
 		}
 		if (!json_is_string(v) && !json_is_array(v)) {
-			r = load_fail(errmsg, ERR_4BYTEDB_INVALID,
+			r = err_why(why, ERR_4BYTEDB_INVALID,
 			    "%s: not a signature or a list of them", key);
 			goto out;
 		}
 		for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1); i++) {
 			item = json_is_array(v) ? json_array_get(v, i) : v;
 			if (!json_is_string(item)) {
-				r = load_fail(errmsg, ERR_4BYTEDB_INVALID, "%s: not a signature", key);
+				r = err_why(why, ERR_4BYTEDB_INVALID, "%s: not a signature", key);
 				goto out;
 			}
 			if (++count > LIMIT_4BYTEDB_ENTRIES) {
-				r = load_fail(errmsg, ERR_TOO_MANY, "more than %d signatures",
+				r = err_why(why, ERR_TOO_MANY, "more than %d signatures",
 				    LIMIT_4BYTEDB_ENTRIES);
 				goto out;
 			}
 			if ((r = db_add(db, json_string_value(item), json_string_length(item),
-			    SRC_4BYTEDB, BI_NONE, sel, errmsg)) != 0)
+			    SRC_4BYTEDB, BI_NONE, sel, why)) != 0)
 				goto out;
 		}
 	}
@@ -405,6 +384,22 @@ is_max(const struct eth_u256 *v, unsigned bits)
 	eth_u256_from_u64(&one, 1);
 	return eth_u256_bits(v) == bits && eth_u256_add(&w, v, &one) == (bits == 256) &&
 	    eth_u256_bits(&w) == (bits == 256 ? 0 : bits + 1);
+}
+
+/*
+ * The amount an approval of token grants, for a summary: "an UNLIMITED
+ * amount" at 2^bits - 1 (returns 1 then), else amount_text().
+ */
+static int
+allowance_text(const struct decode_ctx *x, const uint8_t token[ETH_ADDR_LEN],
+    const struct eth_u256 *amount, unsigned bits, char *out, size_t n)
+{
+	if (is_max(amount, bits)) {
+		snprintf(out, n, "an UNLIMITED amount");
+		return 1;
+	}
+	amount_text(x, token, amount, out, n);
+	return 0;
 }
 
 static int
@@ -588,10 +583,8 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 	case BI_PERMIT:
 		if (arg_addr(args, 1, ad1) != 0 || arg_u256(args, 2, &v) != 0)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 256);
-		amount_text(x, to, &v, amt, sizeof(amt));
-		r = set_summary(call, "permit %s to spend %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt);
+		unlimited = allowance_text(x, to, &v, 256, amt, sizeof(amt));
+		r = set_summary(call, "permit %s to spend %s", short_addr(ad1, a1), amt);
 		break;
 	case BI_NFT_SAFE_TRANSFER:
 		if (arg_addr(args, 0, ad1) != 0 || arg_addr(args, 1, ad2) != 0 ||
@@ -634,10 +627,9 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 		if (arg_addr(args, 0, tok) != 0 || arg_addr(args, 1, ad1) != 0 ||
 		    arg_u256(args, 2, &v) != 0 || arg_str(args, 3) == NULL)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 160);
-		amount_text(x, tok, &v, amt, sizeof(amt));
+		unlimited = allowance_text(x, tok, &v, 160, amt, sizeof(amt));
 		r = set_summary(call, "Permit2: approve %s to spend %s until %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt, arg_str(args, 3));
+		    amt, arg_str(args, 3));
 		break;
 	case BI_P2_PERMIT:
 	case BI_P2_PERMIT_BATCH:
@@ -658,10 +650,8 @@ describe(struct decode_ctx *x, enum builtin_kind kind, const uint8_t to[ETH_ADDR
 		}
 		if (arg_addr(details, 0, tok) != 0 || arg_u256(details, 1, &v) != 0)
 			return ERR_INTERNAL;
-		unlimited = is_max(&v, 160);
-		amount_text(x, tok, &v, amt, sizeof(amt));
-		r = set_summary(call, "Permit2: let %s spend %s", short_addr(ad1, a1),
-		    unlimited ? "an UNLIMITED amount" : amt);
+		unlimited = allowance_text(x, tok, &v, 160, amt, sizeof(amt));
+		r = set_summary(call, "Permit2: let %s spend %s", short_addr(ad1, a1), amt);
 		break;
 	case BI_P2_TRANSFER_FROM:
 		if (arg_addr(args, 0, ad1) != 0 || arg_addr(args, 1, ad2) != 0 ||
@@ -770,7 +760,7 @@ decode_call(struct decode_ctx *x, const uint8_t to[ETH_ADDR_LEN], const uint8_t 
 	struct eth_abi_fn *fn = NULL, *cfn = NULL;
 	const struct entry *first = NULL, *e;
 	struct entry key;
-	char sel[11], errmsg[ETH_ABI_ERRMSG_MAX];
+	char sel[11], why[ERR_WHY_MAX];
 	const char *chosen = NULL, *source = NULL;
 	size_t lo = 0, hi = db->n, mid, i, nmatch = 0;
 	enum builtin_kind kind = BI_NONE;
@@ -854,12 +844,12 @@ decode_call(struct decode_ctx *x, const uint8_t to[ETH_ADDR_LEN], const uint8_t 
 		r = ERR_NOMEM;
 		goto out;
 	}
-	r = eth_abi_decode(fn, data + 4, len - 4, &x->budget, &args, errmsg);
+	r = eth_abi_decode(fn, data + 4, len - 4, &x->budget, &args, why);
 	if (r == ERR_NOMEM)
 		goto out;
 	if (r != 0) {
 		r = json_object_set_new(call, "status", json_string("undecodable")) == 0 &&
-		    json_object_set_new(call, "error", json_string(errmsg[0] != '\0' ? errmsg :
+		    json_object_set_new(call, "error", json_string(why[0] != '\0' ? why :
 		    err_str(r))) == 0 ? 0 : ERR_NOMEM;
 		goto done;
 	}

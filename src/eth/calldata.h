@@ -41,6 +41,8 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
+
 #include "eth/addr.h"
 #include "eth/u256.h"
 
@@ -56,12 +58,11 @@ int eth_calldata_db_new(struct eth_calldata_db **dbp);
  * LIMIT_4BYTEDB_BYTES): an object from 8 hex digits (no 0x) to a signature,
  * or to an array of signatures, at most LIMIT_4BYTEDB_ENTRIES in all.  Every
  * signature must parse and hash to its key: a file with one that does not is
- * refused whole, errmsg (may be NULL, room ETH_CALLDATA_ERRMSG_MAX) naming it.
+ * refused whole, why (may be NULL, room ERR_WHY_MAX, core/err.h) naming it.
  * Errors: ERR_4BYTEDB_INVALID, ERR_TOO_LONG, ERR_TOO_MANY, ERR_NOMEM.
  */
-#define ETH_CALLDATA_ERRMSG_MAX 200
 int eth_calldata_db_load_4byte(struct eth_calldata_db *db, const char *untrusted,
-    size_t len, char *errmsg);
+    size_t len, char why[ERR_WHY_MAX]);
 
 /* Number of signatures, the built-in ones included. */
 size_t eth_calldata_db_size(const struct eth_calldata_db *db);

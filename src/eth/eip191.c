@@ -9,6 +9,7 @@
 #include "eth/hex.h"
 #include "eth/keccak.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/rlp.h"
 
 #define PERSONAL_PREFIX "\x19" "Ethereum Signed Message:\n"
@@ -158,22 +159,6 @@ static const struct {
 	{ "BaseFee", "*big.Int", BIG, 0 },
 };
 
-static int clique_fail(char *errmsg, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-clique_fail(char *errmsg, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errmsg != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(errmsg, ETH_EIP191_ERRMSG_MAX, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* Go's rlp wording for our RLP errors, so the caller sees what Clef says. */
 static const char *
 rlp_text(int code, enum field_kind kind)
@@ -199,7 +184,7 @@ rlp_text(int code, enum field_kind kind)
 /* Check one field of the header; field i, item it. */
 static int
 check_field(size_t i, const struct eth_rlp_item *it, struct eth_u256 *number,
-    char *errmsg)
+    char *why)
 {
 	struct eth_u256 big;
 	uint64_t u;
@@ -227,7 +212,7 @@ check_field(size_t i, const struct eth_rlp_item *it, struct eth_u256 *number,
 		break;
 	}
 	if (r != 0)
-		return clique_fail(errmsg, r, "rlp: %s for %s, decoding into (types.Header).%s",
+		return err_why(why, r, "rlp: %s for %s, decoding into (types.Header).%s",
 		    rlp_text(r, header_fields[i].kind), header_fields[i].go_type,
 		    header_fields[i].name);
 	return 0;
@@ -257,31 +242,31 @@ encode_header(struct eth_buf *b, const struct eth_rlp_item *fields, size_t nfiel
 
 int
 eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
-    struct eth_eip191_clique **outp, char errmsg[ETH_EIP191_ERRMSG_MAX])
+    struct eth_eip191_clique **outp, char why[ERR_WHY_MAX])
 {
 	struct eth_rlp_item header, fields[HEADER_FIELDS + 1], it;
 	struct eth_eip191_clique *c = NULL;
 	struct eth_buf b;
-	const uint8_t *p;
+	struct reader fields_in;
 	uint8_t *padded = NULL;
-	size_t n = 0, left, extra_len, padded_len;
+	size_t n = 0, extra_len, padded_len;
 	int r;
 
 	*outp = NULL;
-	if (errmsg != NULL)
-		errmsg[0] = '\0';
+	if (why != NULL)
+		why[0] = '\0';
 	eth_buf_init(&b, 2 * LIMIT_SIGN_DATA_BYTES);
 	if (len > LIMIT_SIGN_DATA_BYTES) {
-		r = clique_fail(errmsg, ERR_TOO_LONG, "clique header longer than %d bytes",
+		r = err_why(why, ERR_TOO_LONG, "clique header longer than %d bytes",
 		    LIMIT_SIGN_DATA_BYTES);
 		goto out;
 	}
 	if ((r = eth_rlp_decode_one(untrusted, len, &header)) != 0) {
-		r = clique_fail(errmsg, r, "rlp: %s", rlp_text(r, BYTES));
+		r = err_why(why, r, "rlp: %s", rlp_text(r, BYTES));
 		goto out;
 	}
 	if (!header.is_list) {
-		r = clique_fail(errmsg, ERR_RLP_EXPECTED_LIST,
+		r = err_why(why, ERR_RLP_EXPECTED_LIST,
 		    "rlp: expected input list for types.Header");
 		goto out;
 	}
@@ -289,11 +274,10 @@ eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
 		r = ERR_NOMEM;
 		goto out;
 	}
-	p = header.payload;
-	left = header.len;
-	while (left > 0) {
-		if ((r = eth_rlp_next(&p, &left, &it)) != 0) {
-			r = clique_fail(errmsg, r, "rlp: %s", rlp_text(r, BYTES));
+	reader_init(&fields_in, header.payload, header.len, ERR_RLP_TRUNCATED);
+	while (reader_left(&fields_in) > 0) {
+		if ((r = eth_rlp_read(&fields_in, &it)) != 0) {
+			r = err_why(why, r, "rlp: %s", rlp_text(r, BYTES));
 			goto out;
 		}
 		if (n == HEADER_FIELDS + 1) {
@@ -301,16 +285,16 @@ eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
 			 * Field 17 is withdrawalsHash; the later ones (blob gas,
 			 * beacon root, ...) need it.  clique.SealHash panics on them.
 			 */
-			r = clique_fail(errmsg, ERR_CLIQUE_INVALID,
+			r = err_why(why, ERR_CLIQUE_INVALID,
 			    "unexpected withdrawal hash value in clique");
 			goto out;
 		}
-		if ((r = check_field(n, &it, &c->number, errmsg)) != 0)
+		if ((r = check_field(n, &it, &c->number, why)) != 0)
 			goto out;
 		fields[n++] = it;
 	}
 	if (n < HEADER_FIELDS) {
-		r = clique_fail(errmsg, ERR_CLIQUE_INVALID, "rlp: too few elements for types.Header");
+		r = err_why(why, ERR_CLIQUE_INVALID, "rlp: too few elements for types.Header");
 		goto out;
 	}
 

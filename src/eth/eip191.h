@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "eth/addr.h"
 #include "eth/u256.h"
 
@@ -72,17 +73,14 @@ struct eth_eip191_clique {
 	size_t seal_rlp_len;
 };
 
-/* Room for an error message from eth_eip191_clique_parse(), with NUL. */
-#define ETH_EIP191_ERRMSG_MAX 160
-
 /*
  * Parse an untrusted clique header (borrowed).  On success *outp is set;
- * caller frees with eth_eip191_clique_free().  On failure errmsg (may be
- * NULL) holds a Clef-like message.
+ * caller frees with eth_eip191_clique_free().  On failure why (may be
+ * NULL, room ERR_WHY_MAX, core/err.h) holds a Clef-like message.
  * Errors: the ERR_RLP_* codes, ERR_CLIQUE_INVALID, ERR_TOO_LONG, ERR_NOMEM.
  */
 int eth_eip191_clique_parse(const uint8_t *untrusted, size_t len,
-    struct eth_eip191_clique **outp, char errmsg[ETH_EIP191_ERRMSG_MAX]);
+    struct eth_eip191_clique **outp, char why[ERR_WHY_MAX]);
 
 /* Free a parsed header; NULL is fine. */
 void eth_eip191_clique_free(struct eth_eip191_clique *c);

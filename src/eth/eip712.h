@@ -40,8 +40,9 @@
  * LIMIT_EIP712_* of limits.h, checked before the work they bound.
  *
  * Functions return 0 or a negative ERR_* code (err.h); the input is borrowed
- * and untrusted; on failure errmsg (may be NULL) holds one line that names
- * where in the input the problem is, printable ASCII only.
+ * and untrusted; on failure why (may be NULL, room ERR_WHY_MAX, core/err.h)
+ * holds one line that names where in the input the problem is, printable
+ * ASCII only.
  */
 #ifndef ETH_EIP712_H
 #define ETH_EIP712_H
@@ -50,10 +51,8 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
 #include "eth/u256.h"
-
-/* Room for an error message, with NUL. */
-#define ETH_EIP712_ERRMSG_MAX 256
 
 struct eth_eip712_result {
 	uint8_t domain_separator[32];	/* hashStruct(EIP712Domain, domain) */
@@ -78,16 +77,16 @@ struct eth_eip712_result {
 /*
  * Hash typed data.  res is filled on success (res->messages only when
  * want_messages is non-zero) and left zeroed on failure.
- * Errors: ERR_EIP712_INVALID (anything malformed or refused, errmsg says
+ * Errors: ERR_EIP712_INVALID (anything malformed or refused, why says
  * what), ERR_TOO_LONG, ERR_TOO_MANY, ERR_TOO_DEEP, ERR_NOMEM.
  */
 int eth_eip712_hash(const json_t *untrusted_typed_data,
     struct eth_eip712_result *res, int want_messages,
-    char errmsg[ETH_EIP712_ERRMSG_MAX]);
+    char why[ERR_WHY_MAX]);
 
 /* eth_eip712_hash() for the digest alone. */
 int eth_eip712_digest(const json_t *untrusted_typed_data, uint8_t digest[32],
-    char errmsg[ETH_EIP712_ERRMSG_MAX]);
+    char why[ERR_WHY_MAX]);
 
 /* Release what eth_eip712_hash() put in res and zero it; res may be NULL. */
 void eth_eip712_result_clear(struct eth_eip712_result *res);
@@ -115,6 +114,6 @@ void eth_eip712_result_clear(struct eth_eip712_result *res);
  */
 int eth_eip712_from_gnosis_safe_tx(const json_t *untrusted_safe_tx,
     const struct eth_u256 *default_chain_id, json_t **typedp,
-    struct eth_eip712_result *resp, char errmsg[ETH_EIP712_ERRMSG_MAX]);
+    struct eth_eip712_result *resp, char why[ERR_WHY_MAX]);
 
 #endif /* ETH_EIP712_H */

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/reader.h"
 #include "eth/rlp.h"
 
 /* Header for a payload of n bytes with short-form base 0x80 (string) or 0xc0 (list). */
@@ -83,49 +84,64 @@ eth_rlp_list_end(struct eth_buf *b, size_t at)
 }
 
 int
-eth_rlp_next(const uint8_t **inp, size_t *lenp, struct eth_rlp_item *item)
+eth_rlp_read(struct reader *r, struct eth_rlp_item *item)
 {
-	const uint8_t *in = *inp;
-	size_t len = *lenp, hlen, plen = 0, k, i;
+	struct reader at = *r;	/* r moves only when the whole item is there */
+	const uint8_t *start = r->p, *lenbytes, *payload;
+	size_t plen = 0, k, i;
 	uint8_t b0;
+	int e;
 
 	memset(item, 0, sizeof(*item));
-	if (len == 0)
-		return ERR_RLP_TRUNCATED;
-	b0 = in[0];
+	if ((e = reader_u8(&at, &b0)) != 0)
+		return e;
 	if (b0 < 0x80) {
-		hlen = 0;
+		/* the byte is its own payload */
+		payload = start;
 		plen = 1;
 	} else if (b0 <= 0xb7 || (b0 >= 0xc0 && b0 <= 0xf7)) {
-		hlen = 1;
 		plen = b0 - (b0 >= 0xc0 ? 0xc0 : 0x80);
 		item->is_list = b0 >= 0xc0;
+		if ((e = reader_take(&at, plen, &payload)) != 0)
+			return e;
+		/* A single byte below 0x80 must be encoded as itself. */
+		if (!item->is_list && plen == 1 && payload[0] < 0x80)
+			return ERR_RLP_NONCANONICAL;
 	} else {
 		k = (size_t)(b0 - (b0 >= 0xf8 ? 0xf7 : 0xb7));
 		item->is_list = b0 >= 0xf8;
-		if (len < 1 + k)
-			return ERR_RLP_TRUNCATED;
-		if (in[1] == 0)
+		if ((e = reader_take(&at, k, &lenbytes)) != 0)
+			return e;
+		if (lenbytes[0] == 0)
 			return ERR_RLP_NONCANONICAL;	/* leading zero in length */
 		if (k > sizeof(size_t))
 			return ERR_RLP_TRUNCATED;	/* longer than any input */
 		for (i = 0; i < k; i++)
-			plen = (plen << 8) | in[1 + i];
+			plen = (plen << 8) | lenbytes[i];
 		if (plen <= 55)
 			return ERR_RLP_NONCANONICAL;	/* long form for a short payload */
-		hlen = 1 + k;
+		if ((e = reader_take(&at, plen, &payload)) != 0)
+			return e;
 	}
-	if (plen > len - hlen)
-		return ERR_RLP_TRUNCATED;
-	/* A single byte below 0x80 must be encoded as itself. */
-	if (!item->is_list && hlen == 1 && plen == 1 && in[1] < 0x80)
-		return ERR_RLP_NONCANONICAL;
-	item->payload = in + hlen;
+	item->payload = payload;
 	item->len = plen;
-	item->raw = in;
-	item->raw_len = hlen + plen;
-	*inp = in + hlen + plen;
-	*lenp = len - hlen - plen;
+	item->raw = start;
+	item->raw_len = reader_left(r) - reader_left(&at);
+	*r = at;
+	return 0;
+}
+
+int
+eth_rlp_next(const uint8_t **inp, size_t *lenp, struct eth_rlp_item *item)
+{
+	struct reader r;
+	int e;
+
+	reader_init(&r, *inp, *lenp, ERR_RLP_TRUNCATED);
+	if ((e = eth_rlp_read(&r, item)) != 0)
+		return e;
+	*inp = r.p;
+	*lenp = reader_left(&r);
 	return 0;
 }
 

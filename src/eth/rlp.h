@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/buf.h"
+#include "core/reader.h"
 #include "eth/u256.h"
 
 int eth_rlp_put_bytes(struct eth_buf *b, const uint8_t *p, size_t n);
@@ -36,9 +37,13 @@ struct eth_rlp_item {
 };
 
 /*
- * Take the next item from the front of the input (*inp, *lenp) and advance them past it.
- * Errors: ERR_RLP_TRUNCATED, ERR_RLP_NONCANONICAL.
+ * Take the next item from r, a reader over RLP bytes made with short_err
+ * ERR_RLP_TRUNCATED (core/reader.h), and move r past it; on failure r does
+ * not move.  Errors: ERR_RLP_TRUNCATED, ERR_RLP_NONCANONICAL.
  */
+int eth_rlp_read(struct reader *r, struct eth_rlp_item *item);
+
+/* eth_rlp_read() over the input (*inp, *lenp), advancing them past the item. */
 int eth_rlp_next(const uint8_t **inp, size_t *lenp, struct eth_rlp_item *item);
 
 /* Decode exactly one item that spans all of in[0..len-1] (ERR_RLP_TRAILING otherwise). */

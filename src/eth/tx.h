@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
 #include "eth/addr.h"
 #include "eth/u256.h"
 
@@ -119,9 +120,6 @@ struct eth_tx_request {
 	struct eth_u256 max_fee_per_blob_gas;
 };
 
-/* Room for the message eth_tx_from_send_args() leaves on failure, with NUL. */
-#define ETH_TX_ERRMSG_MAX 200
-
 /*
  * Build a transaction from Clef's SendTxArgs (the first parameter of
  * account_signTransaction), as go-ethereum's SendTxArgs.ToTransaction() does,
@@ -151,10 +149,10 @@ struct eth_tx_request {
  * limits.h (LIMIT_TX_*) are checked before anything is allocated.
  *
  * untrusted_args is borrowed.  On success *txp is set (caller frees with
- * eth_tx_free()) and *reqp (may be NULL) is filled.  On failure errmsg (may
- * be NULL) holds a one-line message in geth's words that names the member,
- * for the JSON-RPC error; member names from the request are truncated and
- * stripped of anything but printable ASCII.
+ * eth_tx_free()) and *reqp (may be NULL) is filled.  On failure why (may
+ * be NULL, room ERR_WHY_MAX, core/err.h) holds a one-line message in geth's
+ * words that names the member, for the JSON-RPC error; member names from
+ * the request are truncated and stripped of anything but printable ASCII.
  * Errors: ERR_JSON_TYPE, ERR_TX_UNKNOWN_FIELD, ERR_TX_MISSING_FIELD,
  * ERR_TX_FIELD_CONFLICT, ERR_TX_BLOB_SIDECAR, ERR_TX_INVALID, the hex and
  * number errors, ERR_ADDR_INVALID, ERR_NUMBER_RANGE, ERR_TOO_LONG,
@@ -162,7 +160,7 @@ struct eth_tx_request {
  */
 int eth_tx_from_send_args(const json_t *untrusted_args,
     const struct eth_u256 *default_chain_id, struct eth_tx **txp,
-    struct eth_tx_request *reqp, char errmsg[ETH_TX_ERRMSG_MAX]);
+    struct eth_tx_request *reqp, char why[ERR_WHY_MAX]);
 
 /*
  * The digest to sign: keccak256(rlp([nonce, gasPrice, gas, to, value, data,

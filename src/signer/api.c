@@ -847,7 +847,7 @@ check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *
 {
 	struct eth_tx *tx = NULL;
 	json_t *call = NULL, *call_info = NULL;
-	char msg[ETH_TX_ERRMSG_MAX] = "", why[SIGNER_WHY_MAX];
+	char msg[ERR_WHY_MAX] = "", why[SIGNER_WHY_MAX];
 	int r;
 
 	*txp = NULL;
@@ -1207,7 +1207,7 @@ static int
 data_clique(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 {
 	struct eth_eip191_clique *c = NULL;
-	char msg[ETH_EIP191_ERRMSG_MAX] = "", summary[ETH_EIP191_CLIQUE_SUMMARY_MAX];
+	char msg[ERR_WHY_MAX] = "", summary[ETH_EIP191_CLIQUE_SUMMARY_MAX];
 	uint8_t *rlp = NULL;
 	size_t len;
 	int r;
@@ -1277,7 +1277,7 @@ static int
 data_typed(const json_t *data, struct signed_data *sd, struct rpc_error *err)
 {
 	struct eth_eip712_result res;
-	char msg[ETH_EIP712_ERRMSG_MAX] = "";
+	char msg[ERR_WHY_MAX] = "";
 	json_t *parsed = NULL;
 	uint8_t *text = NULL;
 	size_t len;
@@ -1525,7 +1525,7 @@ m_sign_gnosis(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
 	struct signed_data sd = { 0 };
 	const json_t *safe_tx = json_array_get(params, 1);
 	json_t *typed = NULL, *out = NULL, *sigj = NULL;
-	char msg[ETH_EIP712_ERRMSG_MAX] = "";
+	char msg[ERR_WHY_MAX] = "";
 	uint8_t addr[ETH_ADDR_LEN];
 	static const char *const keep[] = {
 		"safe", "to", "value", "gasPrice", "data", "operation", "gasToken",

@@ -21,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eth_u256 chain;
 	json_t *j, *typed = NULL;
 	uint8_t again[32];
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 
 	if (size > LIMIT_SIGN_DATA_BYTES)
 		return 0;

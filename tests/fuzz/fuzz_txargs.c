@@ -26,7 +26,7 @@ from_args(const uint8_t *data, size_t size)
 	json_t *j, *out = NULL;
 	uint8_t hash[32], sig2[64], *raw = NULL, *raw2 = NULL;
 	size_t rawlen, rawlen2;
-	char err[ETH_TX_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	int recid;
 
 	j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);

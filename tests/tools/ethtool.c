@@ -160,7 +160,7 @@ answer_tx(const json_t *args, const struct eth_u256 *chainid, json_t *out,
     char *why, size_t whylen)
 {
 	struct eth_tx *tx = NULL;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t hash[32], txhash[32], sig64[64], *raw = NULL;
 	size_t rawlen = 0;
 	json_t *txjson = NULL;
@@ -251,7 +251,7 @@ out:
 static int
 answer_typed(const json_t *data, json_t *out, char *why, size_t whylen)
 {
-	char errmsg[ETH_EIP712_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t digest[32];
 	int r;
 

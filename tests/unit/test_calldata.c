@@ -34,7 +34,7 @@ test_abi_case(void **state)
 	const json_t *c = *state;
 	struct eth_abi_fn *fn = NULL;
 	const char *sig = tvec_str(c, "signature");
-	char errmsg[ETH_ABI_ERRMSG_MAX], sel[11];
+	char errmsg[ERR_WHY_MAX], sel[11];
 	uint8_t *data, s[4];
 	size_t n, budget = LIMIT_ABI_VALUES;
 	json_t *args = NULL;
@@ -62,7 +62,7 @@ test_abi_refused(void **state)
 	const json_t *c = *state;
 	struct eth_abi_fn *fn = NULL;
 	const char *sig = tvec_str(c, "signature");
-	char errmsg[ETH_ABI_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t *data;
 	size_t n, budget = LIMIT_ABI_VALUES;
 	json_t *args = (json_t *)1;
@@ -142,7 +142,7 @@ test_call_case(void **state)
 	struct eth_u256 chain;
 	const char *caller = json_string_value(json_object_get(c, "caller_sig"));
 	const char *to_s = tvec_str(c, "to");
-	char errmsg[ETH_CALLDATA_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t *data, to[ETH_ADDR_LEN];
 	size_t n;
 	json_t *call = (json_t *)1;
@@ -256,7 +256,7 @@ test_4byte_refused(void **state)
 		"{\"d0e30db0\": \"deposit()\", \"a9059cbb\": \"nope(\"}",
 	};
 	struct eth_calldata_db *db = NULL;
-	char errmsg[ETH_CALLDATA_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	size_t i, before;
 	int r;
 

@@ -265,6 +265,40 @@ test_err_why(void **state)
 	assert_int_equal(strlen(why), ERR_WHY_MAX - 1);
 }
 
+/* err_whyv() as a wrapper that prefixes its caller's format uses it. */
+static int why_prefixed(char *why, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+why_prefixed(char *why, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL) {
+		memcpy(why, "at x: ", 6);
+		why += 6;
+	}
+	va_start(ap, fmt);
+	code = err_whyv(why, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void
+test_err_whyv(void **state)
+{
+	char why[ERR_WHY_MAX + 6], big[2 * ERR_WHY_MAX];
+
+	assert_int_equal(why_prefixed(NULL, ERR_IO, "no %s", "room"), ERR_IO);
+	assert_int_equal(why_prefixed(why, ERR_TOO_DEEP, "depth %u of %s", 9u, "8"),
+	    ERR_TOO_DEEP);
+	assert_string_equal(why, "at x: depth 9 of 8");
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(why_prefixed(why, ERR_TOO_LONG, "%s", big), ERR_TOO_LONG);
+	assert_int_equal(strlen(why), 6 + ERR_WHY_MAX - 1);
+}
+
 int
 main(void)
 {
@@ -276,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_spawn),
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_err_why),
+		cmocka_unit_test(test_err_whyv),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,7 @@ test_clique_case(void **state)
 {
 	const json_t *c = *state;
 	struct eth_eip191_clique *q = NULL;
-	char errmsg[ETH_EIP191_ERRMSG_MAX], summary[ETH_EIP191_CLIQUE_SUMMARY_MAX];
+	char errmsg[ERR_WHY_MAX], summary[ETH_EIP191_CLIQUE_SUMMARY_MAX];
 	size_t n;
 	uint8_t *hdr = tvec_hex(tvec_str(c, "header"), &n);
 	int r;
@@ -100,7 +100,7 @@ test_clique_refused(void **state)
 {
 	const json_t *c = *state;
 	struct eth_eip191_clique *q = (struct eth_eip191_clique *)1;
-	char errmsg[ETH_EIP191_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	size_t n;
 	uint8_t *hdr = tvec_hex(tvec_str(c, "header"), &n);
 	int r = eth_eip191_clique_parse(hdr, n, &q, errmsg);

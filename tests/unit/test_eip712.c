@@ -50,7 +50,7 @@ test_clef_case(void **state)
 	const json_t *want = json_object_get(c, "digest");
 	struct eth_eip712_result res;
 	struct eth_u256 chain;
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	const char *cid;
 	int r;
 
@@ -95,7 +95,7 @@ test_apitypes_case(void **state)
 	const json_t *c = *state;
 	json_t *doc;
 	uint8_t digest[32];
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	int r;
 
 	doc = json_pack("{s:O,s:O,s:O,s:O}", "types", json_object_get(c, "types"),
@@ -122,7 +122,7 @@ test_value_case(void **state)
 	const char *type = tvec_str(c, "type");
 	json_t *doc;
 	struct eth_eip712_result res;
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	int r;
 
 	doc = json_pack("{s:{s:[{s:s,s:s}],s:[{s:s,s:s}]},s:s,s:{s:s},s:{s:O}}",
@@ -167,7 +167,7 @@ test_structure_refused(void **state)
 {
 	const json_t *c = *state;
 	struct eth_eip712_result res;
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	int r;
 
 	r = eth_eip712_hash(json_object_get(c, "data"), &res, 1, err);
@@ -188,7 +188,7 @@ static void
 test_ether_mail(void **state)
 {
 	struct eth_eip712_result res;
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 	const json_t *dom, *msg, *from;
 
 	(void)state;
@@ -228,7 +228,7 @@ test_array_tree(void **state)
 {
 	json_t *doc = json_deep_copy(mail), *items, *item;
 	struct eth_eip712_result res;
-	char err[ETH_EIP712_ERRMSG_MAX];
+	char err[ERR_WHY_MAX];
 
 	(void)state;
 	json_array_append_new(json_object_get(json_object_get(doc, "types"), "Mail"),

@@ -35,7 +35,7 @@ fill_request(const json_t *j, struct signer_policy_request *q, struct req_bufs *
 	const json_t *tx_args = json_object_get(j, "tx");
 	const char *key;
 	struct eth_u256 chain;
-	char msg[ETH_TX_ERRMSG_MAX] = "";
+	char msg[ERR_WHY_MAX] = "";
 	json_t *args;
 
 	memset(q, 0, sizeof(*q));

@@ -110,7 +110,7 @@ test_kat_case(void **state)
 	struct eth_u256 chain = quantity(tvec_str(c, "defaultChainId"));
 	struct eth_tx *tx = NULL, *dtx;
 	struct eth_tx_request req;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t sig64[64], dsig[64], h[32], addr[20];
 	json_t *j = NULL, *dj = NULL;
 	int recid = (int)json_integer_value(json_object_get(c, "recid")), drecid;
@@ -198,7 +198,7 @@ test_send_args_case(void **state)
 	const char *want = tvec_str(c, "error");
 	struct eth_u256 chain;
 	struct eth_tx *tx = (struct eth_tx *)1;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	int r;
 
 	eth_u256_from_u64(&chain, 1);
@@ -230,7 +230,7 @@ test_max_cost_case(void **state)
 	const char *want = tvec_str(c, "max_cost");
 	struct eth_u256 chain, cost, expect;
 	struct eth_tx *tx = NULL;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	char got[ETH_U256_DECIMAL_MAX];
 	int r;
 
@@ -260,7 +260,7 @@ test_testtxargs_case(void **state)
 	const json_t *c = *state, *strip = json_object_get(c, "strip"), *also;
 	struct eth_u256 chain = quantity(tvec_str(c, "defaultChainId"));
 	struct eth_tx *tx = NULL;
-	char errmsg[ETH_TX_ERRMSG_MAX], want_msg[64];
+	char errmsg[ERR_WHY_MAX], want_msg[64];
 	static const uint8_t zero_sig[64];
 	uint8_t h[32];
 	json_error_t e;
@@ -315,7 +315,7 @@ test_clef_signtx_case(void **state)
 	struct eth_u256 chain = quantity(tvec_str(c, "defaultChainId")), v;
 	struct eth_tx *tx = NULL;
 	struct eth_tx_request req;
-	char path[1024], errmsg[ETH_TX_ERRMSG_MAX];
+	char path[1024], errmsg[ERR_WHY_MAX];
 	unsigned want_bits = 0;
 	uint8_t h[32];
 	json_t *body;
@@ -388,7 +388,7 @@ test_clef_docs_case(void **state)
 	const json_t *c = *state, *want_tx = json_object_get(c, "tx"), *args;
 	struct eth_u256 chain;
 	struct eth_tx *tx, *atx = NULL;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 	uint8_t sig64[64];
 	const char *key;
 	json_t *j = NULL, *value;
@@ -435,7 +435,7 @@ static int
 parse(json_t *args, struct eth_tx **txp)
 {
 	struct eth_u256 chain;
-	char errmsg[ETH_TX_ERRMSG_MAX];
+	char errmsg[ERR_WHY_MAX];
 
 	eth_u256_from_u64(&chain, 1);
 	return eth_tx_from_send_args(args, &chain, txp, NULL, errmsg);
