@@ -227,7 +227,7 @@ GTK4_CFLAGS := $(shell $(PKG_CONFIG) --cflags gtk4 2>/dev/null)
 GTK4_LIBS := $(shell $(PKG_CONFIG) --libs gtk4 2>/dev/null)
 APPROVE_BIN := $(BUILD)/p11signer-approve
 $(BUILD)/src/approve/approve.o: ALL_CFLAGS += $(GTK4_CFLAGS)
-$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/text.o
+$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/text.o $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK4_LIBS) $(PKG_LIBS)
 ifneq ($(GTK4_LIBS),)
 BINS += $(APPROVE_BIN)

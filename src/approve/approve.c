@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,8 @@
 #include <jansson.h>
 
 #include "approve/text.h"
+#include "core/log.h"
+#include "core/parse.h"
 
 /* Approve is insensitive this long after a window appears: no approval by a stray click. */
 #define APPROVE_ARM_MS 1000
@@ -58,22 +59,6 @@ static struct {
 } app = { NULL, 120, -1, 0, NULL, NULL, NULL, NULL, NULL };
 
 static void connect_later(void);
-
-static void
-say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-/* A line on stderr for the log (and for tests that wait for a state). */
-static void
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("p11signer-approve: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* ---- talking to the daemon ---- */
 
@@ -126,7 +111,7 @@ answer(struct question *q, json_t *result)
 static void
 reject(struct question *q)
 {
-	say("rejected %s id %lld", q->method, (long long)q->id);
+	log_msg("rejected %s id %lld", q->method, (long long)q->id);
 	if (strcmp(q->method, "ui_approveListing") == 0)
 		answer(q, json_pack("{s:[]}", "accounts"));
 	else if (strcmp(q->method, "ui_onInputRequired") == 0)
@@ -140,7 +125,7 @@ approve(struct question *q)
 {
 	const json_t *r = q->request;
 
-	say("approved %s id %lld", q->method, (long long)q->id);
+	log_msg("approved %s id %lld", q->method, (long long)q->id);
 	if (strcmp(q->method, "ui_approveTx") == 0)
 		/* The transaction as asked: p11signer refuses any change anyway. */
 		answer(q, json_pack("{s:b,s:O}", "approved", 1, "transaction",
@@ -185,7 +170,7 @@ disconnected(void)
 		question_free(q);
 	}
 	gtk_label_set_text(GTK_LABEL(app.status), "Not connected to the signer; retrying.");
-	say("disconnected");
+	log_msg("disconnected");
 	connect_later();
 }
 
@@ -344,7 +329,7 @@ countdown_tick(gpointer data)
 
 	if (--q->seconds_left <= 0) {
 		q->tick = 0;
-		say("timed out %s id %lld", q->method, (long long)q->id);
+		log_msg("timed out %s id %lld", q->method, (long long)q->id);
 		reject(q);
 		return G_SOURCE_REMOVE;
 	}
@@ -361,7 +346,7 @@ arm_approve(gpointer data)
 
 	q->arm = 0;
 	gtk_widget_set_sensitive(q->approve, TRUE);
-	say("ready %s id %lld", q->method, (long long)q->id);
+	log_msg("ready %s id %lld", q->method, (long long)q->id);
 	return G_SOURCE_REMOVE;
 }
 
@@ -384,7 +369,7 @@ on_pin_ok(GtkWidget *w, gpointer data)
 	json_t *res = json_pack("{s:s}", "text", pin != NULL ? pin : "");
 
 	(void)w;
-	say("PIN given for id %lld", (long long)q->id);
+	log_msg("PIN given for id %lld", (long long)q->id);
 	/* Wipe jansson's copy once it is sent (send_json wipes the line). */
 	if (res != NULL) {
 		json_t *t = json_incref(json_object_get(res, "text"));
@@ -754,7 +739,7 @@ show_pin(struct question *q)
 	gtk_window_set_focus(GTK_WINDOW(q->win), q->pin);
 	q->tick = g_timeout_add_seconds(1, countdown_tick, q);
 	gtk_window_present(GTK_WINDOW(q->win));
-	say("ready %s id %lld", q->method, (long long)q->id);
+	log_msg("ready %s id %lld", q->method, (long long)q->id);
 }
 
 /* ui_showInfo / ui_showError: a notice that asks nothing and blocks nothing. */
@@ -778,7 +763,7 @@ show_notice(const char *method, const json_t *params)
 	gtk_box_append(GTK_BOX(box), b);
 	gtk_window_set_child(GTK_WINDOW(w), box);
 	gtk_window_present(GTK_WINDOW(w));
-	say("notice %s", method);
+	log_msg("notice %s", method);
 }
 
 static void
@@ -795,7 +780,7 @@ handle_message(json_t *msg)
 			char *esc = approve_text_escape(json_string_value(e), json_string_length(e));
 			char *s = g_strdup_printf("The signer refused this approver: %s", esc);
 			gtk_label_set_text(GTK_LABEL(app.status), s);
-			say("refused: %s", esc);
+			log_msg("refused: %s", esc);
 			g_free(s);
 			free(esc);
 		}
@@ -806,9 +791,9 @@ handle_message(json_t *msg)
 			show_notice(method, params);
 		else if (strcmp(method, "ui_onSignerStartup") == 0) {
 			gtk_label_set_text(GTK_LABEL(app.status), "Connected to the signer; waiting for requests.");
-			say("connected to %s", app.socket_path);
+			log_msg("connected to %s", app.socket_path);
 		} else if (strcmp(method, "ui_onApprovedTx") == 0)
-			say("signed a transaction");
+			log_msg("signed a transaction");
 		return;
 	}
 	q = g_new0(struct question, 1);
@@ -816,7 +801,7 @@ handle_message(json_t *msg)
 	q->method = g_strdup(method);
 	q->request = json_incref(json_array_get(params, 0));
 	app.questions = g_list_append(app.questions, q);
-	say("asked %s id %lld", method, (long long)q->id);
+	log_msg("asked %s id %lld", method, (long long)q->id);
 	if (!json_is_object(q->request))
 		reject(q);
 	else if (strcmp(method, "ui_onInputRequired") == 0)
@@ -876,7 +861,7 @@ try_connect(gpointer data)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(app.socket_path) >= sizeof(sun.sun_path)) {
-		say("socket path too long: %s", app.socket_path);
+		log_msg("socket path too long: %s", app.socket_path);
 		g_main_loop_quit(app.loop);
 		return G_SOURCE_REMOVE;
 	}
@@ -922,15 +907,16 @@ main(int argc, char **argv)
 	const char *run = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
 	int i;
 
+	log_init("p11signer-approve");
 	/* What this process holds (a PIN while it is typed) is not for core files or ptrace. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			app.socket_path = argv[++i];
 		else if (strcmp(argv[i], "--approval-timeout") == 0 && i + 1 < argc) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || v < 1 || v > 86400)
+			unsigned long v;
+
+			if (parse_unsigned(argv[++i], 86400, &v) != 0 || v < 1)
 				usage();
 			app.timeout_s = (int)v;
 		} else

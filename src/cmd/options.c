@@ -14,6 +14,7 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "eth/u256.h"
 #include "cmd/p11signer-int.h"
 
@@ -120,15 +121,13 @@ push(const char **list, size_t *n, const char *v, const char *what)
 	list[(*n)++] = v;
 }
 
+/* A number option's value from 0 to max, or die naming the option. */
 static unsigned
-parse_unsigned(const char *s, unsigned long max, const char *what)
+option_unsigned(const char *s, unsigned long max, const char *what)
 {
-	char *end;
 	unsigned long v;
 
-	errno = 0;
-	if (*s < '0' || *s > '9' || (v = strtoul(s, &end, 10), *end != '\0') ||
-	    errno != 0 || v > max)
+	if (parse_unsigned(s, max, &v) != 0)
 		log_die("%s: not a number from 0 to %lu: %s", what, max, s);
 	return (unsigned)v;
 }
@@ -194,7 +193,7 @@ apply(struct opts *o, int opt, char *value)
 	case O_HELPER: o->helper = value; break;
 	case O_HTTP: o->http = 1; break;
 	case O_HTTP_ADDR: o->http_addr = value; break;
-	case O_HTTP_PORT: o->http_port = parse_unsigned(value, 65535, "--http.port"); break;
+	case O_HTTP_PORT: o->http_port = option_unsigned(value, 65535, "--http.port"); break;
 	case O_VHOSTS: o->nvhosts = 0; split_into(value, o->vhosts, &o->nvhosts, "vhosts"); break;
 	case O_CORS: o->ncors = 0; split_into(value, o->cors, &o->ncors, "CORS domains"); break;
 	case O_IPCPATH: o->ipcpath = value; break;
@@ -221,22 +220,22 @@ apply(struct opts *o, int opt, char *value)
 	case O_AUDIT_CHECKPOINT: o->auditlog_checkpoint = value; break;
 	case O_AUDIT_KEY: o->auditlog_key = value; break;
 	case O_ADVANCED: o->advanced = 1; break;
-	case O_TIMEOUT: o->approval_timeout = parse_unsigned(value, 86400, "--approval-timeout"); break;
+	case O_TIMEOUT: o->approval_timeout = option_unsigned(value, 86400, "--approval-timeout"); break;
 	case O_KEYGEN_TOKEN: o->keygen_token = value; break;
 	case O_LABEL: o->label = value; break;
-	case O_SESSIONS: o->sessions = parse_unsigned(value, LIMIT_P11_SESSIONS, "--sessions"); break;
+	case O_SESSIONS: o->sessions = option_unsigned(value, LIMIT_P11_SESSIONS, "--sessions"); break;
 	case O_CONFIG: load_config(o, value); break;
 	case O_TLS_CERT: o->tls_cert = value; break;
 	case O_TLS_KEY: o->tls_key = value; break;
 	case O_TLS_PIN: split_into(value, o->tls_pins, &o->ntls_pins, "client fingerprints"); break;
 	case O_UI_SOCKET: o->ui_socket = value; break;
 	case O_UI_SOCKET_UID:
-		o->ui_socket_uid = (long)parse_unsigned(value, 0x7fffffff, "--ui.socket.uid");
+		o->ui_socket_uid = (long)option_unsigned(value, 0x7fffffff, "--ui.socket.uid");
 		break;
 	case O_4BYTEDB: o->fourbytedb = value; break;
 	default:
 		/* getopt_long has said which option it did not know. */
-		fputs("p11signer: see --help for the options\n", stderr);
+		log_msg("see --help for the options");
 		exit(2);
 	}
 }

@@ -34,7 +34,7 @@ main(int argc, char **argv)
 		log_die("cannot disable core dumps or move token URIs out of argv: %s",
 		    strerror(errno));
 	if (argc < 2) {
-		fputs("p11signer: no command given\n", stderr);
+		log_msg("no command given");
 		usage(stderr);
 		return 2;
 	}
@@ -61,7 +61,7 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "p11signer: unknown command \"%.64s\"\n", argv[1]);
+	log_msg("unknown command \"%.64s\"", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -143,7 +143,7 @@ load_calldata(const char *path)
 	if ((r = eth_calldata_db_load_4byte(db, text, got, errmsg)) != 0)
 		log_die("--4bytedb %s: %s: %s", path, err_str(r), errmsg);
 	free(text);
-	fprintf(stderr, "p11signer: %zu function signatures known (--4bytedb %s)\n",
+	log_msg("%zu function signatures known (--4bytedb %s)",
 	    eth_calldata_db_size(db), path);
 	return db;
 }
@@ -233,19 +233,19 @@ cmd_serve(int argc, char **argv)
 		    .ask = signer_ui_socket_ask, .notify = signer_ui_socket_notify_approver,
 		    .ask_watched = signer_ui_socket_ask_watched };
 		pins = (struct signer_pin_source){ &uctx, signer_ui_pin_clef_ask, signer_ui_pin_clef_notice };
-		fprintf(stderr, "p11signer: approvers connect to %s\n", uipath);
+		log_msg("approvers connect to %s", uipath);
 	}
 
 	nclients = start_clients(&o, clients, 1);
 	warn_unmatched_tokens(&o, clients, nclients);
 	(void)check_pin_sources(&o);
 	if (cfg.approver.ask == NULL && policy == NULL)
-		fprintf(stderr, "p11signer: warning: --ui none and no --rules: every request that "
+		log_msg("warning: --ui none and no --rules: every request that "
 		    "needs approval (listing, signing, new keys) is refused; give --rules FILE "
-		    "(docs/policy.md), --ui tty or --stdio-ui\n");
+		    "(docs/policy.md), --ui tty or --stdio-ui");
 	else if (cfg.approver.ask == NULL)
-		fprintf(stderr, "p11signer: --ui none: what the policy file would ask about is "
-		    "refused\n");
+		log_msg("--ui none: what the policy file would ask about is "
+		    "refused");
 	if ((r = signer_keystore_new(clients, nclients, &pins, &ks)) != 0)
 		log_die("%s", err_str(r));
 	event_keystore = ks;
@@ -294,7 +294,7 @@ cmd_serve(int argc, char **argv)
 		if ((r = rpc_http_start(&hc, signer_api_table(api), &http)) != 0)
 			log_die("--http on %s:%u: %s", o.http_addr, o.http_port, r == ERR_IO ?
 			    http_bind_problem(o.http_addr, o.http_port) : err_str(r));
-		fprintf(stderr, "p11signer: HTTP listening on %s:%u\n", o.http_addr,
+		log_msg("HTTP listening on %s:%u", o.http_addr,
 		    rpc_http_port(http));
 	}
 	if (!o.ipcdisable) {
@@ -304,13 +304,13 @@ cmd_serve(int argc, char **argv)
 			log_die("no --ipcpath and no usable $HOME");
 		if ((r = rpc_ipc_start(ipcpath, NULL, 0, signer_api_table(api), &ipc)) != 0)
 			log_die("--ipcpath %s: %s", ipcpath, err_str(r));
-		fprintf(stderr, "p11signer: IPC listening on %s\n", ipcpath);
+		log_msg("IPC listening on %s", ipcpath);
 	}
 	if (o.qrexec_socket != NULL) {
 		if ((r = rpc_qrexec_start(o.qrexec_socket, NULL, 0, signer_api_table(api),
 		    &qrexec)) != 0)
 			log_die("--qrexec.socket %s: %s", o.qrexec_socket, err_str(r));
-		fprintf(stderr, "p11signer: qrexec service on %s\n", o.qrexec_socket);
+		log_msg("qrexec service on %s", o.qrexec_socket);
 	}
 	if (http == NULL && ipc == NULL && qrexec == NULL)
 		log_die("nothing to serve: give --http, --qrexec.socket or --stdio, or drop --ipcdisable");
@@ -332,12 +332,12 @@ cmd_serve(int argc, char **argv)
 		else	/* the same message, to each approver as it connects */
 			signer_ui_socket_set_startup_info(uctx.socket_ui, info);
 	}
-	fprintf(stderr, "p11signer: ready\n");
+	log_msg("ready");
 	for (;;) {
 		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
 			break;
 	}
-	fprintf(stderr, "p11signer: stopping\n");
+	log_msg("stopping");
 	r = 0;
  out:
 	/* Requests waiting for a person are denied now, so the transports can stop. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "p11/client.h"
 #include "signer/keystore.h"
@@ -85,10 +86,10 @@ die_bad_token_uri(const struct opts *o)
 {
 	size_t i;
 
-	fprintf(stderr, "p11signer: --token: invalid PKCS#11 URI (RFC 7512: "
-	    "pkcs11:token=LABEL;object=KEY, %%XX escapes):\n");
+	log_msg("--token: invalid PKCS#11 URI (RFC 7512: "
+	    "pkcs11:token=LABEL;object=KEY, %%XX escapes):");
 	for (i = 0; i < o->ntokens; i++)
-		fprintf(stderr, "p11signer:   %s\n", uri_shown(o->tokens[i]));
+		log_msg("  %s", uri_shown(o->tokens[i]));
 	exit(1);
 }
 
@@ -99,7 +100,8 @@ die_bad_token_uri(const struct opts *o)
 void
 warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t n)
 {
-	size_t i, t, matched = 0;
+	char uris[LIMIT_LOG_LINE] = "";
+	size_t i, t, matched = 0, used = 0;
 
 	if (o->ntokens == 0)
 		return;
@@ -113,10 +115,11 @@ warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t 
 	}
 	if (matched > 0)
 		return;
-	fprintf(stderr, "p11signer: warning: no token matches --token");
-	for (i = 0; i < o->ntokens; i++)
-		fprintf(stderr, " %s", uri_shown(o->tokens[i]));
-	fprintf(stderr, "; no key will be offered\n");
+	/* One line, however many URIs: cut where the logger would cut it. */
+	for (i = 0; i < o->ntokens && used < sizeof(uris); i++)
+		used += (size_t)snprintf(uris + used, sizeof(uris) - used, " %s",
+		    uri_shown(o->tokens[i]));
+	log_msg("warning: no token matches --token%s; no key will be offered", uris);
 	for (i = 0; i < n; i++) {
 		struct p11_client_config cc;
 		struct p11_client *all = NULL;
@@ -129,10 +132,10 @@ warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t 
 		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
 		cc.nallowed = o->nallow;
 		if (p11_client_start(&cc, &all, why) == 0 && p11_client_list(all, &list, why) == 0) {
-			fprintf(stderr, "p11signer: module %s has %zu token(s)%s\n", o->modules[i],
+			log_msg("module %s has %zu token(s)%s", o->modules[i],
 			    list->key_list.ntokens, list->key_list.ntokens > 0 ? ":" : "");
 			for (t = 0; t < list->key_list.ntokens; t++)
-				fprintf(stderr, "p11signer:   \"%s\"  %s\n",
+				log_msg("  \"%s\"  %s",
 				    list->key_list.tokens[t].label, list->key_list.tokens[t].uri);
 		}
 		proto_msg_free(list);
@@ -213,13 +216,13 @@ check_pin_sources(const struct opts *o)
 			if (st.st_size == 0)
 				problem = "empty";
 			else if (st.st_mode & (S_IRWXG | S_IRWXO))
-				fprintf(stderr, "p11signer: warning: --token %s: pin-source %s is open "
-				    "to group or others (mode %03o): chmod 600 it\n",
+				log_msg("warning: --token %s: pin-source %s is open "
+				    "to group or others (mode %03o): chmod 600 it",
 				    uri_shown(o->tokens[i]), path, (unsigned)(st.st_mode & 0777));
 		}
 		if (problem != NULL) {
-			fprintf(stderr, "p11signer: warning: --token %s: pin-source %s cannot be used: "
-			    "%s; that token will not be logged in automatically\n",
+			log_msg("warning: --token %s: pin-source %s cannot be used: "
+			    "%s; that token will not be logged in automatically",
 			    uri_shown(o->tokens[i]), path, problem);
 			bad++;
 		}

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "relay/qrexec_pool.h"
 #include "relay/relay.h"
 #include "rpc/jsonrpc.h"
@@ -217,20 +217,6 @@ struct upstream_pin {
 	enum upstream_tls failed;
 };
 
-static void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-relay_log(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n", program_invocation_short_name, line);
-}
-
 /*
  * Called by libcurl once the connection, TLS handshake included, is up and
  * before the request is sent: the server's certificate (index 0 of the chain
@@ -335,20 +321,20 @@ run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
 	curl_easy_cleanup(c);
 	if (cfg->tls_server_fingerprint != NULL && rc != CURLE_OK) {
 		if (pin.failed == UPSTREAM_TLS_PIN_MISMATCH) {
-			relay_log("upstream %s presented certificate %s, not the pinned %s: "
+			log_msg("upstream %s presented certificate %s, not the pinned %s: "
 			    "nothing was sent", cfg->upstream, pin.got, cfg->tls_server_fingerprint);
 			*tlsp = UPSTREAM_TLS_PIN_MISMATCH;
 		} else if (pin.failed == UPSTREAM_TLS_NO_CERTINFO) {
-			relay_log("upstream %s: libcurl gives no server certificate to check "
+			log_msg("upstream %s: libcurl gives no server certificate to check "
 			    "against the pin: nothing was sent", cfg->upstream);
 			*tlsp = UPSTREAM_TLS_NO_CERTINFO;
 		} else if (rc == CURLE_SSL_CERTPROBLEM) {
-			relay_log("cannot use this relay's certificate %s or key %s: %s",
+			log_msg("cannot use this relay's certificate %s or key %s: %s",
 			    cfg->tls_cert ? cfg->tls_cert : "-", cfg->tls_key ? cfg->tls_key : "-", errbuf);
 			*tlsp = UPSTREAM_TLS_OWN_CERT;
 		} else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
 		    rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING) {
-			relay_log("upstream %s: TLS failed or the connection was dropped: %s",
+			log_msg("upstream %s: TLS failed or the connection was dropped: %s",
 			    cfg->upstream, errbuf);
 			*tlsp = UPSTREAM_TLS_REFUSED;
 		}
@@ -356,7 +342,7 @@ run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
 			return ERR_IO;
 	}
 	if (rc != CURLE_OK)
-		relay_log("upstream %s: %s", cfg->upstream, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		log_msg("upstream %s: %s", cfg->upstream, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return ERR_TIMEOUT;
 	if (rc == CURLE_WRITE_ERROR)
