@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
-#include "rpc/deadline.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -220,7 +220,7 @@ static int
 wait_readable(struct rpc_unixsrv *srv, int fd, const struct timespec *due)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
-	long long left = due != NULL ? rpc_deadline_ms_left(due) : -1;
+	long long left = due != NULL ? clock_ms_left(due) : -1;
 	int n;
 
 	if (srv != NULL)
@@ -340,16 +340,16 @@ serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd, const struct rpc_ta
 	size_t untrusted_len;
 	int r = 0;
 
-	rpc_deadline_after(&end_of_life, LIMIT_QREXEC_CONN_LIFE_S);
-	while (rpc_deadline_ms_left(&end_of_life) > 0) {
-		rpc_deadline_after(&idle, LIMIT_QREXEC_CONN_IDLE_S);
+	clock_deadline_ms(&end_of_life, (long long)LIMIT_QREXEC_CONN_LIFE_S * 1000);
+	while (clock_ms_left(&end_of_life) > 0) {
+		clock_deadline_ms(&idle, (long long)LIMIT_QREXEC_CONN_IDLE_S * 1000);
 		if ((r = read_exact(srv, in_fd, hdr, 1, &idle)) != 0) {
 			/* EOF or idle between requests is the normal end. */
 			if (r == 1 || r == ERR_TIMEOUT)
 				r = 0;
 			break;
 		}
-		rpc_deadline_after(&due, request_s);
+		clock_deadline_ms(&due, (long long)request_s * 1000);
 		if ((r = read_exact(srv, in_fd, hdr + 1, sizeof(hdr) - 1, &due)) != 0) {
 			r = r == 1 ? ERR_IO : r;
 			break;
@@ -394,7 +394,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	eth_buf_init(&body, LIMIT_JSON_BODY);
 	/* One call per connection: descriptor and body are due by one absolute
 	 * deadline, which a caller sending a byte now and then cannot move. */
-	rpc_deadline_after(&due, q->request_deadline_s);
+	clock_deadline_ms(&due, (long long)q->request_deadline_s * 1000);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;
