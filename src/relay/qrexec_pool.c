@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "core/spawn.h"
 #include "relay/qrexec_pool.h"
 #include "rpc/qrexec.h"
@@ -167,6 +168,22 @@ relay_qrexec_pool_close_all(void)
 	close_list(all);
 }
 
+/*
+ * poll() fd for events, a minute at most and never past deadline_ms; *readyp
+ * is poll()'s result.  0, or ERR_TIMEOUT once the deadline has passed.
+ */
+static int
+poll_before(int fd, short events, long long deadline_ms, int *readyp)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	long long left = deadline_ms - clock_now_ms();
+
+	if (left <= 0)
+		return ERR_TIMEOUT;
+	*readyp = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+	return 0;
+}
+
 /* Write all of p before the deadline.  0, ERR_TIMEOUT, or ERR_IO (the far end is gone). */
 static int
 write_deadline(int fd, const void *p, size_t n, long long deadline_ms)
@@ -174,13 +191,12 @@ write_deadline(int fd, const void *p, size_t n, long long deadline_ms)
 	size_t off = 0;
 
 	while (off < n) {
-		struct pollfd pfd = { fd, POLLOUT, 0 };
-		long long left = deadline_ms - clock_now_ms();
 		ssize_t w;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(fd, POLLOUT, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
+		if (ready < 0 && errno != EINTR)
 			return ERR_IO;
 		w = write(fd, (const char *)p + off, n - off);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -199,13 +215,12 @@ read_deadline(int fd, void *p, size_t n, long long deadline_ms)
 	size_t off = 0;
 
 	while (off < n) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		long long left = deadline_ms - clock_now_ms();
 		ssize_t got;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(fd, POLLIN, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) <= 0)
+		if (ready <= 0)
 			continue;
 		got = read(fd, (char *)p + off, n - off);
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -278,18 +293,16 @@ static int
 read_unframed(struct qconn *c, const unsigned char *hdr, long long deadline_ms, struct eth_buf *out)
 {
 	char chunk[8192];
-	int r;
 
 	if (eth_buf_put(out, hdr, 4) != 0)
 		return ERR_TOO_LONG;
 	for (;;) {
-		struct pollfd pfd = { c->from_fd, POLLIN, 0 };
-		long long left = deadline_ms - clock_now_ms();
 		ssize_t got;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(c->from_fd, POLLIN, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if ((r = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left))) <= 0)
+		if (ready <= 0)
 			continue;
 		got = read(c->from_fd, chunk, sizeof(chunk));
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -320,10 +333,7 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 		return ERR_TOO_LONG;
 	if ((frame = malloc(4 + len)) == NULL)
 		return ERR_NOMEM;
-	frame[0] = (char)(len >> 24);
-	frame[1] = (char)(len >> 16);
-	frame[2] = (char)(len >> 8);
-	frame[3] = (char)len;
+	reader_put_be32((uint8_t *)frame, (uint32_t)len);
 	memcpy(frame + 4, input, len);
 	r = write_deadline(c->to_fd, frame, 4 + len, deadline_ms);
 	free(frame);
@@ -332,7 +342,7 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 		return r;
 	if ((r = read_deadline(c->from_fd, hdr, sizeof(hdr), deadline_ms)) != 0)
 		return r;
-	alen = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	alen = reader_get_be32(hdr);
 	if (alen > LIMIT_JSON_BODY)
 		return read_unframed(c, hdr, deadline_ms, out);
 	if (out->max != 0 && alen > out->max)

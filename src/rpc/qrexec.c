@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -309,10 +310,7 @@ write_frame(int fd, char *answer_malloced)
 		free(answer_malloced);
 		return ERR_NOMEM;
 	}
-	frame[0] = (unsigned char)(len >> 24);
-	frame[1] = (unsigned char)(len >> 16);
-	frame[2] = (unsigned char)(len >> 8);
-	frame[3] = (unsigned char)len;
+	reader_put_be32(frame, (uint32_t)len);
 	if (len > 0)
 		memcpy(frame + 4, answer_malloced, len);
 	r = rpc_unixsrv_write_all(fd, frame, 4 + len);
@@ -354,7 +352,7 @@ serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd, const struct rpc_ta
 			r = r == 1 ? ERR_IO : r;
 			break;
 		}
-		untrusted_len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+		untrusted_len = reader_get_be32(hdr);
 		if (untrusted_len == 0 || untrusted_len > LIMIT_JSON_BODY) {
 			r = ERR_TOO_LONG;
 			write_frame(out_fd, error_json(RPC_ERR_INVALID_REQUEST,
