@@ -131,13 +131,16 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH) $
 # libp11 it takes only the protocol and the client.  p11signer-token is the
 # only program that links p11-kit.
 P11_BINS := $(BUILD)/p11signer $(BUILD)/p11signer-token
-$(BUILD)/src/cmd/p11signer.o: ALL_CFLAGS += -DP11S_LIBEXECDIR='"$(LIBEXECDIR)"'
+# p11signer: main() in p11signer.c, its options and commands beside it
+P11SIGNER_OBJS := $(addprefix $(BUILD)/src/cmd/,p11signer.o options.o token_clients.o serve.o \
+    token_cmds.o doctor.o tls_init.o audit_verify.o)
+$(BUILD)/src/cmd/options.o: ALL_CFLAGS += -DP11S_LIBEXECDIR='"$(LIBEXECDIR)"'
 # The helper's path is compiled in: rebuild when PREFIX/LIBEXECDIR changes.
 LIBEXEC_STAMP := $(BUILD)/libexecdir.stamp
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(LIBEXEC_STAMP) 2>/dev/null)" = "$(LIBEXECDIR)" ] || echo "$(LIBEXECDIR)" >$(LIBEXEC_STAMP))
-$(BUILD)/src/cmd/p11signer.o: $(LIBEXEC_STAMP)
+$(BUILD)/src/cmd/options.o: $(LIBEXEC_STAMP)
 $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
-$(BUILD)/p11signer: $(BUILD)/src/cmd/p11signer.o $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+$(BUILD)/p11signer: $(P11SIGNER_OBJS) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(LIBUSB_LIBS) -ldl -lpthread
@@ -226,8 +229,8 @@ all: $(QUBES_SIM_BINS)
 GTK4_CFLAGS := $(shell $(PKG_CONFIG) --cflags gtk4 2>/dev/null)
 GTK4_LIBS := $(shell $(PKG_CONFIG) --libs gtk4 2>/dev/null)
 APPROVE_BIN := $(BUILD)/p11signer-approve
-$(BUILD)/src/approve/approve.o: ALL_CFLAGS += $(GTK4_CFLAGS)
-$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/text.o
+$(BUILD)/src/approve/approve.o $(BUILD)/src/approve/windows.o: ALL_CFLAGS += $(GTK4_CFLAGS)
+$(APPROVE_BIN): $(BUILD)/src/approve/approve.o $(BUILD)/src/approve/windows.o $(BUILD)/src/approve/text.o $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK4_LIBS) $(PKG_LIBS)
 ifneq ($(GTK4_LIBS),)
 BINS += $(APPROVE_BIN)

@@ -15,6 +15,8 @@
 
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/log.h"
+#include "core/parse.h"
 #include "relay/eth.h"
 #include "relay/qrexec_pool.h"
 #include "relay/relay.h"
@@ -65,21 +67,6 @@ split_list(char *s, const char **out, size_t max)
 	return n;
 }
 
-static int
-parse_uint(const char *s, unsigned long max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > max)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -111,11 +98,13 @@ main(int argc, char **argv)
 	struct relay_eth *eth = NULL;
 	const char *node_url = NULL;
 	unsigned node_timeout = 0;
+	unsigned long num;
 	char why[160], fp[RPC_TLS_FP_SIZE], *key = NULL;
 	size_t keylen = 0;
 	sigset_t sigs;
 	int c, sig, r;
 
+	log_init("p11signer-relay");
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_VAULT: cfg.vault = optarg; break;
@@ -123,36 +112,40 @@ main(int argc, char **argv)
 		case O_UPSTREAM: cfg.upstream = optarg; break;
 		case O_QREXEC: cfg.qrexec_client = optarg; break;
 		case O_QREXEC_IDLE:
-			if (parse_uint(optarg, LIMIT_QREXEC_CONN_IDLE_S, &cfg.qrexec_idle_s) != 0) {
-				fprintf(stderr, "p11signer-relay: --qrexec-idle wants 0 to %d seconds\n",
+			if (parse_unsigned(optarg, LIMIT_QREXEC_CONN_IDLE_S, &num) != 0) {
+				log_msg("--qrexec-idle wants 0 to %d seconds",
 				    LIMIT_QREXEC_CONN_IDLE_S);
 				return 2;
 			}
+			cfg.qrexec_idle_s = (unsigned)num;
 			break;
 		case O_ADDR: hc.addr = optarg; break;
 		case O_PORT:
-			if (parse_uint(optarg, 65535, &hc.port) != 0) {
-				fprintf(stderr, "p11signer-relay: --http.port wants 0 to 65535\n");
+			if (parse_unsigned(optarg, 65535, &num) != 0) {
+				log_msg("--http.port wants 0 to 65535");
 				return 2;
 			}
+			hc.port = (unsigned)num;
 			break;
 		case O_VHOSTS: hc.nvhosts = split_list(optarg, vhosts, RELAY_MAX_HOSTS); break;
 		case O_CORS: hc.ncors = split_list(optarg, cors, RELAY_MAX_HOSTS); break;
 		case O_TIMEOUT:
-			if (parse_uint(optarg, 86400, &cfg.timeout_s) != 0 || cfg.timeout_s == 0) {
-				fprintf(stderr, "p11signer-relay: --timeout wants 1 to 86400 seconds\n");
+			if (parse_unsigned(optarg, 86400, &num) != 0 || num == 0) {
+				log_msg("--timeout wants 1 to 86400 seconds");
 				return 2;
 			}
+			cfg.timeout_s = (unsigned)num;
 			break;
 		case O_TLS_CERT: cfg.tls_cert = optarg; break;
 		case O_TLS_KEY: cfg.tls_key = optarg; break;
 		case O_TLS_SERVER_FP: cfg.tls_server_fingerprint = optarg; break;
 		case O_NODE: node_url = optarg; break;
 		case O_NODE_TIMEOUT:
-			if (parse_uint(optarg, 3600, &node_timeout) != 0 || node_timeout == 0) {
-				fprintf(stderr, "p11signer-relay: --upstream-node.timeout wants 1 to 3600 seconds\n");
+			if (parse_unsigned(optarg, 3600, &num) != 0 || num == 0) {
+				log_msg("--upstream-node.timeout wants 1 to 3600 seconds");
 				return 2;
 			}
+			node_timeout = (unsigned)num;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -163,24 +156,24 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (relay_config_check(&cfg, why, sizeof(why)) != 0) {
-		fprintf(stderr, "p11signer-relay: %s\n", why);
+		log_msg("%s", why);
 		return 2;
 	}
 	/* libcurl reads the files at each request: find a mistake now instead. */
 	if (cfg.tls_cert != NULL) {
 		if ((r = rpc_tls_fingerprint_file(cfg.tls_cert, fp)) != 0) {
-			fprintf(stderr, "p11signer-relay: --tls.cert %s: %s\n", cfg.tls_cert,
+			log_msg("--tls.cert %s: %s", cfg.tls_cert,
 			    r == ERR_IO ? strerror(errno) : "not a PEM certificate");
 			return 2;
 		}
 		if ((r = rpc_tls_pem_read(cfg.tls_key, 1, &key, &keylen)) != 0) {
-			fprintf(stderr, "p11signer-relay: --tls.key %s: %s\n", cfg.tls_key,
+			log_msg("--tls.key %s: %s", cfg.tls_key,
 			    r == ERR_INVALID_ARGUMENT ? "group or others may read it (chmod 600)" :
 			    r == ERR_IO ? strerror(errno) : err_str(r));
 			return 2;
 		}
 		rpc_tls_pem_free(key, keylen);
-		fprintf(stderr, "p11signer-relay: TLS client certificate %s (pin it on the signer)\n", fp);
+		log_msg("TLS client certificate %s (pin it on the signer)", fp);
 	}
 	/* Signals are taken synchronously below; every thread inherits the mask. */
 	sigemptyset(&sigs);
@@ -190,16 +183,16 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (node_url != NULL && (r = relay_eth_new(&cfg, node_url, node_timeout, &eth)) != 0) {
-		fprintf(stderr, "p11signer-relay: --upstream-node: %s\n", r == ERR_INVALID_ARGUMENT ?
+		log_msg("--upstream-node: %s", r == ERR_INVALID_ARGUMENT ?
 		    "want an http:// or https:// URL" : err_str(r));
 		return 2;
 	}
 	if ((r = eth != NULL ? rpc_http_start_fn(&hc, relay_eth_handle, eth, &h) :
 	    rpc_http_start_fn(&hc, relay_forward, &cfg, &h)) != 0) {
-		fprintf(stderr, "p11signer-relay: cannot listen on %s port %u: %s\n", hc.addr, hc.port, err_str(r));
+		log_msg("cannot listen on %s port %u: %s", hc.addr, hc.port, err_str(r));
 		return 1;
 	}
-	fprintf(stderr, "p11signer-relay: listening on %s:%u, forwarding to %s%s%s%s%s\n", hc.addr,
+	log_msg("listening on %s:%u, forwarding to %s%s%s%s%s", hc.addr,
 	    rpc_http_port(h), cfg.vault ? "qube " : "", cfg.vault ? cfg.vault : cfg.upstream,
 	    cfg.vault ? " over qrexec" : "", eth ? "; eth_* with the node at " : "",
 	    eth ? node_url : "");

@@ -73,11 +73,16 @@ spawn_start(const char *path, char *const argv[], const int fds[3], pid_t *pidp,
 	return r;
 }
 
-void
-spawn_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
+/*
+ * Wait up to grace_ms for pid, then SIGKILL it and wait for it; *statusp is
+ * waitpid's status.  -1 when it cannot be reaped (SIGCHLD ignored, or
+ * someone else's waitpid(-1) took it).
+ */
+static int
+reap(pid_t pid, long grace_ms, int *statusp, int *killedp)
 {
 	struct timespec start, pause = { 0, 1000000 };
-	int status = 0, killed = 0;
+	int status = 0, killed = 0, r;
 	pid_t w;
 
 	clock_deadline_ms(&start, 0);
@@ -88,9 +93,8 @@ spawn_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			/* SIGCHLD ignored, or someone else's waitpid(-1) took it. */
-			snprintf(out, outsz, "ended (its exit status is not known)");
-			goto done;
+			r = -1;
+			goto out;
 		}
 		if (!killed && clock_ms_since(&start) >= grace_ms) {
 			kill(pid, SIGKILL);
@@ -99,13 +103,44 @@ spawn_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
 		}
 		nanosleep(&pause, NULL);
 	}
-	if (WIFSIGNALED(status))
+	*statusp = status;
+	r = 0;
+ out:
+	*killedp = killed;
+	return r;
+}
+
+void
+spawn_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
+{
+	int status = 0, killed = 0;
+
+	if (reap(pid, grace_ms, &status, &killed) != 0)
+		snprintf(out, outsz, "ended (its exit status is not known)");
+	else if (WIFSIGNALED(status))
 		snprintf(out, outsz, "died (signal %d)", WTERMSIG(status));
 	else if (WIFEXITED(status))
 		snprintf(out, outsz, "exited with status %d", WEXITSTATUS(status));
 	else
 		snprintf(out, outsz, "ended");
- done:
 	if (killedp != NULL)
 		*killedp = killed;
+}
+
+int
+spawn_reap_status(pid_t pid, long grace_ms, int *killedp)
+{
+	int status = 0, killed = 0, r;
+
+	if (reap(pid, grace_ms, &status, &killed) != 0)
+		r = -1;
+	else if (WIFSIGNALED(status))
+		r = 128 + WTERMSIG(status);
+	else if (WIFEXITED(status))
+		r = WEXITSTATUS(status);
+	else
+		r = -1;
+	if (killedp != NULL)
+		*killedp = killed;
+	return r;
 }

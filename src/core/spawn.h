@@ -36,4 +36,12 @@ int spawn_start(const char *path, char *const argv[], const int fds[3], pid_t *p
  */
 void spawn_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp);
 
+/*
+ * As spawn_reap(), for a caller that passes the child's exit status on (the
+ * relay answers with qrexec-client-vm's): returns it as a shell gives it,
+ * the child's exit status or 128 + the signal that ended it (137 when it
+ * had to be killed); -1 when it is not known.
+ */
+int spawn_reap_status(pid_t pid, long grace_ms, int *killedp);
+
 #endif /* CORE_SPAWN_H */

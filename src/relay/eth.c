@@ -396,7 +396,7 @@ params_n(const json_t *untrusted_params, size_t min, size_t max, call_error *err
 }
 
 static int
-m_accounts(struct relay_eth *e, const struct rpc_caller *caller, const json_t *untrusted_params,
+via_vault_eth_accounts(struct relay_eth *e, const struct rpc_caller *caller, const json_t *untrusted_params,
     json_t **resultp, call_error *err)
 {
 	if (untrusted_params != NULL && params_n(untrusted_params, 0, 0, err) != 0)
@@ -414,7 +414,7 @@ sign_text(struct relay_eth *e, const struct rpc_caller *caller, const json_t *ad
 }
 
 static int
-m_eth_sign(struct relay_eth *e, const struct rpc_caller *caller, const json_t *untrusted_params,
+via_vault_eth_sign(struct relay_eth *e, const struct rpc_caller *caller, const json_t *untrusted_params,
     json_t **resultp, call_error *err)
 {
 	if (params_n(untrusted_params, 2, 2, err) != 0)
@@ -425,7 +425,7 @@ m_eth_sign(struct relay_eth *e, const struct rpc_caller *caller, const json_t *u
 
 /* personal_sign(data, address[, password]): the password is never used. */
 static int
-m_personal_sign(struct relay_eth *e, const struct rpc_caller *caller,
+via_vault_personal_sign(struct relay_eth *e, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, call_error *err)
 {
 	if (params_n(untrusted_params, 2, 3, err) != 0)
@@ -436,7 +436,7 @@ m_personal_sign(struct relay_eth *e, const struct rpc_caller *caller,
 
 /* eth_signTypedData_v4(address, typed data): MetaMask and ethers send it as a string. */
 static int
-m_sign_typed(struct relay_eth *e, const struct rpc_caller *caller,
+via_vault_eth_sign_typed_data(struct relay_eth *e, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, call_error *err)
 {
 	const json_t *typed;
@@ -477,7 +477,7 @@ sign_transaction(struct relay_eth *e, const struct rpc_caller *caller,
 }
 
 static int
-m_sign_transaction(struct relay_eth *e, const struct rpc_caller *caller,
+via_vault_eth_sign_transaction(struct relay_eth *e, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, call_error *err)
 {
 	struct taken_nonce tn;
@@ -494,7 +494,7 @@ m_sign_transaction(struct relay_eth *e, const struct rpc_caller *caller,
 }
 
 static int
-m_send_transaction(struct relay_eth *e, const struct rpc_caller *caller,
+via_vault_eth_send_transaction(struct relay_eth *e, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, call_error *err)
 {
 	struct taken_nonce tn;
@@ -524,13 +524,13 @@ static const struct {
 	const char *name;
 	signing_fn fn;
 } signing_methods[] = {
-	{ "eth_accounts", m_accounts },
-	{ "eth_requestAccounts", m_accounts },
-	{ "eth_sign", m_eth_sign },
-	{ "personal_sign", m_personal_sign },
-	{ "eth_signTypedData_v4", m_sign_typed },
-	{ "eth_signTransaction", m_sign_transaction },
-	{ "eth_sendTransaction", m_send_transaction },
+	{ "eth_accounts", via_vault_eth_accounts },
+	{ "eth_requestAccounts", via_vault_eth_accounts },
+	{ "eth_sign", via_vault_eth_sign },
+	{ "personal_sign", via_vault_personal_sign },
+	{ "eth_signTypedData_v4", via_vault_eth_sign_typed_data },
+	{ "eth_signTransaction", via_vault_eth_sign_transaction },
+	{ "eth_sendTransaction", via_vault_eth_send_transaction },
 };
 
 /* ---- routing ----------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "relay/node.h"
 #include "rpc/jsonrpc.h"
 
@@ -138,7 +139,7 @@ relay_node_post(struct relay_node *n, const char *body, size_t len,
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, statusp);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "%s: node %s: %s\n", program_invocation_short_name, n->url,
+		log_msg("node %s: %s", n->url,
 		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		r = rc == CURLE_OPERATION_TIMEDOUT ? ERR_TIMEOUT :
 		    rc == CURLE_WRITE_ERROR ? ERR_TOO_LONG : ERR_IO;

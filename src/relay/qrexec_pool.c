@@ -3,20 +3,19 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
+#include "core/spawn.h"
 #include "relay/qrexec_pool.h"
 #include "rpc/qrexec.h"
-
-extern char **environ;
 
 struct qconn {
 	pid_t pid;
@@ -33,35 +32,18 @@ static struct qconn *pool;		/* idle connections, newest first */
 static size_t pool_len;
 static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
 
-long long
-relay_qrexec_pool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* End a connection: EOF to the vault, then the client's exit (killed after a second). */
 static void
 qconn_close(struct qconn *c)
 {
-	int i;
-
 	if (c == NULL)
 		return;
 	if (c->to_fd >= 0)
 		close(c->to_fd);
 	if (c->from_fd >= 0)
 		close(c->from_fd);
-	if (c->pid > 0) {
-		for (i = 0; i < 100 && waitpid(c->pid, NULL, WNOHANG) == 0; i++)
-			usleep(10000);
-		if (i == 100) {
-			kill(c->pid, SIGKILL);
-			waitpid(c->pid, NULL, 0);
-		}
-	}
+	if (c->pid > 0)
+		(void)spawn_reap_status(c->pid, 1000, NULL);
 	free(c->key);
 	free(c);
 }
@@ -118,7 +100,7 @@ reaper(void *arg)
 
 		sleep(1);
 		pthread_mutex_lock(&pool_lock);
-		dead = pool_take_expired(relay_qrexec_pool_now_ms());
+		dead = pool_take_expired(clock_now_ms());
 		pthread_mutex_unlock(&pool_lock);
 		close_list(dead);
 	}
@@ -146,7 +128,7 @@ pool_get(const char *key)
 	struct qconn **pp, *c, *dead;
 
 	pthread_mutex_lock(&pool_lock);
-	dead = pool_take_expired(relay_qrexec_pool_now_ms());
+	dead = pool_take_expired(clock_now_ms());
 	for (pp = &pool; (c = *pp) != NULL; pp = &c->next)
 		if (strcmp(c->key, key) == 0) {
 			*pp = c->next;
@@ -186,6 +168,22 @@ relay_qrexec_pool_close_all(void)
 	close_list(all);
 }
 
+/*
+ * poll() fd for events, a minute at most and never past deadline_ms; *readyp
+ * is poll()'s result.  0, or ERR_TIMEOUT once the deadline has passed.
+ */
+static int
+poll_before(int fd, short events, long long deadline_ms, int *readyp)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	long long left = deadline_ms - clock_now_ms();
+
+	if (left <= 0)
+		return ERR_TIMEOUT;
+	*readyp = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+	return 0;
+}
+
 /* Write all of p before the deadline.  0, ERR_TIMEOUT, or ERR_IO (the far end is gone). */
 static int
 write_deadline(int fd, const void *p, size_t n, long long deadline_ms)
@@ -193,13 +191,12 @@ write_deadline(int fd, const void *p, size_t n, long long deadline_ms)
 	size_t off = 0;
 
 	while (off < n) {
-		struct pollfd pfd = { fd, POLLOUT, 0 };
-		long long left = deadline_ms - relay_qrexec_pool_now_ms();
 		ssize_t w;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(fd, POLLOUT, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
+		if (ready < 0 && errno != EINTR)
 			return ERR_IO;
 		w = write(fd, (const char *)p + off, n - off);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -218,13 +215,12 @@ read_deadline(int fd, void *p, size_t n, long long deadline_ms)
 	size_t off = 0;
 
 	while (off < n) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		long long left = deadline_ms - relay_qrexec_pool_now_ms();
 		ssize_t got;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(fd, POLLIN, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) <= 0)
+		if (ready <= 0)
 			continue;
 		got = read(fd, (char *)p + off, n - off);
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -245,8 +241,7 @@ qconn_open(const char *client, const char *vault, const char *service, const cha
 {
 	char *argv[] = { (char *)(uintptr_t)client, (char *)(uintptr_t)vault,
 	    (char *)(uintptr_t)service, NULL };
-	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, r = ERR_IO;
-	posix_spawn_file_actions_t fa;
+	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, fds[3], spawn_errno, r = ERR_IO;
 	struct qconn *c = NULL;
 
 	*outp = NULL;
@@ -258,19 +253,18 @@ qconn_open(const char *client, const char *vault, const char *service, const cha
 	c->to_fd = c->from_fd = -1;
 	if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0)
 		goto out;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-	if (posix_spawn(&c->pid, client, &fa, NULL, argv, environ) != 0)
+	fds[0] = to[0];
+	fds[1] = from[1];
+	fds[2] = SPAWN_INHERIT;
+	if (spawn_start(client, argv, fds, &c->pid, &spawn_errno) != 0)
 		c->pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
 	c->to_fd = to[1];
 	c->from_fd = from[0];
 	to[1] = from[0] = -1;
 	if (c->pid < 0)
 		goto out;
 	fcntl(c->to_fd, F_SETFL, O_NONBLOCK);
-	c->opened_ms = c->used_ms = relay_qrexec_pool_now_ms();
+	c->opened_ms = c->used_ms = clock_now_ms();
 	c->idle_s = idle_s;
 	/* A client refused by policy is gone already: its exit status tells. */
 	(void)write_deadline(c->to_fd, RPC_QREXEC_FRAMES_HELLO, RPC_QREXEC_FRAMES_HELLO_LEN, deadline_ms);
@@ -299,18 +293,16 @@ static int
 read_unframed(struct qconn *c, const unsigned char *hdr, long long deadline_ms, struct eth_buf *out)
 {
 	char chunk[8192];
-	int r;
 
 	if (eth_buf_put(out, hdr, 4) != 0)
 		return ERR_TOO_LONG;
 	for (;;) {
-		struct pollfd pfd = { c->from_fd, POLLIN, 0 };
-		long long left = deadline_ms - relay_qrexec_pool_now_ms();
 		ssize_t got;
+		int ready;
 
-		if (left <= 0)
+		if (poll_before(c->from_fd, POLLIN, deadline_ms, &ready) != 0)
 			return ERR_TIMEOUT;
-		if ((r = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left))) <= 0)
+		if (ready <= 0)
 			continue;
 		got = read(c->from_fd, chunk, sizeof(chunk));
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -341,10 +333,7 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 		return ERR_TOO_LONG;
 	if ((frame = malloc(4 + len)) == NULL)
 		return ERR_NOMEM;
-	frame[0] = (char)(len >> 24);
-	frame[1] = (char)(len >> 16);
-	frame[2] = (char)(len >> 8);
-	frame[3] = (char)len;
+	reader_put_be32((uint8_t *)frame, (uint32_t)len);
 	memcpy(frame + 4, input, len);
 	r = write_deadline(c->to_fd, frame, 4 + len, deadline_ms);
 	free(frame);
@@ -353,7 +342,7 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 		return r;
 	if ((r = read_deadline(c->from_fd, hdr, sizeof(hdr), deadline_ms)) != 0)
 		return r;
-	alen = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	alen = reader_get_be32(hdr);
 	if (alen > LIMIT_JSON_BODY)
 		return read_unframed(c, hdr, deadline_ms, out);
 	if (out->max != 0 && alen > out->max)
@@ -363,7 +352,7 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 	if ((r = read_deadline(c->from_fd, out->p + out->len, alen, deadline_ms)) != 0)
 		return r == 1 ? ERR_IO : r;
 	out->len += alen;
-	c->used_ms = relay_qrexec_pool_now_ms();
+	c->used_ms = clock_now_ms();
 	return 0;
 }
 
@@ -371,17 +360,15 @@ qconn_request(struct qconn *c, const char *input, size_t len, long long deadline
 static int
 qconn_exit_status(struct qconn *c, long long deadline_ms)
 {
-	int status = 0;
-	pid_t w;
+	long long left = deadline_ms - clock_now_ms();
+	int status, killed;
 
 	close(c->to_fd);
 	c->to_fd = -1;
-	while ((w = waitpid(c->pid, &status, WNOHANG)) == 0 && relay_qrexec_pool_now_ms() < deadline_ms)
-		usleep(1000);
-	if (w != c->pid)
-		return -1;
+	/* Past the deadline it is killed: -1, as for a status not known. */
+	status = spawn_reap_status(c->pid, left > 0 ? (long)left : 0, &killed);
 	c->pid = -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return killed ? -1 : status;
 }
 
 int

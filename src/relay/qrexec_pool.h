@@ -32,7 +32,7 @@
 /*
  * Send one request (input, len bytes: the relay's envelope) to vault's
  * service through the program client, on an open connection or a new one;
- * wait until deadline_ms (CLOCK_MONOTONIC milliseconds).  On 0, either
+ * wait until deadline_ms (core/clock.h clock_now_ms() milliseconds).  On 0, either
  * *exitp is 0 and out holds the answer (empty: the vault had nothing to
  * say), or the call ended without an answer and *exitp is the client's exit
  * status (126 refused by policy, and so on, as for one call per request).
@@ -46,8 +46,5 @@ int relay_qrexec_pool_call(const char *client, const char *vault, const char *se
 
 /* Close every idle connection (at exit). */
 void relay_qrexec_pool_close_all(void);
-
-/* CLOCK_MONOTONIC in milliseconds, as deadline_ms above wants. */
-long long relay_qrexec_pool_now_ms(void);
 
 #endif /* RELAY_QREXEC_POOL_H */

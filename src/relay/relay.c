@@ -1,14 +1,10 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,14 +12,15 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/log.h"
+#include "core/spawn.h"
 #include "relay/qrexec_pool.h"
 #include "relay/relay.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/tls.h"
-
-extern char **environ;
 
 static char *
 error_answer(const json_t *id, int code, const char *msg)
@@ -102,25 +99,25 @@ run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *ou
 	char service[96];
 	const char *client = cfg->qrexec_client ? cfg->qrexec_client : "/usr/bin/qrexec-client-vm";
 	char *argv[4];
-	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, status = 0, r = ERR_IO;
+	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, r = ERR_IO;
 	size_t off = 0, inlen = strlen(input);
-	posix_spawn_file_actions_t fa;
-	time_t deadline = time(NULL) + timeout_of(cfg);
+	struct timespec due;
 	pid_t pid = -1;
+	int fds[3], spawn_errno, killed, status_or_sig;
 
 	snprintf(service, sizeof(service), "p11signer.Sign+%s", cfg->profile ? cfg->profile : "default");
 	argv[0] = (char *)(uintptr_t)client;
 	argv[1] = (char *)(uintptr_t)cfg->vault;
 	argv[2] = service;
 	argv[3] = NULL;
+	clock_deadline_ms(&due, (long long)timeout_of(cfg) * 1000);
 	if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0)
 		goto out;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-	if (posix_spawn(&pid, client, &fa, NULL, argv, environ) != 0)
+	fds[0] = in_pipe[0];
+	fds[1] = out_pipe[1];
+	fds[2] = SPAWN_INHERIT;
+	if (spawn_start(client, argv, fds, &pid, &spawn_errno) != 0)
 		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
 	close(in_pipe[0]);
 	close(out_pipe[1]);
 	in_pipe[0] = out_pipe[1] = -1;
@@ -130,7 +127,7 @@ run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *ou
 	/* Write the envelope and read the answer at once: neither side may block the other. */
 	while (out_pipe[0] >= 0) {
 		struct pollfd p[2] = { { out_pipe[0], POLLIN, 0 }, { in_pipe[1], POLLOUT, 0 } };
-		int left = (int)(deadline - time(NULL));
+		int left = clock_ms_left(&due);
 		char chunk[8192];
 		ssize_t n;
 
@@ -138,7 +135,7 @@ run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *ou
 			r = ERR_TIMEOUT;
 			goto out;
 		}
-		if (poll(p, in_pipe[1] >= 0 ? 2 : 1, left * 1000) < 0 && errno != EINTR)
+		if (poll(p, in_pipe[1] >= 0 ? 2 : 1, left) < 0 && errno != EINTR)
 			goto out;
 		if (in_pipe[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			n = write(in_pipe[1], input + off, inlen - off);
@@ -164,16 +161,18 @@ run_qrexec(const struct relay_config *cfg, const char *input, struct eth_buf *ou
 			}
 		}
 	}
-	if (waitpid(pid, &status, 0) == pid) {
-		pid = -1;
-		*exitp = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* Its output is over: it exits now, or is killed at the deadline. */
+	status_or_sig = spawn_reap_status(pid, clock_ms_left(&due), &killed);
+	pid = -1;
+	if (killed)
+		r = ERR_TIMEOUT;
+	else if (status_or_sig >= 0) {
+		*exitp = status_or_sig;
 		r = 0;
 	}
  out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	if (pid > 0)
+		(void)spawn_reap_status(pid, 0, NULL);
 	for (int i = 0; i < 2; i++) {
 		if (in_pipe[i] >= 0)
 			close(in_pipe[i]);
@@ -192,7 +191,7 @@ run_qrexec_framed(const struct relay_config *cfg, const char *input, struct eth_
 	snprintf(service, sizeof(service), "p11signer.Sign+%s", cfg->profile ? cfg->profile : "default");
 	return relay_qrexec_pool_call(cfg->qrexec_client ? cfg->qrexec_client : "/usr/bin/qrexec-client-vm",
 	    cfg->vault, service, cfg->qrexec_idle_s, input, strlen(input),
-	    relay_qrexec_pool_now_ms() + (long long)timeout_of(cfg) * 1000, out, exitp);
+	    clock_now_ms() + (long long)timeout_of(cfg) * 1000, out, exitp);
 }
 
 static size_t
@@ -216,20 +215,6 @@ struct upstream_pin {
 	char got[RPC_TLS_FP_SIZE];	/* what the server presented; "" unknown */
 	enum upstream_tls failed;
 };
-
-static void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-relay_log(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n", program_invocation_short_name, line);
-}
 
 /*
  * Called by libcurl once the connection, TLS handshake included, is up and
@@ -335,20 +320,20 @@ run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
 	curl_easy_cleanup(c);
 	if (cfg->tls_server_fingerprint != NULL && rc != CURLE_OK) {
 		if (pin.failed == UPSTREAM_TLS_PIN_MISMATCH) {
-			relay_log("upstream %s presented certificate %s, not the pinned %s: "
+			log_msg("upstream %s presented certificate %s, not the pinned %s: "
 			    "nothing was sent", cfg->upstream, pin.got, cfg->tls_server_fingerprint);
 			*tlsp = UPSTREAM_TLS_PIN_MISMATCH;
 		} else if (pin.failed == UPSTREAM_TLS_NO_CERTINFO) {
-			relay_log("upstream %s: libcurl gives no server certificate to check "
+			log_msg("upstream %s: libcurl gives no server certificate to check "
 			    "against the pin: nothing was sent", cfg->upstream);
 			*tlsp = UPSTREAM_TLS_NO_CERTINFO;
 		} else if (rc == CURLE_SSL_CERTPROBLEM) {
-			relay_log("cannot use this relay's certificate %s or key %s: %s",
+			log_msg("cannot use this relay's certificate %s or key %s: %s",
 			    cfg->tls_cert ? cfg->tls_cert : "-", cfg->tls_key ? cfg->tls_key : "-", errbuf);
 			*tlsp = UPSTREAM_TLS_OWN_CERT;
 		} else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
 		    rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING) {
-			relay_log("upstream %s: TLS failed or the connection was dropped: %s",
+			log_msg("upstream %s: TLS failed or the connection was dropped: %s",
 			    cfg->upstream, errbuf);
 			*tlsp = UPSTREAM_TLS_REFUSED;
 		}
@@ -356,7 +341,7 @@ run_upstream(const struct relay_config *cfg, const struct rpc_caller *caller,
 			return ERR_IO;
 	}
 	if (rc != CURLE_OK)
-		relay_log("upstream %s: %s", cfg->upstream, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		log_msg("upstream %s: %s", cfg->upstream, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return ERR_TIMEOUT;
 	if (rc == CURLE_WRITE_ERROR)

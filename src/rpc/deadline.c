@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "rpc/deadline.h"
 
@@ -22,36 +23,6 @@ struct rpc_deadlines {
 	struct deadline_slot *slots;
 	size_t nslots;
 };
-
-void
-rpc_deadline_after_ms(struct timespec *due, unsigned long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += (time_t)(ms / 1000);
-	due->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
-
-void
-rpc_deadline_after(struct timespec *due, unsigned seconds)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_sec += (time_t)seconds;
-}
-
-long long
-rpc_deadline_ms_left(const struct timespec *due)
-{
-	struct timespec now;
-	long long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(due->tv_sec - now.tv_sec) * 1000 + (due->tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? ms : 0;
-}
 
 /* Under d->lock. */
 static struct deadline_slot *
@@ -76,12 +47,12 @@ watchdog(void *arg)
 	while (!d->stop) {
 		for (i = 0; i < d->nslots; i++) {
 			if (d->slots[i].key == NULL || !d->slots[i].armed ||
-			    rpc_deadline_ms_left(&d->slots[i].due) > 0)
+			    clock_ms_left(&d->slots[i].due) > 0)
 				continue;
 			d->slots[i].armed = 0;
 			shutdown(d->slots[i].fd, SHUT_RDWR);
 		}
-		rpc_deadline_after_ms(&wake, RPC_DEADLINE_TICK_MS);
+		clock_deadline_ms(&wake, RPC_DEADLINE_TICK_MS);
 		pthread_cond_timedwait(&d->wake, &d->lock, &wake);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -92,7 +63,6 @@ int
 rpc_deadlines_start(size_t capacity, struct rpc_deadlines **outp)
 {
 	struct rpc_deadlines *d;
-	pthread_condattr_t ca;
 	int r;
 
 	*outp = NULL;
@@ -101,10 +71,7 @@ rpc_deadlines_start(size_t capacity, struct rpc_deadlines **outp)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return ERR_NOMEM;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&d->wake);
 	r = ERR_NOMEM;
 	if ((d->slots = calloc(capacity, sizeof(*d->slots))) == NULL)
 		goto out;
@@ -131,7 +98,7 @@ rpc_deadlines_add(struct rpc_deadlines *d, const void *key, int fd, unsigned sec
 		s->key = key;
 		s->fd = fd;
 		s->armed = 1;
-		rpc_deadline_after(&s->due, seconds);
+		clock_deadline_ms(&s->due, (long long)seconds * 1000);
 		r = 0;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -147,7 +114,7 @@ rpc_deadlines_set(struct rpc_deadlines *d, const void *key, unsigned seconds)
 	if (key != NULL && (s = slot_of(d, key)) != NULL) {
 		s->armed = seconds > 0;
 		if (seconds > 0)
-			rpc_deadline_after(&s->due, seconds);
+			clock_deadline_ms(&s->due, (long long)seconds * 1000);
 	}
 	pthread_mutex_unlock(&d->lock);
 }

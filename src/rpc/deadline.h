@@ -1,10 +1,6 @@
 /*
- * deadline.h - absolute deadlines for the transports, and the one clock
- * they are read on.
- *
- * A deadline is a struct timespec on CLOCK_MONOTONIC (not moved by changes
- * of the wall clock).  rpc_deadline_after() makes one, rpc_deadline_ms_left()
- * says how long is left.
+ * deadline.h - the watchdog that shuts down connections past their
+ * deadlines.  Deadlines are core/clock.h's (absolute, on CLOCK_MONOTONIC).
  *
  * A watchdog (struct rpc_deadlines) holds a table of open connections, each
  * named by a key the caller chooses (libmicrohttpd's connection pointer) and
@@ -24,15 +20,6 @@
 
 /* How often the watchdog looks; a deadline is kept to within this. */
 #define RPC_DEADLINE_TICK_MS 250
-
-/* now + ms milliseconds, on CLOCK_MONOTONIC. */
-void rpc_deadline_after_ms(struct timespec *due, unsigned long ms);
-
-/* now + seconds, on CLOCK_MONOTONIC. */
-void rpc_deadline_after(struct timespec *due, unsigned seconds);
-
-/* Milliseconds until due; 0 when it has passed. */
-long long rpc_deadline_ms_left(const struct timespec *due);
 
 struct rpc_deadlines;
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "rpc/caller.h"
 #include "rpc/deadline.h"
 #include "rpc/http.h"
@@ -113,21 +113,6 @@ headers_unambiguous(struct MHD_Connection *conn)
 	    !(hc.content_length > 0 && hc.transfer_encoding > 0);
 }
 
-static void tls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-tls_log(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	/* One write per line: connections log from their own threads. */
-	fprintf(stderr, "%s: TLS: %s\n", program_invocation_short_name, line);
-}
-
 /* The peer as "ip:port" ("[ip]:port" for IPv6) in peer, and as "ip" in host
  * when host is not NULL; "?" when unknown. */
 static void
@@ -189,12 +174,12 @@ verify_client(gnutls_session_t session)
 		return -1;
 	if (session_peer_fingerprint(session, fp) != 0) {
 		tc->verdict = -1;
-		tls_log("refused %s: no X.509 client certificate", tc->peer);
+		log_msg("TLS: refused %s: no X.509 client certificate", tc->peer);
 		return -1;
 	}
 	if (!rpc_tls_pin_match(fp, tc->h->pins, tc->h->npins)) {
 		tc->verdict = -1;
-		tls_log("refused %s: client certificate %s is not pinned (handshake failed)",
+		log_msg("TLS: refused %s: client certificate %s is not pinned (handshake failed)",
 		    tc->peer, fp);
 		return -1;
 	}
@@ -217,7 +202,7 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		return;
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		if (tc != NULL && tc->verdict == 0)
-			tls_log("refused %s: no TLS handshake with a client certificate "
+			log_msg("TLS: refused %s: no TLS handshake with a client certificate "
 			    "(none sent, plain HTTP, or the handshake failed)", tc->peer);
 		free(tc);
 		*socket_context = NULL;
@@ -228,14 +213,14 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	/* Without a session no certificate is asked for, and every request on
 	 * this connection is refused 403 by the check in the access handler. */
 	if (session == NULL) {
-		tls_log("no TLS session to require a client certificate in: requests are refused (403)");
+		log_msg("TLS: no TLS session to require a client certificate in: requests are refused (403)");
 		return;
 	}
 	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
 	/* Without the hook any certificate passes the handshake, and the access
 	 * handler's check refuses requests made with an unpinned one. */
 	if (gnutls_session_get_ptr(session) != conn) {
-		tls_log("cannot hook the TLS handshake: client certificates are checked per request only");
+		log_msg("TLS: cannot hook the TLS handshake: client certificates are checked per request only");
 		return;
 	}
 	if ((tc = calloc(1, sizeof(*tc))) == NULL)
@@ -260,7 +245,7 @@ tls_request_allowed(struct MHD_Connection *conn, const struct rpc_http *h, char 
 	    rpc_tls_pin_match(fp, h->pins, h->npins))
 		return 1;
 	peer_of(conn, peer, sizeof(peer), NULL, 0);
-	tls_log("refused a request from %s: client certificate %s is not pinned (403)", peer,
+	log_msg("TLS: refused a request from %s: client certificate %s is not pinned (403)", peer,
 	    ci != NULL && ci->tls_session != NULL &&
 	    session_peer_fingerprint(ci->tls_session, fp) == 0 ? fp : "(none)");
 	return 0;
@@ -547,37 +532,37 @@ tls_setup(struct rpc_http *h, const struct rpc_http_config *cfg)
 	int r, g;
 
 	if (cfg->tls_cert_file == NULL && cfg->tls_key_file == NULL) {
-		tls_log("client pins need TLS: give a certificate and its key");
+		log_msg("TLS: client pins need TLS: give a certificate and its key");
 		return ERR_INVALID_ARGUMENT;
 	}
 	if (cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL) {
-		tls_log("give both a certificate and its key");
+		log_msg("TLS: give both a certificate and its key");
 		return ERR_INVALID_ARGUMENT;
 	}
 	if (cfg->ntls_client_pins == 0 || cfg->tls_client_pins == NULL) {
-		tls_log("no client certificate pinned: nobody could call");
+		log_msg("TLS: no client certificate pinned: nobody could call");
 		return ERR_INVALID_ARGUMENT;
 	}
 	if ((h->pins = calloc(cfg->ntls_client_pins, sizeof(*h->pins))) == NULL)
 		return ERR_NOMEM;
 	for (i = 0; i < cfg->ntls_client_pins; i++) {
 		if (rpc_tls_fingerprint_parse(cfg->tls_client_pins[i], h->pins[i]) != 0) {
-			tls_log("client pin %zu is not sha256:HEX (64 hex digits)", i + 1);
+			log_msg("TLS: client pin %zu is not sha256:HEX (64 hex digits)", i + 1);
 			return ERR_INVALID_ARGUMENT;
 		}
 	}
 	h->npins = cfg->ntls_client_pins;
 	if ((r = rpc_tls_pem_read(cfg->tls_cert_file, 0, &h->tls_cert, &h->tls_cert_len)) != 0) {
-		tls_log("certificate %s: %s", cfg->tls_cert_file,
+		log_msg("TLS: certificate %s: %s", cfg->tls_cert_file,
 		    r == ERR_IO ? strerror(errno) : err_str(r));
 		return r;
 	}
 	if (rpc_tls_fingerprint_pem(h->tls_cert, h->tls_cert_len, fp) != 0) {
-		tls_log("certificate %s: not a PEM X.509 certificate", cfg->tls_cert_file);
+		log_msg("TLS: certificate %s: not a PEM X.509 certificate", cfg->tls_cert_file);
 		return ERR_IO;
 	}
 	if ((r = rpc_tls_pem_read(cfg->tls_key_file, 1, &h->tls_key, &h->tls_key_len)) != 0) {
-		tls_log("key %s: %s", cfg->tls_key_file, r == ERR_INVALID_ARGUMENT ?
+		log_msg("TLS: key %s: %s", cfg->tls_key_file, r == ERR_INVALID_ARGUMENT ?
 		    "group or others may read it (chmod 600)" :
 		    r == ERR_IO ? strerror(errno) : err_str(r));
 		return r;
@@ -592,7 +577,7 @@ tls_setup(struct rpc_http *h, const struct rpc_http_config *cfg)
 	g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
 	gnutls_certificate_free_credentials(cred);
 	if (g < 0) {
-		tls_log("%s with %s: %s", cfg->tls_cert_file, cfg->tls_key_file, gnutls_strerror(g));
+		log_msg("TLS: %s with %s: %s", cfg->tls_cert_file, cfg->tls_key_file, gnutls_strerror(g));
 		return ERR_IO;
 	}
 	h->tls = 1;

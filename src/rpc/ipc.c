@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "rpc/caller.h"
-#include "rpc/deadline.h"
 #include "rpc/ipc.h"
 #include "rpc/unixsrv.h"
 
@@ -66,7 +66,7 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 			break;
 		/* The first bytes of a request start its deadline. */
 		if (in.len == 0)
-			rpc_deadline_after(&due, s->request_deadline_s);
+			clock_deadline_ms(&due, (long long)s->request_deadline_s * 1000);
 		if (eth_buf_put(&in, chunk, (size_t)n) != 0) {
 			rpc_unixsrv_write_error(fd, RPC_ERR_INVALID_REQUEST, err_str(ERR_TOO_LONG));
 			break;
@@ -91,7 +91,7 @@ ipc_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 			in.len -= frame;
 			/* What follows a pipelined request is the next one, starting now. */
 			if (in.len > 0)
-				rpc_deadline_after(&due, s->request_deadline_s);
+				clock_deadline_ms(&due, (long long)s->request_deadline_s * 1000);
 		}
 	}
 	if (w == 0)

@@ -32,7 +32,7 @@ rpc_error_set(struct rpc_error *err, int code, const char *fmt, ...)
  * cost 50 MB.
  */
 static int
-json_scan(const char *buf, size_t len, int stop_at_end, int count_values, size_t *endp)
+jsonrpc_measure_text(const char *buf, size_t len, int stop_at_end, int count_values, size_t *endp)
 {
 	size_t i, depth = 0, values = 1;
 	int in_string = 0, escaped = 0;
@@ -77,7 +77,7 @@ rpc_jsonrpc_precheck(const char *untrusted_body, size_t len)
 	 * jansson's parser recurses once per level up to a compile-time 2048;
 	 * our limit is far lower and is checked before any allocation.
 	 */
-	return json_scan(untrusted_body, len, 0, 0, &end);
+	return jsonrpc_measure_text(untrusted_body, len, 0, 0, &end);
 }
 
 int
@@ -87,7 +87,7 @@ rpc_jsonrpc_precheck_request(const char *untrusted_body, size_t len)
 
 	if (len > LIMIT_JSON_BODY)
 		return ERR_TOO_LONG;
-	return json_scan(untrusted_body, len, 0, 1, &end);
+	return jsonrpc_measure_text(untrusted_body, len, 0, 1, &end);
 }
 
 const char *
@@ -113,7 +113,7 @@ rpc_jsonrpc_frame(const char *untrusted_buf, size_t len, size_t *framep)
 		return 0;
 	if (untrusted_buf[skip] != '{' && untrusted_buf[skip] != '[')
 		return ERR_JSON_PARSE;
-	if ((r = json_scan(untrusted_buf + skip, len - skip, 1, 0, &end)) != 0)
+	if ((r = jsonrpc_measure_text(untrusted_buf + skip, len - skip, 1, 0, &end)) != 0)
 		return r;
 	*framep = end != 0 ? skip + end : 0;
 	return 0;

@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
-#include "rpc/deadline.h"
+#include "core/reader.h"
 #include "rpc/qrexec.h"
 #include "rpc/unixsrv.h"
 
@@ -220,7 +221,7 @@ static int
 wait_readable(struct rpc_unixsrv *srv, int fd, const struct timespec *due)
 {
 	struct pollfd p = { fd, POLLIN, 0 };
-	long long left = due != NULL ? rpc_deadline_ms_left(due) : -1;
+	long long left = due != NULL ? clock_ms_left(due) : -1;
 	int n;
 
 	if (srv != NULL)
@@ -309,10 +310,7 @@ write_frame(int fd, char *answer_malloced)
 		free(answer_malloced);
 		return ERR_NOMEM;
 	}
-	frame[0] = (unsigned char)(len >> 24);
-	frame[1] = (unsigned char)(len >> 16);
-	frame[2] = (unsigned char)(len >> 8);
-	frame[3] = (unsigned char)len;
+	reader_put_be32(frame, (uint32_t)len);
 	if (len > 0)
 		memcpy(frame + 4, answer_malloced, len);
 	r = rpc_unixsrv_write_all(fd, frame, 4 + len);
@@ -340,21 +338,21 @@ serve_frames(struct rpc_unixsrv *srv, int in_fd, int out_fd, const struct rpc_ta
 	size_t untrusted_len;
 	int r = 0;
 
-	rpc_deadline_after(&end_of_life, LIMIT_QREXEC_CONN_LIFE_S);
-	while (rpc_deadline_ms_left(&end_of_life) > 0) {
-		rpc_deadline_after(&idle, LIMIT_QREXEC_CONN_IDLE_S);
+	clock_deadline_ms(&end_of_life, (long long)LIMIT_QREXEC_CONN_LIFE_S * 1000);
+	while (clock_ms_left(&end_of_life) > 0) {
+		clock_deadline_ms(&idle, (long long)LIMIT_QREXEC_CONN_IDLE_S * 1000);
 		if ((r = read_exact(srv, in_fd, hdr, 1, &idle)) != 0) {
 			/* EOF or idle between requests is the normal end. */
 			if (r == 1 || r == ERR_TIMEOUT)
 				r = 0;
 			break;
 		}
-		rpc_deadline_after(&due, request_s);
+		clock_deadline_ms(&due, (long long)request_s * 1000);
 		if ((r = read_exact(srv, in_fd, hdr + 1, sizeof(hdr) - 1, &due)) != 0) {
 			r = r == 1 ? ERR_IO : r;
 			break;
 		}
-		untrusted_len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+		untrusted_len = reader_get_be32(hdr);
 		if (untrusted_len == 0 || untrusted_len > LIMIT_JSON_BODY) {
 			r = ERR_TOO_LONG;
 			write_frame(out_fd, error_json(RPC_ERR_INVALID_REQUEST,
@@ -394,7 +392,7 @@ qrexec_serve(struct rpc_unixsrv *srv, void *ctx, int fd, uid_t uid)
 	eth_buf_init(&body, LIMIT_JSON_BODY);
 	/* One call per connection: descriptor and body are due by one absolute
 	 * deadline, which a caller sending a byte now and then cannot move. */
-	rpc_deadline_after(&due, q->request_deadline_s);
+	clock_deadline_ms(&due, (long long)q->request_deadline_s * 1000);
 	/* The descriptor, byte by byte up to its NUL, so no request byte is consumed. */
 	while (n < sizeof(desc)) {
 		ssize_t got;

@@ -270,6 +270,18 @@ write_new_file(const char *path, mode_t mode, const void *data, size_t len)
 	return ERR_IO;
 }
 
+/* A private key's PEM, as gnutls gave it: wiped, then freed.  NULL data is fine. */
+static void
+datum_wipe_free(gnutls_datum_t *d)
+{
+	if (d->data != NULL) {
+		explicit_bzero(d->data, d->size);
+		gnutls_free(d->data);
+	}
+	d->data = NULL;
+	d->size = 0;
+}
+
 /* Key pair and self-signed certificate, as PEM (key: PKCS#8, unencrypted). */
 static int
 make_pair(const char *cn, gnutls_datum_t *keyp, gnutls_datum_t *crtp, char fp[RPC_TLS_FP_SIZE])
@@ -327,10 +339,7 @@ make_pair(const char *cn, gnutls_datum_t *keyp, gnutls_datum_t *crtp, char fp[RP
 	k.data = c.data = NULL;
 	r = 0;
  out:
-	if (k.data != NULL) {
-		explicit_bzero(k.data, k.size);
-		gnutls_free(k.data);
-	}
+	datum_wipe_free(&k);
 	gnutls_free(c.data);
 	if (crt != NULL)
 		gnutls_x509_crt_deinit(crt);
@@ -364,10 +373,7 @@ rpc_tls_init(const char *dir, const char *name, char fingerprint[RPC_TLS_FP_SIZE
 	memcpy(fingerprint, fp, sizeof(fp));
 	r = 0;
  out:
-	if (key.data != NULL) {
-		explicit_bzero(key.data, key.size);
-		gnutls_free(key.data);
-	}
+	datum_wipe_free(&key);
 	gnutls_free(crt.data);
 	return r;
 }

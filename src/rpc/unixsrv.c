@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
-#include "rpc/deadline.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
 
@@ -55,7 +55,7 @@ struct unixsrv_conn {
 	/* Between requests (nothing of one read): may be closed to make room. */
 	int idle;
 	int evicted;
-	struct timespec idle_since;	/* CLOCK_MONOTONIC */
+	struct timespec idle_since;	/* core/clock.h */
 	struct unixsrv_conn *next;
 };
 
@@ -133,7 +133,7 @@ rpc_unixsrv_wait(struct rpc_unixsrv *s, int fd, int timeout_ms)
 int
 rpc_unixsrv_wait_until(struct rpc_unixsrv *s, int fd, const struct timespec *due)
 {
-	long long ms = rpc_deadline_ms_left(due);
+	long long ms = clock_ms_left(due);
 
 	if (ms <= 0)
 		return 0;
@@ -151,7 +151,7 @@ rpc_unixsrv_set_idle(struct rpc_unixsrv *s, int fd, int idle)
 			continue;
 		c->idle = idle;
 		if (idle)
-			rpc_deadline_after(&c->idle_since, 0);	/* now */
+			clock_deadline_ms(&c->idle_since, 0);	/* now */
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -250,7 +250,7 @@ accept_thread(void *arg)
 		c->uid = cred.uid;
 		if (s->flags & RPC_UNIXSRV_IDLE_WHEN_NEW) {
 			c->idle = 1;
-			rpc_deadline_after(&c->idle_since, 0);
+			clock_deadline_ms(&c->idle_since, 0);
 		}
 		c->next = s->conns;
 		s->conns = c;
@@ -424,14 +424,7 @@ rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 	s->ctx = ctx;
 	s->flags = flags;
 	pthread_mutex_init(&s->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->idle, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	clock_cond_init(&s->idle);
 	r = ERR_IO;
 	if (pipe2(s->stop_pipe, O_CLOEXEC) != 0)
 		goto out;

@@ -61,8 +61,8 @@ int rpc_unixsrv_start(const char *path, const uid_t *allowed_uids, size_t n,
 int rpc_unixsrv_wait(struct rpc_unixsrv *srv, int fd, int timeout_ms);
 
 /*
- * Wait until fd is readable, the deadline (from rpc_deadline_after(),
- * rpc/deadline.h) has passed, or the server stops.  Returns as
+ * Wait until fd is readable, the deadline (from clock_deadline_ms(),
+ * core/clock.h) has passed, or the server stops.  Returns as
  * rpc_unixsrv_wait().
  */
 int rpc_unixsrv_wait_until(struct rpc_unixsrv *srv, int fd, const struct timespec *due);

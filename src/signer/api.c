@@ -15,6 +15,7 @@
 #include "eth/display.h"
 #include "eth/eip191.h"
 #include "eth/eip712.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
@@ -22,7 +23,6 @@
 #include "eth/sig.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
-#include "rpc/deadline.h"
 #include "signer/api.h"
 
 struct signer_api {
@@ -1247,7 +1247,7 @@ typed_enter(struct signer_api *api, struct rpc_error *err)
 	struct timespec until;
 	int r = 0;
 
-	rpc_deadline_after_ms(&until, api->cfg.typed_data_wait_ms);
+	clock_deadline_ms(&until, api->cfg.typed_data_wait_ms);
 	pthread_mutex_lock(&api->typed_lock);
 	while (api->typed_held >= api->cfg.typed_data_at_once && r == 0)
 		r = pthread_cond_timedwait(&api->typed_done, &api->typed_lock, &until);

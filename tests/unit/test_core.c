@@ -208,6 +208,22 @@ test_spawn(void **state)
 		assert_string_equal(what, "died (signal 9)");
 		assert_int_equal(killed, 1);
 	}
+	/* The same as an exit status: the child's own, or 128 + the signal. */
+	{
+		char *exit5[] = { "/bin/sh", "-c", "exit 5", NULL };
+		char *sleeper[] = { "/bin/sleep", "30", NULL };
+		int nul[3] = { SPAWN_DEVNULL, SPAWN_DEVNULL, SPAWN_DEVNULL };
+
+		assert_int_equal(spawn_start("/bin/sh", exit5, nul, &pid, &e), 0);
+		assert_int_equal(spawn_reap_status(pid, 5000, &killed), 5);
+		assert_int_equal(killed, 0);
+		assert_int_equal(spawn_start("/bin/sleep", sleeper, nul, &pid, &e), 0);
+		assert_int_equal(spawn_reap_status(pid, 50, &killed), 128 + SIGKILL);
+		assert_int_equal(killed, 1);
+		/* Reaped already: not known, and nothing is killed. */
+		assert_int_equal(spawn_reap_status(pid, 50, &killed), -1);
+		assert_int_equal(killed, 0);
+	}
 	/* A program that is not there: ERR_IO and its errno. */
 	{
 		char *none[] = { "/nonexistent/p11signer-test", NULL };

@@ -24,22 +24,6 @@ shut_within(int fd, int ms)
 	return recv(fd, b, sizeof(b), MSG_DONTWAIT) == 0;
 }
 
-static void
-test_clock(void **state)
-{
-	struct timespec due;
-	long long ms;
-
-	rpc_deadline_after(&due, 2);
-	ms = rpc_deadline_ms_left(&due);
-	assert_true(ms > 1900 && ms <= 2000);
-	rpc_deadline_after_ms(&due, 1500);
-	ms = rpc_deadline_ms_left(&due);
-	assert_true(ms > 1400 && ms <= 1500);
-	rpc_deadline_after(&due, 0);
-	assert_int_equal(rpc_deadline_ms_left(&due), 0);
-}
-
 /*
  * Three connections: a due in 1 s, b due in 1 s but disarmed, c due in 1 s
  * but removed.  Only a is shut down; then b, armed again, is too.
@@ -83,7 +67,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_watchdog),
 	};
 
