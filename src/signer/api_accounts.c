@@ -10,33 +10,32 @@
 #include "signer/api_int.h"
 
 int
-signer_api_list_accounts(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
-    struct rpc_error *err)
+signer_api_list_accounts(struct signer_api *api, const struct rpc_caller *caller,
+    const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
+    json_t **refused_byp)
 {
-	struct signer_api *api = ctx;
-	const struct rpc_caller *caller = call_ctx;
 	struct signer_policy_decision d;
 	struct approval_req q = { 0 };
 	json_t *accounts = NULL, *request = NULL, *result = NULL, *chosen, *out = NULL;
-	char why[SIGNER_WHY_MAX] = "";
+	char token_why[SIGNER_WHY_MAX] = "";
 	size_t i, j;
 	int r;
 
-	if (signer_api_check_params(params, 0, 0, err) != 0)
-		return err->code;
-	if ((r = api->cfg.keys.list(api->cfg.keys.ctx, &accounts, why)) != 0)
-		return rpc_error_set(err, RPC_ERR_SERVER, "cannot list accounts: %s",
-		    why[0] != '\0' ? why : err_str(r));
+	if ((r = signer_api_check_params(untrusted_params, 0, 0, why)) != 0)
+		return r;
+	if ((r = api->cfg.keys.list(api->cfg.keys.ctx, &accounts, token_why)) != 0)
+		return err_why(why, r, "cannot list accounts: %s",
+		    token_why[0] != '\0' ? token_why : err_str(r));
 	request = json_pack("{s:O,s:o}", "accounts", accounts, "meta", signer_api_meta_json(caller));
 	q.caller = caller;
 	q.method = "account_list";
 	q.ui_method = "ui_approveListing";
 	q.ui_request = request;
 	if (request == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = signer_api_approve(api, &q, &d, &result, err)) != 0)
+	if ((r = signer_api_approve(api, &q, &d, &result, why)) != 0)
 		goto out;
 	signer_api_release(api, &d);
 	/* The UI answers with the accounts it lets through: only ours count. */
@@ -44,11 +43,11 @@ signer_api_list_accounts(void *ctx, void *call_ctx, const json_t *params, json_t
 	/* Clef: no list at all ({"accounts": null}) is a refusal, [] is not */
 	if (!json_is_array(chosen)) {
 		signer_api_audit(api, caller, "account_list", "denied by approver", NULL, NULL, NULL);
-		r = rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		r = err_why(why, ERR_API_DENIED, DENIED);
 		goto out;
 	}
 	if ((out = json_array()) == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < json_array_size(chosen); i++) {
@@ -83,30 +82,29 @@ signer_api_list_accounts(void *ctx, void *call_ctx, const json_t *params, json_t
 }
 
 int
-signer_api_new_account(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
-    struct rpc_error *err)
+signer_api_new_account(struct signer_api *api, const struct rpc_caller *caller,
+    const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
+    json_t **refused_byp)
 {
-	struct signer_api *api = ctx;
-	const struct rpc_caller *caller = call_ctx;
 	struct signer_policy_decision d;
 	struct approval_req q = { 0 };
 	json_t *request, *result = NULL;
-	char why[SIGNER_WHY_MAX] = "";
+	char token_why[SIGNER_WHY_MAX] = "";
 	uint8_t addr[ETH_ADDR_LEN];
 	int r;
 
-	if (signer_api_check_params(params, 0, 0, err) != 0)
-		return err->code;
+	if ((r = signer_api_check_params(untrusted_params, 0, 0, why)) != 0)
+		return r;
 	if (api->cfg.keys.generate == NULL)
-		return rpc_error_set(err, RPC_ERR_SERVER,
+		return err_why(why, ERR_P11_KEYGEN_UNSUPPORTED,
 		    "this signer cannot make keys (no token that can)");
 	if ((request = json_pack("{s:o}", "meta", signer_api_meta_json(caller))) == NULL)
-		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		return err_why(why, ERR_NOMEM, "out of memory");
 	q.caller = caller;
 	q.method = "account_new";
 	q.ui_method = "ui_approveNewAccount";
 	q.ui_request = request;
-	r = signer_api_approve(api, &q, &d, &result, err);
+	r = signer_api_approve(api, &q, &d, &result, why);
 	json_decref(request);
 	if (r != 0)
 		return r;
@@ -114,13 +112,13 @@ signer_api_new_account(void *ctx, void *call_ctx, const json_t *params, json_t *
 	if (!signer_api_approved(result)) {
 		json_decref(result);
 		signer_api_audit(api, caller, "account_new", "denied by approver", NULL, NULL, NULL);
-		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		return err_why(why, ERR_API_DENIED, DENIED);
 	}
 	json_decref(result);
-	if ((r = api->cfg.keys.generate(api->cfg.keys.ctx, addr, why)) != 0) {
-		signer_api_audit(api, caller, "account_new", "failed", why, NULL, NULL);
-		return rpc_error_set(err, RPC_ERR_SERVER, "cannot make a key: %s",
-		    why[0] != '\0' ? why : err_str(r));
+	if ((r = api->cfg.keys.generate(api->cfg.keys.ctx, addr, token_why)) != 0) {
+		signer_api_audit(api, caller, "account_new", "failed", token_why, NULL, NULL);
+		return err_why(why, r, "cannot make a key: %s",
+		    token_why[0] != '\0' ? token_why : err_str(r));
 	}
 	signer_api_audit(api, caller, "account_new", "created", d.rule, addr, NULL);
 	*resultp = eth_hex_json(addr, ETH_ADDR_LEN);	/* lower case, as Clef */

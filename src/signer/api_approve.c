@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "eth/hex.h"
 #include "eth/sig.h"
 #include "rpc/caller.h"
@@ -102,7 +103,7 @@ int
 signer_api_audit_signed(struct signer_api *api, const struct rpc_caller *c, const char *method,
     const uint8_t key[ETH_ADDR_LEN], const uint8_t hash[32], const char *rule,
     json_t *summary, const char *result_name, const uint8_t *result, size_t result_len,
-    struct rpc_error *err)
+    char why[ERR_WHY_MAX])
 {
 	json_t *ev;
 	int r;
@@ -120,13 +121,13 @@ signer_api_audit_signed(struct signer_api *api, const struct rpc_caller *c, cons
 	    "approved_by", rule, "summary", summary != NULL ? summary : json_null(),
 	    result_name, eth_hex_json(result, result_len));
 	if (ev == NULL)
-		return rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		return err_why(why, ERR_NOMEM, "out of memory");
 	audit_claims(ev, c);
 	r = signer_audit_append(api->cfg.audit, ev);
 	json_decref(ev);
 	if (r != 0)
-		return rpc_error_set(err, RPC_ERR_SERVER,
-		    "cannot write the audit log; nothing was signed: %s", err_str(r));
+		return err_why(why, r, "cannot write the audit log; nothing was signed: %s",
+		    err_str(r));
 	return 0;
 }
 /* What the policy is told of a request. */
@@ -151,7 +152,7 @@ signer_api_policy_request(const struct approval_req *q, struct signer_policy_req
 static void
 log_refusal(const struct approval_req *q, const char *outcome, const char *why)
 {
-	fprintf(stderr, "p11signer: %s from %s%s%s: %s (%s)\n", q->method,
+	log_msg("%s from %s%s%s: %s (%s)", q->method,
 	    q->caller != NULL ? q->caller->id : "internal",
 	    q->caller != NULL && q->caller->profile[0] != '\0' ? " profile " : "",
 	    q->caller != NULL ? q->caller->profile : "", outcome, why);
@@ -167,16 +168,17 @@ caller_still_there(const void *arg)
 /* A caller that has gone gets nothing processed: said in the audit log and on stderr. */
 static int
 withdrawn(struct signer_api *api, const struct approval_req *q, const char *when,
-    struct rpc_error *err)
+    char why[ERR_WHY_MAX])
 {
-	signer_api_audit(api, q->caller, q->method, "withdrawn: the caller is gone", when, q->key, NULL);
+	signer_api_audit(api, q->caller, q->method, "withdrawn: the caller is gone", when, q->key,
+	    NULL);
 	log_refusal(q, "withdrawn: the caller is gone", when);
-	return rpc_error_set(err, RPC_ERR_SERVER, "request withdrawn: the caller is gone");
+	return err_why(why, ERR_WITHDRAWN, "request withdrawn: the caller is gone");
 }
 
 int
 signer_api_approve(struct signer_api *api, const struct approval_req *q,
-    struct signer_policy_decision *d, json_t **resultp, struct rpc_error *err)
+    struct signer_policy_decision *d, json_t **resultp, char why[ERR_WHY_MAX])
 {
 	struct signer_policy_request pr;
 	struct signer_policy *pol = api->cfg.policy;
@@ -197,7 +199,7 @@ signer_api_approve(struct signer_api *api, const struct approval_req *q,
 	if (d->action == SIGNER_DENY) {
 		signer_api_audit(api, q->caller, q->method, "denied by policy", d->why, q->key, NULL);
 		log_refusal(q, "denied by policy", d->why);
-		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		return err_why(why, ERR_API_DENIED, DENIED);
 	}
 	/* ask */
 	if (api->cfg.approver.ask == NULL) {
@@ -206,7 +208,7 @@ signer_api_approve(struct signer_api *api, const struct approval_req *q,
 		log_refusal(q, "denied: no approver (--ui none)", d->why);
 		if (pol != NULL)
 			signer_policy_release(pol, d);
-		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		return err_why(why, ERR_API_DENIED, DENIED);
 	}
 	if (api->cfg.approver.ask_watched != NULL)
 		r = api->cfg.approver.ask_watched(api->cfg.approver.ctx, q->ui_method,
@@ -224,22 +226,20 @@ signer_api_approve(struct signer_api *api, const struct approval_req *q,
 		if (pol != NULL)
 			signer_policy_release(pol, d);
 		if (r == ERR_WITHDRAWN)
-			return withdrawn(api, q, "while the approver was asked", err);
+			return withdrawn(api, q, "while the approver was asked", why);
 		if (r == ERR_TIMEOUT) {
 			signer_api_audit(api, q->caller, q->method, "approval timed out", NULL, q->key, NULL);
-			return rpc_error_set(err, RPC_ERR_SERVER,
-			    "request denied: no approval within %d s",
+			return err_why(why, ERR_TIMEOUT, "request denied: no approval within %d s",
 			    api->cfg.approval_timeout_ms / 1000);
 		}
 		if (r == ERR_UI_NO_APPROVER) {
 			/* --ui socket with nobody at the vault's window */
 			signer_api_audit(api, q->caller, q->method, "no approver connected", NULL, q->key,
 			    NULL);
-			return rpc_error_set(err, RPC_ERR_SERVER,
-			    "request denied: no approver connected");
+			return err_why(why, r, "request denied: no approver connected");
 		}
 		signer_api_audit(api, q->caller, q->method, "approver failed", err_str(r), q->key, NULL);
-		return rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		return err_why(why, ERR_API_DENIED, DENIED);
 	}
 	snprintf(d->rule, sizeof(d->rule), "approver");
 	*resultp = result;
@@ -259,24 +259,24 @@ signer_api_approved(const json_t *result)
  */
 int
 signer_api_sign_digest(struct signer_api *api, const uint8_t addr[ETH_ADDR_LEN],
-    const uint8_t digest[32], int v_offset, uint8_t sig65[65], struct rpc_error *err)
+    const uint8_t digest[32], int v_offset, uint8_t sig65[65], char why[ERR_WHY_MAX])
 {
-	char why[SIGNER_WHY_MAX] = "";
+	char token_why[SIGNER_WHY_MAX] = "";
 	uint8_t sig64[64], back[ETH_ADDR_LEN], chk[65];
 	int recid = -1, r;
 
-	r = api->cfg.keys.sign(api->cfg.keys.ctx, addr, digest, sig64, &recid, why);
+	r = api->cfg.keys.sign(api->cfg.keys.ctx, addr, digest, sig64, &recid, token_why);
 	if (r == ERR_P11_KEY_NOT_FOUND)
-		return rpc_error_set(err, RPC_ERR_SERVER, "unknown account");
+		return err_why(why, r, "unknown account");
 	if (r != 0)
-		return rpc_error_set(err, RPC_ERR_SERVER, "signing failed: %s",
-		    why[0] != '\0' ? why : err_str(r));
+		return err_why(why, r, "signing failed: %s",
+		    token_why[0] != '\0' ? token_why : err_str(r));
 	memcpy(chk, sig64, 64);
 	chk[64] = (uint8_t)recid;
 	if ((recid != 0 && recid != 1) || !eth_sig_is_low_s(sig64) ||
 	    eth_sig_recover_address(digest, chk, back) != 0 ||
 	    memcmp(back, addr, ETH_ADDR_LEN) != 0)
-		return rpc_error_set(err, RPC_ERR_SERVER,
+		return err_why(why, ERR_P11_SIG_MISMATCH,
 		    "signing failed: the token's signature does not verify");
 	memcpy(sig65, sig64, 64);
 	sig65[64] = (uint8_t)(recid + v_offset);

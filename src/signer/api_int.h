@@ -3,9 +3,11 @@
  * api_validate.c, api_tx.c, api_data.c, api_accounts.c); not for other
  * modules, which use api.h.
  *
- * The methods have the rpc_method_fn shape: ctx is the struct signer_api,
- * call_ctx the struct rpc_caller (NULL: an internal caller).  Functions that
- * fail set err and return its code, as rpc_error_set() does.
+ * Every function here returns 0 or an ERR_* code, with the detail the
+ * caller is told in why (err_why(); why is what the JSON-RPC error's message
+ * will be).  The JSON-RPC error itself is made in one place, api.c's
+ * answer_error(): ERR_API_PARAMS is -32602, ERR_NOMEM -32603, every other
+ * code a refusal (-32000).  A caller of NULL is an internal one.
  */
 #ifndef SIGNER_API_INT_H
 #define SIGNER_API_INT_H
@@ -18,6 +20,7 @@
 
 #include "eth/addr.h"
 #include "eth/calldata.h"
+#include "core/err.h"
 #include "eth/tx.h"
 #include "rpc/caller.h"
 #include "rpc/jsonrpc.h"
@@ -34,6 +37,9 @@ struct signer_api {
 };
 
 #define DENIED "request denied"
+
+/* The longest message of a JSON-RPC error (struct rpc_error's message). */
+#define SIGNER_API_ANSWER_MAX sizeof(((struct rpc_error *)NULL)->message)
 
 /*
  * Approval: policy first, then the approver for "ask".  On approval returns
@@ -54,16 +60,16 @@ struct approval_req {
 /* ---- the parameters of a request (api.c) ---- */
 
 /* Between min and max parameters, or err is "missing value..." / "too many...". */
-int signer_api_check_params(const json_t *params, size_t min, size_t max,
-    struct rpc_error *err);
+int signer_api_check_params(const json_t *untrusted_params, size_t min, size_t max,
+    char why[ERR_WHY_MAX]);
 
 /* An address parameter; what names it in the error ("0", "2.address"). */
-int signer_api_address_param(const json_t *v, uint8_t out[ETH_ADDR_LEN], const char *what,
-    struct rpc_error *err);
+int signer_api_address_param(const json_t *untrusted_v, uint8_t out[ETH_ADDR_LEN],
+    const char *what, char why[ERR_WHY_MAX]);
 
 /* A hex parameter of at most max bytes; *outp caller frees with free(). */
-int signer_api_hex_param(const json_t *v, size_t max, uint8_t **outp, size_t *lenp,
-    const char *what, struct rpc_error *err);
+int signer_api_hex_param(const json_t *untrusted_v, size_t max, uint8_t **outp, size_t *lenp,
+    const char *what, char why[ERR_WHY_MAX]);
 
 /* ---- approval, audit and signing (api_approve.c) ---- */
 
@@ -84,15 +90,15 @@ void signer_api_audit(struct signer_api *api, const struct rpc_caller *c, const 
 int signer_api_audit_signed(struct signer_api *api, const struct rpc_caller *c,
     const char *method, const uint8_t key[ETH_ADDR_LEN], const uint8_t hash[32],
     const char *rule, json_t *summary, const char *result_name, const uint8_t *result,
-    size_t result_len, struct rpc_error *err);
+    size_t result_len, char why[ERR_WHY_MAX]);
 
 /* What the policy is told of a request. */
 void signer_api_policy_request(const struct approval_req *q,
     struct signer_policy_request *pr);
 
-/* See struct approval_req; refusals are audited and err says what the caller is told. */
+/* See struct approval_req; refusals are audited (ERR_API_DENIED, ERR_TIMEOUT, ...). */
 int signer_api_approve(struct signer_api *api, const struct approval_req *q,
-    struct signer_policy_decision *d, json_t **resultp, struct rpc_error *err);
+    struct signer_policy_decision *d, json_t **resultp, char why[ERR_WHY_MAX]);
 
 /* 1 when the approver's answer (NULL: policy approved) says "approved". */
 int signer_api_approved(const json_t *result);
@@ -103,7 +109,7 @@ int signer_api_approved(const json_t *result);
  * with v = recid + v_offset (27 for Ethereum V, 0 for clique).
  */
 int signer_api_sign_digest(struct signer_api *api, const uint8_t addr[ETH_ADDR_LEN],
-    const uint8_t digest[32], int v_offset, uint8_t sig65[65], struct rpc_error *err);
+    const uint8_t digest[32], int v_offset, uint8_t sig65[65], char why[ERR_WHY_MAX]);
 
 /* The policy's reservation made final (0, or -1 when the state file cannot be written)... */
 int signer_api_commit(struct signer_api *api, const struct signer_policy_decision *d);
@@ -116,24 +122,31 @@ void signer_api_notify(struct signer_api *api, const char *method, json_t *param
 
 /* ---- validation (api_validate.c) ---- */
 
-/* "validation failed: m1,m2" of the WARNING and CRITICAL messages in err, or 0. */
-int signer_api_validation_refusal(const json_t *call_info, struct rpc_error *err);
+/*
+ * "validation failed: m1,m2" of the WARNING and CRITICAL messages of
+ * call_info, in out (size bytes, cut at size - 1); returns how many
+ * messages refuse the transaction, 0 for none.
+ */
+size_t signer_api_validation_refusal(const json_t *call_info, char *out, size_t size);
 
 /* ---- the methods (api_accounts.c, api_tx.c, api_data.c) ---- */
 
-int signer_api_list_accounts(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_new_account(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_sign_transaction(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_sign_data(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_sign_typed_data(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_ec_recover(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
-int signer_api_sign_gnosis_safe_tx(void *ctx, void *call_ctx, const json_t *params,
-    json_t **resultp, struct rpc_error *err);
+/*
+ * A method: *resultp its answer on success; on failure an ERR_* code and
+ * why, or (account_signTransaction) Clef's validation messages that refused
+ * the request in *refused_byp (caller frees with json_decref()).
+ */
+#define SIGNER_API_METHOD(name) \
+	int name(struct signer_api *api, const struct rpc_caller *caller, \
+	    const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX], \
+	    json_t **refused_byp)
+
+SIGNER_API_METHOD(signer_api_list_accounts);
+SIGNER_API_METHOD(signer_api_new_account);
+SIGNER_API_METHOD(signer_api_sign_transaction);
+SIGNER_API_METHOD(signer_api_sign_data);
+SIGNER_API_METHOD(signer_api_sign_typed_data);
+SIGNER_API_METHOD(signer_api_ec_recover);
+SIGNER_API_METHOD(signer_api_sign_gnosis_safe_tx);
 
 #endif /* SIGNER_API_INT_H */

@@ -159,22 +159,25 @@ audit_view(json_t *decoded)
  * the caller's request and for a transaction the approver changed: parsed,
  * validated (warnings refuse without --advanced), chain id compared, the call
  * decoded.  On success *txp, *callp (NULL when there is no call) and
- * *call_infop are set; on failure err is set and the audit outcome named.
+ * *call_infop are set; on failure the audit outcome is named, and a refusal
+ * by validation hands its messages over in *refused_byp.  whose is NULL for
+ * the caller's request (untrusted_args are then its parameter 0).
  */
 static int
-check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *args,
+check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *untrusted_args,
     const char *selector, const char *whose, struct eth_tx **txp,
-    struct eth_tx_request *req, json_t **callp, json_t **call_infop, struct rpc_error *err)
+    struct eth_tx_request *req, json_t **callp, json_t **call_infop, char why[ERR_WHY_MAX],
+    json_t **refused_byp)
 {
 	struct eth_tx *tx = NULL;
 	json_t *call = NULL, *call_info = NULL;
-	char msg[ETH_TX_ERRMSG_MAX] = "", why[SIGNER_WHY_MAX];
+	char msg[ETH_TX_ERRMSG_MAX] = "", refusal[SIGNER_API_ANSWER_MAX];
 	int r;
 
 	*txp = NULL;
 	*callp = *call_infop = NULL;
-	if ((r = eth_tx_from_send_args(args, &api->cfg.chain_id, &tx, req, msg)) != 0) {
-		r = rpc_error_set(err, whose == NULL ? RPC_ERR_INVALID_PARAMS : RPC_ERR_SERVER,
+	if ((r = eth_tx_from_send_args(untrusted_args, &api->cfg.chain_id, &tx, req, msg)) != 0) {
+		r = err_why(why, whose == NULL ? ERR_API_PARAMS : ERR_API_DENIED,
 		    "%s%s: %s", whose == NULL ? "invalid argument 0" : "request denied: ",
 		    whose == NULL ? "" : whose, msg[0] != '\0' ? msg : err_str(r));
 		goto out;
@@ -182,17 +185,19 @@ check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *
 	if ((r = eth_calldata_decode(api->cfg.calldata, &tx->chain_id,
 	    tx->has_to ? tx->to : NULL, tx->data, tx->data_len, selector, &call)) != 0 ||
 	    (call_info = json_array()) == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = signer_api_validate_tx(tx, req, selector, call, call_info, why)) != 0) {
-		r = rpc_error_set(err, RPC_ERR_SERVER, "%s", why[0] != '\0' ? why : err_str(r));
+	if ((r = signer_api_validate_tx(tx, req, selector, call, call_info, why)) != 0)
 		goto out;
-	}
-	if (!api->cfg.advanced && (r = signer_api_validation_refusal(call_info, err)) != 0) {
+	if (!api->cfg.advanced &&
+	    signer_api_validation_refusal(call_info, refusal, sizeof(refusal)) > 0) {
 		signer_api_audit(api, caller, "account_signTransaction", whose == NULL ?
 		    "refused by validation" : "refused by validation: the approver's transaction",
-		    err->message, req->from, NULL);
+		    refusal, req->from, NULL);
+		r = err_why(why, ERR_TX_INVALID, "%s", refusal);
+		*refused_byp = call_info;
+		call_info = NULL;
 		goto out;
 	}
 	if ((req->present & ETH_TX_ARG_CHAIN_ID) &&
@@ -200,10 +205,10 @@ check_tx(struct signer_api *api, const struct rpc_caller *caller, const json_t *
 		char dec[ETH_U256_DECIMAL_MAX];
 
 		eth_u256_to_decimal(&tx->chain_id, dec);
-		r = rpc_error_set(err, RPC_ERR_SERVER,
+		r = err_why(why, ERR_API_DENIED,
 		    "requested chainid %s does not match the configuration of the signer", dec);
 		signer_api_audit(api, caller, "account_signTransaction", "refused: chain id",
-		    err->message, req->from, NULL);
+		    why, req->from, NULL);
 		goto out;
 	}
 	/* success */
@@ -225,13 +230,14 @@ out:
  * may change gas, fees, nonce, data): it is checked like a request, must keep
  * the sender, and the policy decides on it again; a rule it breaks refuses
  * it.  On success *txp and *decodedp describe what will be signed and *d
- * holds the new decision (the old one released).
+ * holds the new decision (the old one released); a refusal by validation is
+ * handed over as check_tx() hands it.
  */
 static int
 approver_changed_tx(struct signer_api *api, const struct approval_req *q,
-    const json_t *changed, const char *selector, const struct eth_tx_request *req,
+    const json_t *untrusted_changed, const char *selector, const struct eth_tx_request *req,
     struct signer_policy_decision *d, struct eth_tx **txp, json_t **decodedp,
-    struct rpc_error *err)
+    char why[ERR_WHY_MAX], json_t **refused_byp)
 {
 	struct approval_req q2 = *q;
 	struct signer_policy_request pr;
@@ -243,14 +249,13 @@ approver_changed_tx(struct signer_api *api, const struct approval_req *q,
 
 	*txp = NULL;
 	*decodedp = NULL;
-	if ((r = check_tx(api, q->caller, changed, selector, "the approver's transaction",
-	    &tx, &req2, &call, &call_info, err)) != 0)
+	if ((r = check_tx(api, q->caller, untrusted_changed, selector,
+	    "the approver's transaction", &tx, &req2, &call, &call_info, why, refused_byp)) != 0)
 		goto out;
 	if (memcmp(req2.from, req->from, ETH_ADDR_LEN) != 0) {
 		signer_api_audit(api, q->caller, q->method, "denied: the approver changed the sender", NULL,
 		    req->from, NULL);
-		r = rpc_error_set(err, RPC_ERR_SERVER,
-		    "request denied: the approver changed the sender");
+		r = err_why(why, ERR_API_DENIED, "request denied: the approver changed the sender");
 		goto out;
 	}
 	q2.tx = tx;
@@ -267,8 +272,8 @@ approver_changed_tx(struct signer_api *api, const struct approval_req *q,
 			signer_policy_release(api->cfg.policy, &d2);
 			signer_api_audit(api, q->caller, q->method,
 			    "denied by policy: the approver's transaction", d2.why, req->from, NULL);
-			r = rpc_error_set(err, RPC_ERR_SERVER,
-			    DENIED ": the approver's transaction: %s", d2.why);
+			r = err_why(why, ERR_API_DENIED, DENIED ": the approver's transaction: %s",
+			    d2.why);
 			goto out;
 		}
 		signer_api_release(api, d);
@@ -276,7 +281,7 @@ approver_changed_tx(struct signer_api *api, const struct approval_req *q,
 	}
 	snprintf(d->rule, sizeof(d->rule), "approver");
 	if ((*decodedp = tx_decoded_json(tx, req2.from, call)) == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	/* success */
@@ -291,40 +296,41 @@ out:
 }
 
 int
-signer_api_sign_transaction(void *ctx, void *call_ctx, const json_t *params, json_t **resultp,
-    struct rpc_error *err)
+signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *caller,
+    const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
+    json_t **refused_byp)
 {
-	struct signer_api *api = ctx;
-	const struct rpc_caller *caller = call_ctx;
 	struct signer_policy_decision d;
 	struct approval_req q = { 0 };
 	struct eth_tx *tx = NULL, *changed_tx = NULL;
 	const struct eth_tx *signed_tx;
 	struct eth_tx_request req;
-	json_t *args, *sel, *call = NULL, *call_info = NULL, *request = NULL, *result = NULL;
-	json_t *txjson = NULL, *out = NULL, *changed, *decoded2 = NULL, *summary;
+	json_t *untrusted_args, *untrusted_selector, *untrusted_changed;
+	json_t *call = NULL, *call_info = NULL, *request = NULL, *result = NULL;
+	json_t *txjson = NULL, *out = NULL, *decoded2 = NULL, *summary;
 	const char *selector = NULL;
 	uint8_t hash[32], sig65[65], *raw = NULL;
 	size_t rawlen;
 	int r, held = 0;
 
-	if (signer_api_check_params(params, 1, 2, err) != 0)
-		return err->code;
-	args = json_array_get(params, 0);
-	sel = json_array_get(params, 1);
-	if (sel != NULL && !json_is_null(sel)) {
-		if (!json_is_string(sel) || json_string_length(sel) > LIMIT_ABI_SIGNATURE)
-			return rpc_error_set(err, RPC_ERR_INVALID_PARAMS,
+	if ((r = signer_api_check_params(untrusted_params, 1, 2, why)) != 0)
+		return r;
+	untrusted_args = json_array_get(untrusted_params, 0);
+	untrusted_selector = json_array_get(untrusted_params, 1);
+	if (untrusted_selector != NULL && !json_is_null(untrusted_selector)) {
+		if (!json_is_string(untrusted_selector) ||
+		    json_string_length(untrusted_selector) > LIMIT_ABI_SIGNATURE)
+			return err_why(why, ERR_API_PARAMS,
 			    "invalid argument 1: method selector is not a string");
-		selector = json_string_value(sel);
+		selector = json_string_value(untrusted_selector);
 	}
-	if ((r = check_tx(api, caller, args, selector, NULL, &tx, &req, &call, &call_info,
-	    err)) != 0)
+	if ((r = check_tx(api, caller, untrusted_args, selector, NULL, &tx, &req, &call, &call_info,
+	    why, refused_byp)) != 0)
 		goto out;
-	request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", args, "call_info", call_info,
+	request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", untrusted_args, "call_info", call_info,
 	    "meta", signer_api_meta_json(caller), "decoded", tx_decoded_json(tx, req.from, call));
 	if (request == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	q.caller = caller;
@@ -334,34 +340,36 @@ signer_api_sign_transaction(void *ctx, void *call_ctx, const json_t *params, jso
 	q.tx = tx;
 	q.ui_method = "ui_approveTx";
 	q.ui_request = request;
-	if ((r = signer_api_approve(api, &q, &d, &result, err)) != 0)
+	if ((r = signer_api_approve(api, &q, &d, &result, why)) != 0)
 		goto out;
 	held = 1;
 	if (!signer_api_approved(result)) {
 		signer_api_audit(api, caller, q.method, "denied by approver", NULL, req.from, NULL);
-		r = rpc_error_set(err, RPC_ERR_SERVER, DENIED);
+		r = err_why(why, ERR_API_DENIED, DENIED);
 		goto out;
 	}
 	signed_tx = tx;
-	changed = result != NULL ? json_object_get(result, "transaction") : NULL;
-	if (changed != NULL && !json_is_null(changed) && !json_equal(changed, args)) {
-		if ((r = approver_changed_tx(api, &q, changed, selector, &req, &d, &changed_tx,
-		    &decoded2, err)) != 0)
+	untrusted_changed = result != NULL ? json_object_get(result, "transaction") : NULL;
+	if (untrusted_changed != NULL && !json_is_null(untrusted_changed) &&
+	    !json_equal(untrusted_changed, untrusted_args)) {
+		if ((r = approver_changed_tx(api, &q, untrusted_changed, selector, &req, &d, &changed_tx,
+		    &decoded2, why, refused_byp)) != 0)
 			goto out;
 		signed_tx = changed_tx;
-		signer_api_notify(api, "ui_showInfo", json_pack("{s:s}", "text", "The approver changed "
-		    "the transaction; the changed one is signed and sent to the caller"));
+		signer_api_notify(api, "ui_showInfo", json_pack("{s:s}", "text", "The approver "
+		    "changed the transaction; the changed one is signed and sent to the caller"));
 	}
-	if ((r = eth_tx_signing_hash(signed_tx, hash)) != 0 ||
-	    (r = signer_api_sign_digest(api, req.from, hash, 0, sig65, err)) != 0) {
-		if (r != err->code)
-			r = rpc_error_set(err, RPC_ERR_SERVER, "%s", err_str(r));
-		signer_api_audit(api, caller, q.method, "signing failed", err->message, req.from, hash);
+	if ((r = eth_tx_signing_hash(signed_tx, hash)) != 0)
+		(void)err_why(why, r, "%s", err_str(r));
+	else
+		r = signer_api_sign_digest(api, req.from, hash, 0, sig65, why);
+	if (r != 0) {
+		signer_api_audit(api, caller, q.method, "signing failed", why, req.from, hash);
 		goto out;
 	}
 	if ((r = eth_tx_encode_signed(signed_tx, sig65, sig65[64], &raw, &rawlen)) != 0 ||
 	    (r = eth_tx_to_json(signed_tx, sig65, sig65[64], &txjson)) != 0) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "%s", err_str(r));
+		r = err_why(why, r, "%s", err_str(r));
 		goto out;
 	}
 	/* the record holds what was signed and, when the approver changed it, the request */
@@ -373,17 +381,17 @@ signer_api_sign_transaction(void *ctx, void *call_ctx, const json_t *params, jso
 	} else
 		summary = audit_view(json_object_get(request, "decoded"));
 	if ((r = signer_api_audit_signed(api, caller, q.method, req.from, hash, d.rule, summary,
-	    "raw", raw, rawlen, err)) != 0)
+	    "raw", raw, rawlen, why)) != 0)
 		goto out;
 	if (signer_api_commit(api, &d) != 0) {
 		held = 0;
-		r = rpc_error_set(err, RPC_ERR_SERVER,
+		r = err_why(why, ERR_POLICY_STATE,
 		    "cannot record the signing in the policy state file; not released");
 		goto out;
 	}
 	held = 0;
 	if ((out = json_pack("{s:o,s:O}", "raw", eth_hex_json(raw, rawlen), "tx", txjson)) == NULL) {
-		r = rpc_error_set(err, RPC_ERR_INTERNAL, "out of memory");
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	signer_api_notify(api, "ui_onApprovedTx", json_incref(out));

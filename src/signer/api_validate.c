@@ -168,26 +168,29 @@ signer_api_validate_tx(const struct eth_tx *tx, const struct eth_tx_request *req
 	return r != 0 ? ERR_NOMEM : 0;
 }
 
-/* "validation failed: m1,m2" of the WARNING and CRITICAL messages, or 0. */
-int
-signer_api_validation_refusal(const json_t *call_info, struct rpc_error *err)
+/*
+ * "validation failed: m1,m2" of the WARNING and CRITICAL messages, in out
+ * (size bytes, cut at size - 1); returns how many messages refuse, 0 for none.
+ */
+size_t
+signer_api_validation_refusal(const json_t *call_info, char *out, size_t size)
 {
-	char msg[sizeof(err->message)] = "validation failed: ";
-	size_t i, n = 0, len = strlen(msg);
+	size_t i, n = 0, len;
 	json_t *m;
 
+	len = (size_t)snprintf(out, size, "validation failed: ");
+	if (len >= size)
+		len = size - 1;
 	json_array_foreach(call_info, i, m) {
 		const char *type = json_string_value(json_object_get(m, "type"));
 		const char *text = json_string_value(json_object_get(m, "message"));
 
 		if (type == NULL || text == NULL || strcmp(type, "Info") == 0)
 			continue;
-		len += (size_t)snprintf(msg + len, len < sizeof(msg) ? sizeof(msg) - len : 0,
+		len += (size_t)snprintf(out + len, len < size ? size - len : 0,
 		    "%s%s", n++ > 0 ? "," : "", text);
-		if (len >= sizeof(msg))
-			len = sizeof(msg) - 1;
+		if (len >= size)
+			len = size - 1;
 	}
-	if (n == 0)
-		return 0;
-	return rpc_error_set(err, RPC_ERR_SERVER, "%s", msg);
+	return n;
 }
