@@ -77,17 +77,27 @@ signer_api_hex_param(const json_t *untrusted_v, size_t max, uint8_t **outp, size
 
 /* ---- methods ---- */
 
+/* A method of no parameters whose answer is fixed (stolen). */
+static int
+fixed_answer(const json_t *untrusted_params, json_t *answer, json_t **resultp,
+    char why[ERR_WHY_MAX])
+{
+	int r;
+
+	if ((r = signer_api_check_params(untrusted_params, 0, 0, why)) != 0) {
+		json_decref(answer);
+		return r;
+	}
+	*resultp = answer;
+	return 0;
+}
+
 static int
 version(struct signer_api *api, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
     json_t **refused_byp)
 {
-	int r;
-
-	if ((r = signer_api_check_params(untrusted_params, 0, 0, why)) != 0)
-		return r;
-	*resultp = json_string(SIGNER_API_VERSION);
-	return 0;
+	return fixed_answer(untrusted_params, json_string(SIGNER_API_VERSION), resultp, why);
 }
 
 static int
@@ -95,12 +105,8 @@ rpc_modules(struct signer_api *api, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
     json_t **refused_byp)
 {
-	int r;
-
-	if ((r = signer_api_check_params(untrusted_params, 0, 0, why)) != 0)
-		return r;
-	*resultp = json_pack("{s:s,s:s}", "account", "1.0", "rpc", "1.0");
-	return 0;
+	return fixed_answer(untrusted_params,
+	    json_pack("{s:s,s:s}", "account", "1.0", "rpc", "1.0"), resultp, why);
 }
 
 /*
