@@ -326,36 +326,53 @@ sign_data_common(struct signer_api *api, const struct rpc_caller *caller,
 	return 0;
 }
 
+/* Typed data decoded within a typed-data turn, approved and signed. */
+static int
+sign_typed(struct signer_api *api, const struct rpc_caller *caller, const char *method,
+    const json_t *untrusted_data, const uint8_t addr[ETH_ADDR_LEN], json_t **resultp,
+    char why[ERR_WHY_MAX])
+{
+	struct signed_data sd = { 0 };
+	int r;
+
+	if ((r = typed_enter(api, why)) != 0)
+		return r;
+	if ((r = data_typed(untrusted_data, &sd, why)) == 0)
+		r = sign_data_common(api, caller, method, "data/typed", addr, &sd, resultp, why);
+	signed_data_clear(&sd);
+	typed_leave(api);
+	return r;
+}
+
 int
 signer_api_sign_data(struct signer_api *api, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
     json_t **refused_byp)
 {
 	struct signed_data sd = { 0 };
-	const json_t *ct = json_array_get(untrusted_params, 0);
+	const json_t *untrusted_type = json_array_get(untrusted_params, 0);
 	const char *type;
 	uint8_t addr[ETH_ADDR_LEN];
 	int r;
 
 	if ((r = signer_api_check_params(untrusted_params, 3, 3, why)) != 0)
 		return r;
-	if (!json_is_string(ct))
+	if (!json_is_string(untrusted_type))
 		return err_why(why, ERR_API_PARAMS,
 		    "invalid argument 0: content type is not a string");
 	if ((r = signer_api_address_param(json_array_get(untrusted_params, 1), addr, "1", why)) != 0)
 		return r;
-	type = json_string_value(ct);
+	type = json_string_value(untrusted_type);
+	if (strcmp(type, "data/typed") == 0)
+		return sign_typed(api, caller, "account_signData", json_array_get(untrusted_params, 2),
+		    addr, resultp, why);
 	if (strcmp(type, "text/plain") == 0)
 		r = data_text(json_array_get(untrusted_params, 2), &sd, why);
 	else if (strcmp(type, "data/validator") == 0)
 		r = data_validator(json_array_get(untrusted_params, 2), &sd, why);
 	else if (strcmp(type, "application/x-clique-header") == 0)
 		r = data_clique(json_array_get(untrusted_params, 2), &sd, why);
-	else if (strcmp(type, "data/typed") == 0) {
-		if ((r = typed_enter(api, why)) != 0)
-			return r;
-		r = data_typed(json_array_get(untrusted_params, 2), &sd, why);
-	} else
+	else
 		return err_why(why, ERR_CONTENT_TYPE, "unknown content type \"%.64s\": "
 		    "want text/plain, data/validator, data/typed or "
 		    "application/x-clique-header", type);
@@ -363,8 +380,6 @@ signer_api_sign_data(struct signer_api *api, const struct rpc_caller *caller,
 		r = sign_data_common(api, caller, "account_signData", type, addr, &sd,
 		    resultp, why);
 	signed_data_clear(&sd);
-	if (strcmp(type, "data/typed") == 0)
-		typed_leave(api);
 	return r;
 }
 
@@ -373,7 +388,6 @@ signer_api_sign_typed_data(struct signer_api *api, const struct rpc_caller *call
     const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
     json_t **refused_byp)
 {
-	struct signed_data sd = { 0 };
 	uint8_t addr[ETH_ADDR_LEN];
 	int r;
 
@@ -384,14 +398,8 @@ signer_api_sign_typed_data(struct signer_api *api, const struct rpc_caller *call
 	if (!json_is_object(json_array_get(untrusted_params, 1)))
 		return err_why(why, ERR_API_PARAMS,
 		    "invalid argument 1: typed data is not an object");
-	if ((r = typed_enter(api, why)) != 0)
-		return r;
-	if ((r = data_typed(json_array_get(untrusted_params, 1), &sd, why)) == 0)
-		r = sign_data_common(api, caller, "account_signTypedData", "data/typed",
-		    addr, &sd, resultp, why);
-	signed_data_clear(&sd);
-	typed_leave(api);
-	return r;
+	return sign_typed(api, caller, "account_signTypedData", json_array_get(untrusted_params, 1),
+	    addr, resultp, why);
 }
 
 int

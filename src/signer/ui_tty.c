@@ -99,6 +99,18 @@ field_then(struct text *t, const char *label, const json_t *v, size_t max, const
 	put(t, then, strlen(then));
 }
 
+/* A line of two values: indent, a, between, b. */
+static void
+pair_line(struct text *t, const char *indent, const json_t *a, size_t amax,
+    const char *between, const json_t *b, size_t bmax)
+{
+	put(t, indent, strlen(indent));
+	put_json_str(t, a, amax);
+	put(t, between, strlen(between));
+	put_json_str(t, b, bmax);
+	put(t, "\n", 1);
+}
+
 static void
 field(struct text *t, const char *label, const json_t *v)
 {
@@ -332,20 +344,14 @@ render_tx(struct text *t, const json_t *req)
 		if (json_object_get(d, "authorizations") != NULL) {
 			put(t, "  EIP-7702: this account's code is delegated to:\n", 49);
 			json_array_foreach(json_object_get(d, "authorizations"), i, m) {
-				put(t, "    ", 4);
-				put_json_str(t, json_object_get(m, "delegate_to"), 64);
-				put(t, " on chain ", 10);
-				put_json_str(t, json_object_get(m, "chainId"), 80);
-				put(t, "\n", 1);
+				pair_line(t, "    ", json_object_get(m, "delegate_to"), 64,
+				    " on chain ", json_object_get(m, "chainId"), 80);
 			}
 		}
 	}
 	json_array_foreach(json_object_get(req, "call_info"), i, m) {
-		put(t, "  ", 2);
-		put_json_str(t, json_object_get(m, "type"), 16);
-		put(t, ": ", 2);
-		put_json_str(t, json_object_get(m, "message"), 300);
-		put(t, "\n", 1);
+		pair_line(t, "  ", json_object_get(m, "type"), 16, ": ",
+		    json_object_get(m, "message"), 300);
 	}
 }
 
@@ -395,11 +401,8 @@ render(struct text *t, const char *method, const json_t *req)
 	} else if (strcmp(method, "ui_approveListing") == 0) {
 		put(t, "List these accounts to the caller\n", 34);
 		json_array_foreach(json_object_get(req, "accounts"), i, a) {
-			put(t, "  ", 2);
-			put_json_str(t, json_object_get(a, "address"), 64);
-			put(t, "  ", 2);
-			put_json_str(t, json_object_get(a, "url"), 200);
-			put(t, "\n", 1);
+			pair_line(t, "  ", json_object_get(a, "address"), 64, "  ",
+			    json_object_get(a, "url"), 200);
 		}
 	} else if (strcmp(method, "ui_approveNewAccount") == 0)
 		put(t, "Make a new key on the token\n", 28);
