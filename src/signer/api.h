@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
 #include "eth/addr.h"
 #include "eth/calldata.h"
 #include "eth/u256.h"
@@ -38,8 +39,8 @@
 
 #define SIGNER_API_VERSION "6.1.0"
 
-/* Room for a backend's reason, with NUL. */
-#define SIGNER_WHY_MAX 256
+/* Room for a backend's reason, with NUL: the one detail buffer (core/err.h). */
+#define SIGNER_WHY_MAX ERR_WHY_MAX
 
 /*
  * What holds the keys: the token helpers in `p11signer serve`, a software

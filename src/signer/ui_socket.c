@@ -1,3 +1,7 @@
+/*
+ * ui_socket.c - the UI socket (see ui_socket.h): one approver at a time,
+ * spoken to by the protocol of ui_stdio.c over its connection.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "rpc/jsonrpc.h"
 #include "rpc/unixsrv.h"
@@ -28,30 +33,6 @@ struct signer_ui_socket {
 	int stopping;
 	json_t *startup_info;
 };
-
-static void
-deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Milliseconds left until ts, at least 0. */
-static int
-ms_left(const struct timespec *ts)
-{
-	struct timespec now;
-	long long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(ts->tv_sec - now.tv_sec) * 1000 + (ts->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
-}
 
 /*
  * One connection, on its own thread: attach it as the approver and hold it
@@ -118,7 +99,6 @@ int
 signer_ui_socket_start(const char *path, uid_t uid, struct signer_ui_socket **outp)
 {
 	struct signer_ui_socket *s;
-	pthread_condattr_t ca;
 	int r;
 
 	*outp = NULL;
@@ -126,10 +106,7 @@ signer_ui_socket_start(const char *path, uid_t uid, struct signer_ui_socket **ou
 		return ERR_NOMEM;
 	s->uid = uid;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->changed, &ca);
-	pthread_condattr_destroy(&ca);
+	(void)clock_cond_init(&s->changed);	/* cannot fail with a valid attribute */
 	if ((r = rpc_unixsrv_start(path, &s->uid, 1, 0, serve_approver, s, &s->srv)) != 0)
 		goto out;
 	/*
@@ -204,12 +181,12 @@ signer_ui_socket_call(struct signer_ui_socket *s, const char *method, json_t *pa
 	int r;
 
 	*resultp = NULL;
-	deadline_in(&deadline, timeout_ms);
+	clock_deadline_ms(&deadline, timeout_ms);
 	if ((r = approver_get(s, &deadline, &ui)) != 0) {
 		json_decref(params);
 		return r;
 	}
-	r = signer_ui_stdio_call(ui, method, params, ms_left(&deadline), resultp);
+	r = signer_ui_stdio_call(ui, method, params, clock_ms_left(&deadline), resultp);
 	approver_put(s);
 	return r;
 }
@@ -230,18 +207,6 @@ signer_ui_socket_notify(struct signer_ui_socket *s, const char *method, json_t *
 }
 
 int
-signer_ui_socket_ask(void *ctx, const char *method, const json_t *request,
-    int timeout_ms, json_t **resultp)
-{
-	json_t *params = json_pack("[O]", request);
-
-	*resultp = NULL;
-	if (params == NULL)
-		return ERR_NOMEM;
-	return signer_ui_socket_call(ctx, method, params, timeout_ms, resultp);
-}
-
-int
 signer_ui_socket_ask_watched(void *ctx, const char *method, const json_t *request,
     int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
     json_t **resultp)
@@ -252,22 +217,31 @@ signer_ui_socket_ask_watched(void *ctx, const char *method, const json_t *reques
 	int r;
 
 	*resultp = NULL;
-	deadline_in(&deadline, timeout_ms);
+	clock_deadline_ms(&deadline, timeout_ms);
 	if ((r = approver_get(s, &deadline, &ui)) != 0)
 		return r;
-	r = signer_ui_stdio_ask_watched(ui, method, request, ms_left(&deadline), still_wanted,
-	    arg, resultp);
+	r = signer_ui_stdio_ask_watched(ui, method, request, clock_ms_left(&deadline),
+	    still_wanted, arg, resultp);
 	approver_put(s);
 	return r;
+}
+
+int
+signer_ui_socket_ask(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, json_t **resultp)
+{
+	return signer_ui_socket_ask_watched(ctx, method, request, timeout_ms, NULL, NULL, resultp);
 }
 
 void
 signer_ui_socket_notify_approver(void *ctx, const char *method, const json_t *params)
 {
-	json_t *p = json_pack("[O]", params);
+	struct signer_ui_stdio *ui;
 
-	if (p != NULL)
-		(void)signer_ui_socket_notify(ctx, method, p);
+	if (approver_get(ctx, NULL, &ui) != 0)
+		return;
+	signer_ui_stdio_notify_approver(ui, method, params);
+	approver_put(ctx);
 }
 
 void

@@ -1,3 +1,7 @@
+/*
+ * ui_stdio.c - Clef's UI protocol (see ui_stdio.h): requests written to the
+ * UI, its answers read by one thread and matched to the waiting calls.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "rpc/jsonrpc.h"
@@ -15,7 +20,7 @@
 
 struct ui_waiter {
 	json_int_t id;
-	json_t *answer;		/* the whole response object once it came */
+	json_t *untrusted_answer;	/* the whole response object once it came */
 	struct ui_waiter *next;
 };
 
@@ -58,15 +63,16 @@ ui_write(struct signer_ui_stdio *ui, json_t *msg)
 }
 
 static void
-ui_deliver(struct signer_ui_stdio *ui, json_t *msg)
+ui_deliver(struct signer_ui_stdio *ui, json_t *untrusted_msg)
 {
-	json_t *id = json_object_get(msg, "id");
+	json_t *untrusted_id = json_object_get(untrusted_msg, "id");
 	struct ui_waiter *w;
 
 	pthread_mutex_lock(&ui->lock);
 	for (w = ui->waiters; w != NULL; w = w->next)
-		if (json_is_integer(id) && json_integer_value(id) == w->id && w->answer == NULL) {
-			w->answer = json_incref(msg);
+		if (json_is_integer(untrusted_id) && json_integer_value(untrusted_id) == w->id &&
+		    w->untrusted_answer == NULL) {
+			w->untrusted_answer = json_incref(untrusted_msg);
 			pthread_cond_broadcast(&ui->answered);
 			break;
 		}
@@ -78,11 +84,11 @@ static void *
 ui_reader(void *arg)
 {
 	struct signer_ui_stdio *ui = arg;
-	struct eth_buf in;
-	char chunk[8192];
+	struct eth_buf untrusted_in;
+	char untrusted_chunk[8192];
 	size_t frame;
 
-	eth_buf_init(&in, LIMIT_JSON_BODY + sizeof(chunk));
+	eth_buf_init(&untrusted_in, LIMIT_JSON_BODY + sizeof(untrusted_chunk));
 	for (;;) {
 		struct pollfd p[2] = { { ui->in_fd, POLLIN, 0 }, { ui->stop_pipe[0], POLLIN, 0 } };
 		ssize_t n;
@@ -94,31 +100,34 @@ ui_reader(void *arg)
 		}
 		if (p[1].revents != 0)
 			break;
-		n = read(ui->in_fd, chunk, sizeof(chunk));
+		n = read(ui->in_fd, untrusted_chunk, sizeof(untrusted_chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || eth_buf_put(&in, chunk, (size_t)n) != 0)
+		if (n <= 0 || eth_buf_put(&untrusted_in, untrusted_chunk, (size_t)n) != 0)
 			break;
-		explicit_bzero(chunk, (size_t)n);
+		explicit_bzero(untrusted_chunk, (size_t)n);
 		for (;;) {
-			json_t *msg;
-			if (rpc_jsonrpc_frame((const char *)in.p, in.len, &frame) != 0)
+			json_t *untrusted_msg;
+
+			if (rpc_jsonrpc_frame((const char *)untrusted_in.p, untrusted_in.len,
+			    &frame) != 0)
 				goto out;
 			if (frame == 0)
 				break;
-			msg = json_loadb((const char *)in.p, frame, JSON_REJECT_DUPLICATES, NULL);
-			if (msg != NULL)
-				ui_deliver(ui, msg);
-			json_decref(msg);
-			memmove(in.p, in.p + frame, in.len - frame);
-			in.len -= frame;
+			untrusted_msg = json_loadb((const char *)untrusted_in.p, frame,
+			    JSON_REJECT_DUPLICATES, NULL);
+			if (untrusted_msg != NULL)
+				ui_deliver(ui, untrusted_msg);
+			json_decref(untrusted_msg);
+			memmove(untrusted_in.p, untrusted_in.p + frame, untrusted_in.len - frame);
+			untrusted_in.len -= frame;
 			/* A UI answer may hold a PIN: no stale copy behind the data. */
-			explicit_bzero(in.p + in.len, frame);
+			explicit_bzero(untrusted_in.p + untrusted_in.len, frame);
 		}
 	}
  out:
-	explicit_bzero(chunk, sizeof(chunk));
-	eth_buf_free(&in);
+	explicit_bzero(untrusted_chunk, sizeof(untrusted_chunk));
+	eth_buf_free(&untrusted_in);
 	pthread_mutex_lock(&ui->lock);
 	ui->gone = 1;
 	pthread_cond_broadcast(&ui->answered);
@@ -138,11 +147,11 @@ signer_ui_stdio_open(int in_fd, int out_fd, struct signer_ui_stdio **outp)
 	ui->out_fd = out_fd;
 	ui->next_id = 1;
 	pthread_mutex_init(&ui->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ui->answered, &ca);
-	pthread_condattr_destroy(&ca);
+	if (clock_cond_init(&ui->answered) != 0) {
+		pthread_mutex_destroy(&ui->lock);
+		free(ui);
+		return ERR_NOMEM;
+	}
 	if (pipe2(ui->stop_pipe, O_CLOEXEC) != 0 ||
 	    pthread_create(&ui->reader, NULL, ui_reader, ui) != 0) {
 		signer_ui_stdio_close(ui);
@@ -153,23 +162,8 @@ signer_ui_stdio_open(int in_fd, int out_fd, struct signer_ui_stdio **outp)
 	return 0;
 }
 
-/* One step of a wait: at most 200 ms, never past the deadline. */
-static struct timespec
-slice_end(const struct timespec *deadline)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_nsec += 200L * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	if (t.tv_sec > deadline->tv_sec ||
-	    (t.tv_sec == deadline->tv_sec && t.tv_nsec > deadline->tv_nsec))
-		t = *deadline;
-	return t;
-}
+/* How often a watched call asks whether its request is still wanted. */
+#define UI_WATCH_STEP_MS 200
 
 /* signer_ui_stdio_call(), and ERR_WITHDRAWN once still_wanted (when given) says 0. */
 static int
@@ -183,13 +177,7 @@ call_watched(struct signer_ui_stdio *ui, const char *method, json_t *params,
 	int r;
 
 	*resultp = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&ui->lock);
 	if (ui->gone) {
 		pthread_mutex_unlock(&ui->lock);
@@ -202,17 +190,22 @@ call_watched(struct signer_ui_stdio *ui, const char *method, json_t *params,
 	req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", w.id, "method", method,
 	    "params", params);
 	r = req != NULL ? ui_write(ui, req) : ERR_NOMEM;
-	while (r == 0 && w.answer == NULL && !ui->gone) {
+	while (r == 0 && w.untrusted_answer == NULL && !ui->gone) {
 		if (still_wanted != NULL && !still_wanted(arg)) {
 			r = ERR_WITHDRAWN;
 			break;
 		}
-		step = still_wanted != NULL ? slice_end(&deadline) : deadline;
+		/* a watched call wakes every step, never past the deadline */
+		step = deadline;
+		if (still_wanted != NULL) {
+			clock_deadline_ms(&step, UI_WATCH_STEP_MS);
+			clock_earlier(&step, &step, &deadline);
+		}
 		if (pthread_cond_timedwait(&ui->answered, &ui->lock, &step) == ETIMEDOUT &&
-		    step.tv_sec == deadline.tv_sec && step.tv_nsec == deadline.tv_nsec)
+		    clock_passed(&deadline))
 			r = ERR_TIMEOUT;
 	}
-	if (r == 0 && w.answer == NULL)
+	if (r == 0 && w.untrusted_answer == NULL)
 		r = ERR_IO;
 	/* Unlink: from here on a late answer finds no waiter and is dropped. */
 	for (pp = &ui->waiters; *pp != NULL; pp = &(*pp)->next)
@@ -222,13 +215,15 @@ call_watched(struct signer_ui_stdio *ui, const char *method, json_t *params,
 		}
 	pthread_mutex_unlock(&ui->lock);
 	if (r == 0) {
-		json_t *res = json_object_get(w.answer, "result");
-		if (res == NULL)
+		/* checked by the approver's caller (signer/api_approve.c) */
+		json_t *untrusted_result = json_object_get(w.untrusted_answer, "result");
+
+		if (untrusted_result == NULL)
 			r = ERR_JSON_TYPE;
 		else
-			*resultp = json_incref(res);
+			*resultp = json_incref(untrusted_result);
 	}
-	json_decref(w.answer);
+	json_decref(w.untrusted_answer);
 	json_decref(req);
 	return r;
 }
@@ -296,18 +291,6 @@ signer_ui_stdio_close(struct signer_ui_stdio *ui)
 }
 
 int
-signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
-    int timeout_ms, json_t **resultp)
-{
-	json_t *params = json_pack("[O]", request);
-
-	*resultp = NULL;
-	if (params == NULL)
-		return ERR_NOMEM;
-	return signer_ui_stdio_call(ctx, method, params, timeout_ms, resultp);
-}
-
-int
 signer_ui_stdio_ask_watched(void *ctx, const char *method, const json_t *request,
     int timeout_ms, int (*still_wanted)(const void *arg), const void *arg,
     json_t **resultp)
@@ -324,6 +307,13 @@ signer_ui_stdio_ask_watched(void *ctx, const char *method, const json_t *request
 		    "The request shown before was withdrawn: its caller is gone. Nothing will "
 		    "be signed for it; an answer to it is ignored."));
 	return r;
+}
+
+int
+signer_ui_stdio_ask(void *ctx, const char *method, const json_t *request,
+    int timeout_ms, json_t **resultp)
+{
+	return signer_ui_stdio_ask_watched(ctx, method, request, timeout_ms, NULL, NULL, resultp);
 }
 
 void

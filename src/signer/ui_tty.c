@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "signer/ui_tty.h"
 
@@ -90,12 +90,31 @@ put_json_str(struct text *t, const json_t *v, size_t max)
 	}
 }
 
+/* "  label   value" and what follows the value (its unit, the line's end). */
+static void
+field_then(struct text *t, const char *label, const json_t *v, size_t max, const char *then)
+{
+	putf(t, "  %-22s ", label);
+	put_json_str(t, v, max);
+	put(t, then, strlen(then));
+}
+
+/* A line of two values: indent, a, between, b. */
+static void
+pair_line(struct text *t, const char *indent, const json_t *a, size_t amax,
+    const char *between, const json_t *b, size_t bmax)
+{
+	put(t, indent, strlen(indent));
+	put_json_str(t, a, amax);
+	put(t, between, strlen(between));
+	put_json_str(t, b, bmax);
+	put(t, "\n", 1);
+}
+
 static void
 field(struct text *t, const char *label, const json_t *v)
 {
-	putf(t, "  %-22s ", label);
-	put_json_str(t, v, 300);
-	put(t, "\n", 1);
+	field_then(t, label, v, 300, "\n");
 }
 
 static void
@@ -282,8 +301,7 @@ render_tx(struct text *t, const json_t *req)
 		field(t, "transaction", json_object_get(req, "transaction"));
 	} else {
 		field(t, "type", json_object_get(d, "type"));
-		putf(t, "  %-22s ", "chain");
-		put_json_str(t, json_object_get(d, "chainId"), 80);
+		field_then(t, "chain", json_object_get(d, "chainId"), 80, "");
 		if (json_object_get(d, "chain_name") != NULL) {
 			put(t, " (", 2);
 			put_json_str(t, json_object_get(d, "chain_name"), 40);
@@ -295,9 +313,7 @@ render_tx(struct text *t, const json_t *req)
 			putf(t, "  %-22s (creates a contract)\n", "to");
 		else
 			field(t, "to", json_object_get(d, "to"));
-		putf(t, "  %-22s ", "value");
-		put_json_str(t, json_object_get(d, "value_eth"), 100);
-		put(t, " ETH\n", 5);
+		field_then(t, "value", json_object_get(d, "value_eth"), 100, " ETH\n");
 		if (json_object_get(d, "call") != NULL) {
 			put(t, "  what it does:\n", 16);
 			call_view(t, json_object_get(d, "call"), 1);
@@ -305,50 +321,37 @@ render_tx(struct text *t, const json_t *req)
 			field(t, "calls", json_object_get(d, "method"));
 		field(t, "gas limit", json_object_get(d, "gas"));
 		if (json_object_get(d, "gasPrice_wei") != NULL) {
-			putf(t, "  %-22s ", "gas price");
-			put_json_str(t, json_object_get(d, "gasPrice_gwei"), 100);
-			put(t, " gwei\n", 6);
+			field_then(t, "gas price", json_object_get(d, "gasPrice_gwei"), 100, " gwei\n");
 		} else {
-			putf(t, "  %-22s ", "max fee");
-			put_json_str(t, json_object_get(d, "maxFeePerGas_gwei"), 100);
-			put(t, " gwei/gas, tip ", 15);
+			field_then(t, "max fee", json_object_get(d, "maxFeePerGas_gwei"), 100,
+			    " gwei/gas, tip ");
 			put_json_str(t, json_object_get(d, "maxPriorityFeePerGas_gwei"), 100);
 			put(t, " gwei/gas\n", 10);
 		}
 		if (json_object_get(d, "maxFeePerBlobGas_wei") != NULL) {
-			putf(t, "  %-22s ", "max blob fee");
-			put_json_str(t, json_object_get(d, "maxFeePerBlobGas_gwei"), 100);
-			put(t, " gwei/blob gas\n", 15);
+			field_then(t, "max blob fee", json_object_get(d, "maxFeePerBlobGas_gwei"), 100,
+			    " gwei/blob gas\n");
 		}
 		if (json_object_get(d, "max_cost_eth") != NULL) {
-			putf(t, "  %-22s ", "costs at most");
-			put_json_str(t, json_object_get(d, "max_cost_eth"), 100);
-			put(t, " ETH (value + gas limit x max fee)\n", 35);
+			field_then(t, "costs at most", json_object_get(d, "max_cost_eth"), 100,
+			    " ETH (value + gas limit x max fee)\n");
 		}
 		field(t, "nonce", json_object_get(d, "nonce"));
-		putf(t, "  %-22s ", "data");
-		put_json_str(t, json_object_get(d, "data_bytes"), 20);
-		put(t, " bytes", 6);
+		field_then(t, "data", json_object_get(d, "data_bytes"), 20, " bytes");
 		if (json_integer_value(json_object_get(d, "data_bytes")) > 0)
 			put(t, " (answer d to see them)", 23);
 		put(t, "\n", 1);
 		if (json_object_get(d, "authorizations") != NULL) {
 			put(t, "  EIP-7702: this account's code is delegated to:\n", 49);
 			json_array_foreach(json_object_get(d, "authorizations"), i, m) {
-				put(t, "    ", 4);
-				put_json_str(t, json_object_get(m, "delegate_to"), 64);
-				put(t, " on chain ", 10);
-				put_json_str(t, json_object_get(m, "chainId"), 80);
-				put(t, "\n", 1);
+				pair_line(t, "    ", json_object_get(m, "delegate_to"), 64,
+				    " on chain ", json_object_get(m, "chainId"), 80);
 			}
 		}
 	}
 	json_array_foreach(json_object_get(req, "call_info"), i, m) {
-		put(t, "  ", 2);
-		put_json_str(t, json_object_get(m, "type"), 16);
-		put(t, ": ", 2);
-		put_json_str(t, json_object_get(m, "message"), 300);
-		put(t, "\n", 1);
+		pair_line(t, "  ", json_object_get(m, "type"), 16, ": ",
+		    json_object_get(m, "message"), 300);
 	}
 }
 
@@ -398,11 +401,8 @@ render(struct text *t, const char *method, const json_t *req)
 	} else if (strcmp(method, "ui_approveListing") == 0) {
 		put(t, "List these accounts to the caller\n", 34);
 		json_array_foreach(json_object_get(req, "accounts"), i, a) {
-			put(t, "  ", 2);
-			put_json_str(t, json_object_get(a, "address"), 64);
-			put(t, "  ", 2);
-			put_json_str(t, json_object_get(a, "url"), 200);
-			put(t, "\n", 1);
+			pair_line(t, "  ", json_object_get(a, "address"), 64, "  ",
+			    json_object_get(a, "url"), 200);
 		}
 	} else if (strcmp(method, "ui_approveNewAccount") == 0)
 		put(t, "Make a new key on the token\n", 28);
@@ -485,15 +485,6 @@ signer_ui_tty_close(struct signer_ui_tty *t)
 	free(t);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The caller still wants the answer (no still_wanted: it cannot tell, so yes). */
 struct watch {
 	int (*still_wanted)(const void *arg);
@@ -521,7 +512,7 @@ read_answer(struct signer_ui_tty *t, int fd, long long deadline, const struct wa
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_now_ms();
 		ssize_t r;
 		char c;
 
@@ -595,13 +586,13 @@ signer_ui_tty_ask_watched(void *ctx, const char *method, const json_t *request,
 	static const char denied[] = "\n(keys keep coming: denied)\n";
 	struct signer_ui_tty *t = ctx;
 	struct watch w = { still_wanted, arg };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_now_ms() + timeout_ms;
 	char prompt[96];
 	int r, yes, asked;
 
 	*resultp = NULL;
 	pthread_mutex_lock(&t->lock);
-	if (now_ms() >= deadline || atomic_load(&t->stopping)) {
+	if (clock_now_ms() >= deadline || atomic_load(&t->stopping)) {
 		pthread_mutex_unlock(&t->lock);
 		return ERR_TIMEOUT;
 	}
@@ -615,13 +606,13 @@ signer_ui_tty_ask_watched(void *ctx, const char *method, const json_t *request,
 		goto out;
 	for (asked = 0;; asked++) {
 		snprintf(prompt, sizeof(prompt), "Approve? [y/N] (no answer in %lld s is no) ",
-		    (deadline - now_ms() + 999) / 1000);
+		    (deadline - clock_now_ms() + 999) / 1000);
 		if ((r = write_all(t->out_fd, (const uint8_t *)prompt, strlen(prompt))) != 0)
 			goto out;
 		/* Keys that came while the request was drawn were not an answer to it. */
 		if (!discard_typeahead(t->in_fd))
 			break;
-		if (asked == TTY_MAX_REASK || now_ms() >= deadline) {
+		if (asked == TTY_MAX_REASK || clock_now_ms() >= deadline) {
 			(void)write_all(t->out_fd, (const uint8_t *)denied, sizeof(denied) - 1);
 			r = ERR_TIMEOUT;
 			goto out;
