@@ -429,8 +429,10 @@ signer_keystore_new(struct p11_client *const *clients, size_t nclients,
 	struct signer_keystore *ks;
 
 	*outp = NULL;
+	if (nclients == 0 || clients == NULL)
+		return ERR_INVALID_ARGUMENT;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
-	    (nclients > 0 && (ks->clients = calloc(nclients, sizeof(*ks->clients))) == NULL)) {
+	    (ks->clients = calloc(nclients, sizeof(*ks->clients))) == NULL) {
 		free(ks);
 		return ERR_NOMEM;
 	}

@@ -41,9 +41,10 @@ struct signer_pin_source {
 struct signer_keystore;
 
 /*
- * One client per module (borrowed: the caller starts and stops them and
- * keeps them alive while the keystore lives).  Caller frees with
- * signer_keystore_free().
+ * One client per module, at least one (borrowed: the caller starts and
+ * stops them and keeps them alive while the keystore lives).  Caller frees
+ * with signer_keystore_free().  Errors: ERR_INVALID_ARGUMENT (no client),
+ * ERR_NOMEM.
  */
 int signer_keystore_new(struct p11_client *const *clients, size_t nclients,
     const struct signer_pin_source *pins, struct signer_keystore **outp);

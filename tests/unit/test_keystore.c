@@ -644,10 +644,21 @@ test_softhsm(void **state)
 	explicit_bzero(&pin, sizeof(pin));
 }
 
+/* A keystore needs a module: none is refused (it used to reach memcpy(NULL, ...)). */
+static void
+test_no_module(void **state)
+{
+	struct signer_keystore *ks = (struct signer_keystore *)&ks;
+
+	assert_int_equal(signer_keystore_new(NULL, 0, NULL, &ks), ERR_INVALID_ARGUMENT);
+	assert_null(ks);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest fake[] = {
+		cmocka_unit_test(test_no_module),
 		cmocka_unit_test(test_fake_list_and_sign),
 		cmocka_unit_test(test_fake_pin_asked),
 		cmocka_unit_test(test_fake_pin_rejected),
