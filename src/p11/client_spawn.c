@@ -1,0 +1,426 @@
+/*
+ * client_spawn.c - starting a token helper: spawning and reaping the
+ * process, HELLO and CONFIGURE, and restarting one that ended.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+#include "p11/client.h"
+#include "p11/client_int.h"
+
+/* ---- processes ---- */
+
+/* socketpair() ends are moved above 2, so no file action can clobber them. */
+static int
+fd_above_stdio(int fd)
+{
+	int moved;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return moved;
+}
+
+/*
+ * Start the helper with `child_fd` as its fd 0, /dev/null as its stdout, our
+ * stderr as its stderr, nothing else open, default signal dispositions and an
+ * empty signal mask (the daemon's threads may block signals).
+ */
+static int
+spawn_helper(struct p11_client *c, int child_fd, pid_t *pidp, char *why)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char ebuf[128];
+	pid_t pid;
+	int e;
+
+	*pidp = 0;
+	if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
+		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
+		    strerror_r(e, ebuf, sizeof(ebuf)));
+		return ERR_NOMEM;
+	}
+	if ((e = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
+		    strerror_r(e, ebuf, sizeof(ebuf)));
+		return ERR_NOMEM;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((e = posix_spawn_file_actions_adddup2(&fa, child_fd, 0)) != 0 ||
+	    (e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) != 0 ||
+	    (fcntl(2, F_GETFD) < 0 &&
+	     (e = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)) != 0) ||
+	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
+	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
+	    (e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	    (e = posix_spawn(&pid, c->helper_path, &fa, &attr, c->argv, environ)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
+		client_set_why(why, "cannot start the token helper %.120s: %s", c->helper_path,
+		    strerror_r(e, ebuf, sizeof(ebuf)));
+		return e == ENOMEM ? ERR_NOMEM : ERR_IO;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	*pidp = pid;
+	return 0;
+}
+
+/*
+ * Wait up to grace_ms for pid to exit, then SIGKILL it; reap it either way.
+ * Writes what became of it ("exited with status 3", "died (signal 9)") to
+ * out, and sets *killedp when it had to be killed.  Only the thread that
+ * owns pid reaps it, so the pid cannot have been reused under the kill().
+ */
+void
+client_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
+{
+	struct timespec start;
+	int status, killed = 0;
+	pid_t w;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		w = waitpid(pid, &status, killed ? 0 : WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			/* SIGCHLD ignored, or someone else's waitpid(-1) took it. */
+			snprintf(out, outsz, "ended (its exit status is not known)");
+			*killedp = killed;
+			return;
+		}
+		if (!killed && client_ms_since(&start) >= grace_ms) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			continue;
+		}
+		client_sleep_ms(1);
+	}
+	if (WIFSIGNALED(status))
+		snprintf(out, outsz, "died (signal %d)", WTERMSIG(status));
+	else if (WIFEXITED(status))
+		snprintf(out, outsz, "exited with status %d", WEXITSTATUS(status));
+	else
+		snprintf(out, outsz, "ended");
+	*killedp = killed;
+}
+
+/* ---- starting a helper ---- */
+
+/* Check the answer to HELLO.  0, or an error with why. */
+static int
+check_hello_reply(struct p11_client *c, const struct proto_msg *m, char *why)
+{
+	if (m->type == PROTO_ERROR) {
+		if (m->error.code == ERR_PROTO_VERSION)
+			client_set_why(why, "the token helper %.100s speaks another token protocol version "
+			    "(it says: %.80s); this program speaks version %d: are both from the "
+			    "same installation?", c->helper_path,
+			    m->error.message[0] != '\0' ? m->error.message : "version mismatch",
+			    PROTO_VERSION);
+		else
+			client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
+			    c->module, m->error.message[0] != '\0' ? m->error.message :
+			    err_str(m->error.code));
+		return m->error.code < 0 ? m->error.code : ERR_PROTO_UNEXPECTED;
+	}
+	if (m->type != PROTO_HELLO_REPLY || m->id != 1) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " answered HELLO with %s "
+		    "(request %u)", c->module, proto_type_name(m->type), (unsigned)m->id);
+		return ERR_PROTO_UNEXPECTED;
+	}
+	if (m->hello.version != PROTO_VERSION) {
+		client_set_why(why, "the token helper %.100s speaks token protocol version %u; this "
+		    "program speaks version %d: are both from the same installation?",
+		    c->helper_path, (unsigned)m->hello.version, PROTO_VERSION);
+		return ERR_PROTO_VERSION;
+	}
+	return 0;
+}
+
+/*
+ * CONFIGURE, right after HELLO: the token URIs (which may hold a PIN, so they
+ * are never in the helper's argv) and the tokens that rejected the
+ * configured PIN before.  The helper opens its module only now and answers
+ * with its key list.  0, or an error with why.
+ */
+static int
+configure_helper(struct p11_client *c, struct helper *h, const struct timespec *deadline,
+    char *why)
+{
+	const char *rejected[LIMIT_PROTO_TOKENS];
+	struct proto_msg req, *reply = NULL;
+	char status[64];
+	size_t i;
+	int r, killed;
+
+	memset(&req, 0, sizeof(req));
+	req.type = PROTO_CONFIGURE;
+	req.id = 2;
+	req.configure.token_uris = (const char *const *)c->token_uris;
+	req.configure.ntoken_uris = c->ntokens;
+	/* Entries never change once set: the pointers stay good without the lock. */
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nrejected; i++)
+		rejected[i] = c->rejected[i];
+	req.configure.npin_rejected = c->nrejected;
+	pthread_mutex_unlock(&c->lock);
+	req.configure.pin_rejected = rejected;
+	if ((r = proto_send(h->fd, &req, deadline)) == 0)
+		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, &reply);
+	if (r == ERR_PROTO_CLOSED) {
+		shutdown(h->fd, SHUT_RDWR);
+		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
+		h->pid = 0;
+		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering CONFIGURE%s",
+		    c->module, killed ? "closed its connection" : status,
+		    killed ? "; it was killed" : " (its messages are on stderr)");
+		goto out;
+	}
+	if (r == ERR_TIMEOUT) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " did not open its module within "
+		    "%d ms; it was killed", c->module, c->timeout_ms);
+		goto out;
+	}
+	if (r != 0) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to CONFIGURE "
+		    "(%s); it was killed", c->module, err_str(r));
+		goto out;
+	}
+	if (reply->type == PROTO_ERROR && reply->id == req.id) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
+		    c->module, reply->error.message[0] != '\0' ? reply->error.message :
+		    err_str(reply->error.code));
+		r = reply->error.code < 0 ? reply->error.code : ERR_PROTO_UNEXPECTED;
+		goto out;
+	}
+	if (reply->type != PROTO_KEY_LIST || reply->id != req.id) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " answered CONFIGURE with %s "
+		    "(request %u)", c->module, proto_type_name(reply->type), (unsigned)reply->id);
+		r = ERR_PROTO_UNEXPECTED;
+		goto out;
+	}
+	pthread_mutex_lock(&c->lock);
+	client_note_rejected(c, &reply->key_list);
+	pthread_mutex_unlock(&c->lock);
+	r = 0;
+ out:
+	proto_msg_free(reply);
+	return r;
+}
+
+/*
+ * Start a helper and exchange HELLO within the deadline; on failure it is
+ * reaped.  Called without c->lock.  *outp holds one reference (the
+ * client's); its gen and reader are the caller's to set, under the lock.
+ */
+int
+client_helper_start(struct p11_client *c, const struct timespec *deadline, struct helper **outp,
+    char *why)
+{
+	struct helper *h = NULL;
+	struct proto_msg hello, *reply = NULL;
+	char status[64];
+	int sv[2] = { -1, -1 }, r, killed;
+
+	*outp = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		client_set_why(why, "out of memory");
+		return ERR_NOMEM;
+	}
+	h->c = c;
+	h->fd = -1;
+	h->refs = 1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": socketpair: %s",
+		    c->module, strerror(errno));
+		r = ERR_IO;
+		goto fail;
+	}
+	sv[0] = fd_above_stdio(sv[0]);
+	sv[1] = fd_above_stdio(sv[1]);
+	if (sv[0] < 0 || sv[1] < 0) {
+		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
+		    strerror(errno));
+		r = ERR_IO;
+		goto fail;
+	}
+	h->fd = sv[0];
+	if ((r = spawn_helper(c, sv[1], &h->pid, why)) != 0)
+		goto fail;
+	close(sv[1]);
+	sv[1] = -1;
+
+	memset(&hello, 0, sizeof(hello));
+	hello.type = PROTO_HELLO;
+	hello.id = 1;
+	hello.hello.version = PROTO_VERSION;
+	if ((r = proto_send(h->fd, &hello, deadline)) == 0)
+		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, &reply);
+	if (r == ERR_PROTO_CLOSED) {
+		/* It is exiting: say how. */
+		shutdown(h->fd, SHUT_RDWR);
+		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
+		h->pid = 0;
+		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering HELLO%s",
+		    c->module, killed ? "closed its connection" : status,
+		    killed ? "; it was killed" : " (its messages are on stderr)");
+		goto fail;
+	}
+	if (r == ERR_TIMEOUT) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " did not answer HELLO within "
+		    "%d ms; it was killed", c->module, c->timeout_ms);
+		goto fail;
+	}
+	if (r != 0) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to HELLO "
+		    "(%s); it was killed", c->module, err_str(r));
+		goto fail;
+	}
+	if ((r = check_hello_reply(c, reply, why)) != 0)
+		goto fail;
+	proto_msg_free(reply);
+	reply = NULL;
+	if ((r = configure_helper(c, h, deadline, why)) != 0)
+		goto fail;
+
+	*outp = h;
+	return 0;
+
+ fail:
+	proto_msg_free(reply);
+	if (h->pid > 0) {
+		shutdown(h->fd, SHUT_RDWR);
+		client_reap(h->pid, 0, status, sizeof(status), &killed);
+	}
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (h->fd >= 0)
+		close(h->fd);
+	else if (sv[0] >= 0)
+		close(sv[0]);
+	free(h);
+	return r;
+}
+
+/* Start the reader of a helper that has answered HELLO (c->lock held, gen set). */
+int
+client_reader_start(struct helper *h, char *why)
+{
+	sigset_t all, old;
+	int e;
+
+	/* The reader takes no process signal: the daemon's own threads handle those. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&h->reader, NULL, client_reader_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		client_set_why(why, "cannot start a thread for the token helper: %s", strerror(e));
+		return e == EAGAIN ? ERR_NOMEM : ERR_INTERNAL;
+	}
+	return 0;
+}
+
+/* End a helper that has no reader (its start failed half-way). */
+void
+client_helper_abort(struct helper *h)
+{
+	char status[64];
+	int killed;
+
+	shutdown(h->fd, SHUT_RDWR);
+	client_reap(h->pid, 0, status, sizeof(status), &killed);
+	h->pid = 0;
+	h->dead = 1;
+	client_helper_unref(h);
+}
+
+/*
+ * Make sure a live helper is there (c->lock held; it is dropped and taken
+ * again while a helper starts).  Restarts a dead one, at most once a second;
+ * inside that second, fails at once.
+ */
+int
+client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char *why)
+{
+	struct helper *old, *h = NULL;
+	long since, left;
+	int r, e;
+
+	for (;;) {
+		if (c->stopping) {
+			client_set_why(why, "the token helper for " MODULE_SHOWN " is being stopped", c->module);
+			return ERR_PROTO_CLOSED;
+		}
+		if (c->h != NULL && !c->h->dead)
+			return 0;
+		if (!c->starting)
+			break;
+		e = pthread_cond_timedwait(&c->start_cv, &c->lock, deadline);
+		if (e == ETIMEDOUT && c->starting) {
+			client_set_why(why, "the token helper for " MODULE_SHOWN " is being restarted and "
+			    "was not ready in time", c->module);
+			return ERR_TIMEOUT;
+		}
+	}
+	since = client_ms_since(&c->last_start);
+	if (since < RESTART_INTERVAL_MS) {
+		left = RESTART_INTERVAL_MS - since;
+		client_set_why(why, "%.180s; it is restarted at most once a second: try again in %ld ms",
+		    c->last_why, left);
+		return ERR_PROTO_CLOSED;
+	}
+	c->starting = 1;
+	clock_gettime(CLOCK_MONOTONIC, &c->last_start);
+	old = c->h;
+	c->h = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (old != NULL)
+		pthread_join(old->reader, NULL);	/* it has failed its requests: it is returning */
+	r = client_helper_start(c, deadline, &h, why);
+	pthread_mutex_lock(&c->lock);
+	client_helper_unref(old);
+	if (r == 0) {
+		h->gen = ++c->next_gen;
+		if ((r = client_reader_start(h, why)) != 0) {
+			client_helper_abort(h);
+			h = NULL;
+		}
+	}
+	c->starting = 0;
+	pthread_cond_broadcast(&c->start_cv);
+	if (r != 0) {
+		snprintf(c->last_why, sizeof(c->last_why), "%s", why);
+		return r;
+	}
+	c->h = h;
+	return 0;
+}
