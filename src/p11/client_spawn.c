@@ -134,28 +134,77 @@ client_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
 
 /* ---- starting a helper ---- */
 
+/*
+ * Send req to a helper that has no reader thread yet and read its answer
+ * by the deadline.  0 with *replyp (caller frees with proto_msg_free()), or
+ * an error with why: a helper that closed the stream is reaped and the why
+ * says how it ended; after a timeout or a bad frame the why says that the
+ * caller kills it.  late: what the helper did not do in time ("answer HELLO").
+ */
+static int
+exchange(struct p11_client *c, struct helper *h, const struct proto_msg *req, const char *late,
+    const struct timespec *deadline, struct proto_msg **replyp, char *why)
+{
+	const char *name = proto_type_name(req->type);
+	char status[64];
+	int r, killed;
+
+	*replyp = NULL;
+	if ((r = proto_send(h->fd, req, deadline)) == 0)
+		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, replyp);
+	if (r == ERR_PROTO_CLOSED) {
+		/* It is exiting: say how. */
+		shutdown(h->fd, SHUT_RDWR);
+		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
+		h->pid = 0;
+		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering %s%s",
+		    c->module, killed ? "closed its connection" : status, name,
+		    killed ? "; it was killed" : " (its messages are on stderr)");
+	} else if (r == ERR_TIMEOUT) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " did not %s within "
+		    "%d ms; it was killed", c->module, late, c->timeout_ms);
+	} else if (r != 0) {
+		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to %s "
+		    "(%s); it was killed", c->module, name, err_str(r));
+	}
+	return r;
+}
+
+/* The helper answered its start with ERROR m: why it refused, and its code. */
+static int
+refused(struct p11_client *c, const struct proto_msg *m, char *why)
+{
+	client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
+	    c->module, m->error.message[0] != '\0' ? m->error.message : err_str(m->error.code));
+	return m->error.code < 0 ? m->error.code : ERR_PROTO_UNEXPECTED;
+}
+
+/* The helper answered request type req_type with m, which is no answer to it. */
+static int
+wrong_answer(struct p11_client *c, int req_type, const struct proto_msg *m, char *why)
+{
+	client_set_why(why, "the token helper for " MODULE_SHOWN " answered %s with %s "
+	    "(request %u)", c->module, proto_type_name(req_type), proto_type_name(m->type),
+	    (unsigned)m->id);
+	return ERR_PROTO_UNEXPECTED;
+}
+
 /* Check the answer to HELLO.  0, or an error with why. */
 static int
 check_hello_reply(struct p11_client *c, const struct proto_msg *m, char *why)
 {
 	if (m->type == PROTO_ERROR) {
-		if (m->error.code == ERR_PROTO_VERSION)
-			client_set_why(why, "the token helper %.100s speaks another token protocol version "
-			    "(it says: %.80s); this program speaks version %d: are both from the "
-			    "same installation?", c->helper_path,
-			    m->error.message[0] != '\0' ? m->error.message : "version mismatch",
-			    PROTO_VERSION);
-		else
-			client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
-			    c->module, m->error.message[0] != '\0' ? m->error.message :
-			    err_str(m->error.code));
-		return m->error.code < 0 ? m->error.code : ERR_PROTO_UNEXPECTED;
+		if (m->error.code != ERR_PROTO_VERSION)
+			return refused(c, m, why);
+		client_set_why(why, "the token helper %.100s speaks another token protocol version "
+		    "(it says: %.80s); this program speaks version %d: are both from the "
+		    "same installation?", c->helper_path,
+		    m->error.message[0] != '\0' ? m->error.message : "version mismatch",
+		    PROTO_VERSION);
+		return m->error.code;
 	}
-	if (m->type != PROTO_HELLO_REPLY || m->id != 1) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " answered HELLO with %s "
-		    "(request %u)", c->module, proto_type_name(m->type), (unsigned)m->id);
-		return ERR_PROTO_UNEXPECTED;
-	}
+	if (m->type != PROTO_HELLO_REPLY || m->id != 1)
+		return wrong_answer(c, PROTO_HELLO, m, why);
 	if (m->hello.version != PROTO_VERSION) {
 		client_set_why(why, "the token helper %.100s speaks token protocol version %u; this "
 		    "program speaks version %d: are both from the same installation?",
@@ -177,9 +226,8 @@ configure_helper(struct p11_client *c, struct helper *h, const struct timespec *
 {
 	const char *rejected[LIMIT_PROTO_TOKENS];
 	struct proto_msg req, *reply = NULL;
-	char status[64];
 	size_t i;
-	int r, killed;
+	int r;
 
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_CONFIGURE;
@@ -193,38 +241,14 @@ configure_helper(struct p11_client *c, struct helper *h, const struct timespec *
 	req.configure.npin_rejected = c->nrejected;
 	pthread_mutex_unlock(&c->lock);
 	req.configure.pin_rejected = rejected;
-	if ((r = proto_send(h->fd, &req, deadline)) == 0)
-		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, &reply);
-	if (r == ERR_PROTO_CLOSED) {
-		shutdown(h->fd, SHUT_RDWR);
-		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
-		h->pid = 0;
-		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering CONFIGURE%s",
-		    c->module, killed ? "closed its connection" : status,
-		    killed ? "; it was killed" : " (its messages are on stderr)");
+	if ((r = exchange(c, h, &req, "open its module", deadline, &reply, why)) != 0)
 		goto out;
-	}
-	if (r == ERR_TIMEOUT) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " did not open its module within "
-		    "%d ms; it was killed", c->module, c->timeout_ms);
-		goto out;
-	}
-	if (r != 0) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to CONFIGURE "
-		    "(%s); it was killed", c->module, err_str(r));
-		goto out;
-	}
 	if (reply->type == PROTO_ERROR && reply->id == req.id) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
-		    c->module, reply->error.message[0] != '\0' ? reply->error.message :
-		    err_str(reply->error.code));
-		r = reply->error.code < 0 ? reply->error.code : ERR_PROTO_UNEXPECTED;
+		r = refused(c, reply, why);
 		goto out;
 	}
 	if (reply->type != PROTO_KEY_LIST || reply->id != req.id) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " answered CONFIGURE with %s "
-		    "(request %u)", c->module, proto_type_name(reply->type), (unsigned)reply->id);
-		r = ERR_PROTO_UNEXPECTED;
+		r = wrong_answer(c, req.type, reply, why);
 		goto out;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -282,28 +306,8 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 	hello.type = PROTO_HELLO;
 	hello.id = 1;
 	hello.hello.version = PROTO_VERSION;
-	if ((r = proto_send(h->fd, &hello, deadline)) == 0)
-		r = proto_recv(h->fd, PROTO_FROM_HELPER, deadline, &reply);
-	if (r == ERR_PROTO_CLOSED) {
-		/* It is exiting: say how. */
-		shutdown(h->fd, SHUT_RDWR);
-		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
-		h->pid = 0;
-		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering HELLO%s",
-		    c->module, killed ? "closed its connection" : status,
-		    killed ? "; it was killed" : " (its messages are on stderr)");
+	if ((r = exchange(c, h, &hello, "answer HELLO", deadline, &reply, why)) != 0)
 		goto fail;
-	}
-	if (r == ERR_TIMEOUT) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " did not answer HELLO within "
-		    "%d ms; it was killed", c->module, c->timeout_ms);
-		goto fail;
-	}
-	if (r != 0) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to HELLO "
-		    "(%s); it was killed", c->module, err_str(r));
-		goto fail;
-	}
 	if ((r = check_hello_reply(c, reply, why)) != 0)
 		goto fail;
 	proto_msg_free(reply);
