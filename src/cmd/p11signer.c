@@ -733,7 +733,7 @@ tty_ask_pin(void *ctx, const char *token, const char *note, uint8_t *pin, size_t
 {
 	struct ui_ctx *u = ctx;
 	struct termios old, quiet;
-	char line[LIMIT_PROTO_PIN + 2];
+	char line[LIMIT_P11_PIN + 2];
 	size_t n = 0;
 	ssize_t r;
 	char c;
@@ -1228,7 +1228,7 @@ cmd_keygen(int argc, char **argv)
 	if (r == ERR_P11_NOT_LOGGED_IN && isatty(STDIN_FILENO)) {
 		struct ui_ctx u = { NULL, STDIN_FILENO, NULL };
 		struct proto_login_result lr;
-		uint8_t pin[LIMIT_PROTO_PIN];
+		uint8_t pin[LIMIT_P11_PIN];
 		size_t pinlen = 0;
 
 		if (tty_ask_pin(&u, o.tokens[0], "", pin, sizeof(pin), &pinlen) == 0) {
@@ -1273,7 +1273,7 @@ cmd_login(int argc, char **argv)
 	struct p11_client *clients[MAX_LIST] = { NULL };
 	struct proto_login_result lr;
 	struct ui_ctx u = { .stdio_ui = NULL, .tty_fd = STDIN_FILENO };
-	uint8_t pin[LIMIT_PROTO_PIN];
+	uint8_t pin[LIMIT_P11_PIN];
 	char why[P11_CLIENT_WHY_MAX] = "", note[256];
 	size_t pinlen = 0;
 	uint32_t flags;

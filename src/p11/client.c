@@ -172,7 +172,7 @@ copy_tokens(struct p11_client *c, const struct p11_client_config *cfg)
 	for (i = 0; i < cfg->ntokens; i++) {
 		if ((c->token_uris[i] = uri_for_wire(cfg->token_uris[i])) == NULL)
 			return ERR_NOMEM;
-		if (strlen(c->token_uris[i]) > LIMIT_PROTO_URI)
+		if (strlen(c->token_uris[i]) > LIMIT_P11_URI)
 			return ERR_TOO_LONG;
 	}
 	return 0;
@@ -273,7 +273,7 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 		if (r != ERR_TOO_LONG)
 			goto nomem;
 		client_set_why(why, "a --token URI is longer than %d bytes (once %%-encoded)",
-		    LIMIT_PROTO_URI);
+		    LIMIT_P11_URI);
 		return r;
 	}
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;

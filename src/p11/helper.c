@@ -102,30 +102,6 @@ helper_ts_add_ms(struct timespec *ts, long ms)
 	}
 }
 
-int
-p11_helper_uri_ok(const char *s)
-{
-	static const char other[] = "-._~!$&'()*+,;=:@/?";
-	size_t i, n;
-	unsigned char c;
-
-	if (s == NULL || strncmp(s, "pkcs11:", 7) != 0)
-		return 0;
-	if ((n = strlen(s)) > LIMIT_PROTO_URI)
-		return 0;
-	for (i = 7; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '%') {
-			if (n - i < 3 || eth_hex_digit(s[i + 1]) < 0 || eth_hex_digit(s[i + 2]) < 0)
-				return 0;
-			i += 2;
-		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr(other, c) != NULL))
-			return 0;
-	}
-	return 1;
-}
-
 uint32_t
 p11_helper_token_flags(const struct p11_token_info *t)
 {
@@ -164,7 +140,7 @@ p11_helper_token_flags(const struct p11_token_info *t)
 const char *
 helper_token_uri(const struct p11_token_info *t, char slot_uri[SLOT_URI_SZ])
 {
-	if (p11_helper_uri_ok(t->uri))
+	if (proto_uri_ok(t->uri))
 		return t->uri;
 	snprintf(slot_uri, SLOT_URI_SZ, "pkcs11:slot-id=%lu", t->slot);
 	return slot_uri;

@@ -18,7 +18,6 @@
 
 #define TEXT_SZ		(LIMIT_PROTO_TEXT + 1)
 #define SLOT_URI_SZ	48		/* "pkcs11:slot-id=" and a 64-bit number */
-#define HANDLES_MAX	65536		/* keys remembered while the helper runs */
 #define MON_TICK_MS	250		/* the monitor looks at its flags this often */
 #define MEMO_SLOTS	16		/* tokens whose last failure is remembered */
 #define MEMO_MS		60000		/* the same failure is logged again after this */
@@ -44,7 +43,7 @@ struct snap_tok {
 	int present;
 	int logged_in;
 	uint64_t slot;
-	char uri[LIMIT_PROTO_URI + 1];
+	char uri[LIMIT_P11_URI + 1];
 	char label[TEXT_SZ];
 	size_t nkeys;
 	uint8_t keys_digest[32];	/* XOR of keccak256(address || uri) over its keys */

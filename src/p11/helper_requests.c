@@ -55,7 +55,7 @@ handle_of(struct helper *h, unsigned token, const uint8_t addr[20], const char *
 			goto out;
 		}
 	}
-	if (h->nkeys >= HANDLES_MAX)
+	if (h->nkeys >= LIMIT_P11_KEY_HANDLES)
 		goto out;
 	if (h->nkeys == h->capkeys) {
 		cap = h->capkeys == 0 ? 64 : 2 * h->capkeys;
@@ -207,7 +207,7 @@ helper_do_list(struct helper *h, struct job *j)
 
 				if (key->token != t->token)
 					continue;
-				if (!p11_helper_uri_ok(key->uri) || key->id_len > LIMIT_PROTO_KEY_ID)
+				if (!proto_uri_ok(key->uri) || key->id_len > LIMIT_P11_KEY_ID)
 					continue;	/* not reached: token.h keeps within them */
 				if ((handle = handle_of(h, t->token, key->address, key->uri)) == 0)
 					continue;
@@ -386,7 +386,7 @@ do_generate(struct helper *h, struct job *j)
 	memcpy(m.generated.addr, key->address, sizeof(m.generated.addr));
 	if (m.generated.handle == 0)
 		helper_job_error(h, j, ERR_TOO_MANY, "key %s generated, but too many keys seen", a);
-	else if (!p11_helper_uri_ok(key->uri))
+	else if (!proto_uri_ok(key->uri))
 		helper_job_error(h, j, ERR_TOO_LONG, "key %s generated, but its URI is too long", a);
 	else
 		helper_job_answer(h, j, &m);
@@ -402,7 +402,7 @@ do_login(struct helper *h, struct job *j)
 		"not tried: few tries are left", "cancelled", "no token in the slot",
 	};
 	const struct proto_login *l = &j->req->login;
-	uint8_t pin[LIMIT_PROTO_PIN];
+	uint8_t pin[LIMIT_P11_PIN];
 	size_t pin_len = 0;
 	char label[TEXT_SZ];
 	struct p11_token_info t;

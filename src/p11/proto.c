@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
+#include "eth/hex.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "eth/sig.h"
@@ -145,12 +146,6 @@ proto_check_text(const uint8_t *p, size_t n, size_t min, size_t max)
 	return 0;
 }
 
-static int
-is_hex(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* "pkcs11:" then RFC 3986 characters only, every '%' followed by two hex digits. */
 int
 proto_check_uri(const uint8_t *p, size_t n, int required)
@@ -159,7 +154,7 @@ proto_check_uri(const uint8_t *p, size_t n, int required)
 	static const char other[] = "-._~!$&'()*+,;=:@/?";
 	size_t i;
 
-	if (n > LIMIT_PROTO_URI)
+	if (n > LIMIT_P11_URI)
 		return ERR_TOO_LONG;
 	if (n == 0)
 		return required ? ERR_PROTO_FIELD_SIZE : 0;
@@ -168,7 +163,7 @@ proto_check_uri(const uint8_t *p, size_t n, int required)
 	for (i = sizeof(prefix) - 1; i < n; i++) {
 		uint8_t c = p[i];
 		if (c == '%') {
-			if (n - i < 3 || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
+			if (n - i < 3 || eth_hex_digit(p[i + 1]) < 0 || eth_hex_digit(p[i + 2]) < 0)
 				return ERR_PROTO_FIELD_VALUE;
 			i += 2;
 		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -176,6 +171,12 @@ proto_check_uri(const uint8_t *p, size_t n, int required)
 			return ERR_PROTO_FIELD_VALUE;
 	}
 	return 0;
+}
+
+int
+proto_uri_ok(const char *s)
+{
+	return s != NULL && proto_check_uri((const uint8_t *)s, strlen(s), 1) == 0;
 }
 
 static int

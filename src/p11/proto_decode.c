@@ -233,7 +233,7 @@ get_uri(struct proto_msg *m, struct cur *c, int required, const char **sp)
 	struct cur f;
 	int r;
 
-	if ((r = get_field(c, 0, LIMIT_PROTO_URI, &f)) != 0 ||
+	if ((r = get_field(c, 0, LIMIT_P11_URI, &f)) != 0 ||
 	    (r = proto_check_uri(f.p, f.len, required)) != 0)
 		return r;
 	return copy_string(m, &f, sp);
@@ -247,7 +247,7 @@ get_key_fields(struct proto_msg *m, struct cur *c, struct proto_key *k)
 	if ((r = get_u32(c, &k->handle)) != 0 ||
 	    (r = get_uri(m, c, 1, &k->uri)) != 0 ||
 	    (r = get_text(m, c, 0, LIMIT_PROTO_TEXT, &k->label)) != 0 ||
-	    (r = get_bytes(m, c, 0, LIMIT_PROTO_KEY_ID, &k->id, &k->id_len)) != 0 ||
+	    (r = get_bytes(m, c, 0, LIMIT_P11_KEY_ID, &k->id, &k->id_len)) != 0 ||
 	    (r = get_fixed(c, k->pub, sizeof(k->pub))) != 0 ||
 	    (r = get_fixed(c, k->addr, sizeof(k->addr))) != 0)
 		return r;
@@ -395,14 +395,14 @@ get_body(struct proto_msg *m, struct cur *c)
 		if ((r = get_uri(m, c, 1, &m->generate.token_uri)) != 0 ||
 		    (r = get_text(m, c, 1, LIMIT_PROTO_TEXT, &m->generate.label)) != 0)
 			return r;
-		return get_bytes(m, c, 0, LIMIT_PROTO_KEY_ID, &m->generate.id,
+		return get_bytes(m, c, 0, LIMIT_P11_KEY_ID, &m->generate.id,
 		    &m->generate.id_len);
 	case PROTO_LOGIN:
 		if ((r = get_uri(m, c, 1, &m->login.token_uri)) != 0 ||
 		    (r = get_u32(c, &m->login.flags)) != 0)
 			return r;
 		/* The PIN is copied into m's memory, which proto_msg_free() wipes. */
-		return get_bytes(m, c, 0, LIMIT_PROTO_PIN, &m->login.pin, &m->login.pin_len);
+		return get_bytes(m, c, 0, LIMIT_P11_PIN, &m->login.pin, &m->login.pin_len);
 	case PROTO_KEY_LIST:
 		return get_key_list(m, c, &m->key_list);
 	case PROTO_KEY_STATE:

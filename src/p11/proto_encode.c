@@ -119,7 +119,7 @@ put_uri(struct enc *e, const char *s, int required)
 
 	if (s == NULL)
 		s = "";
-	n = strnlen(s, LIMIT_PROTO_URI + 1);
+	n = strnlen(s, LIMIT_P11_URI + 1);
 	if (e->r == 0)
 		e->r = proto_check_uri((const uint8_t *)s, n, required);
 	put_field(e, s, n);
@@ -156,7 +156,7 @@ put_key_fields(struct enc *e, const struct proto_key *k)
 	put_u32(e, k->handle);
 	put_uri(e, k->uri, 1);
 	put_text(e, k->label, 0, LIMIT_PROTO_TEXT);
-	put_bytes(e, k->id, k->id_len, 0, LIMIT_PROTO_KEY_ID);
+	put_bytes(e, k->id, k->id_len, 0, LIMIT_P11_KEY_ID);
 	put_bytes(e, k->pub, sizeof(k->pub), sizeof(k->pub), sizeof(k->pub));
 	put_bytes(e, k->addr, sizeof(k->addr), sizeof(k->addr), sizeof(k->addr));
 }
@@ -228,12 +228,12 @@ put_body(struct enc *e, const struct proto_msg *m)
 	case PROTO_GENERATE:
 		put_uri(e, m->generate.token_uri, 1);
 		put_text(e, m->generate.label, 1, LIMIT_PROTO_TEXT);
-		put_bytes(e, m->generate.id, m->generate.id_len, 0, LIMIT_PROTO_KEY_ID);
+		put_bytes(e, m->generate.id, m->generate.id_len, 0, LIMIT_P11_KEY_ID);
 		break;
 	case PROTO_LOGIN:
 		put_uri(e, m->login.token_uri, 1);
 		put_u32(e, m->login.flags);
-		put_bytes(e, m->login.pin, m->login.pin_len, 0, LIMIT_PROTO_PIN);
+		put_bytes(e, m->login.pin, m->login.pin_len, 0, LIMIT_P11_PIN);
 		break;
 	case PROTO_KEY_LIST:
 		put_text(e, m->key_list.manufacturer, 0, LIMIT_PROTO_TEXT);

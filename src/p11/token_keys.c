@@ -212,12 +212,12 @@ obj_pair(const struct obj *priv, struct obj *pubs, size_t npubs)
 	return NULL;
 }
 
-char *
-tok_info_uri(const CK_TOKEN_INFO *ti)
+/* A new p11-kit URI naming the token ti (label, manufacturer, model, serial), or NULL. */
+static P11KitUri *
+token_uri_new(const CK_TOKEN_INFO *ti)
 {
 	CK_TOKEN_INFO *uti;
 	P11KitUri *u;
-	char *s = NULL;
 
 	if ((u = p11_kit_uri_new()) == NULL)
 		return NULL;
@@ -226,6 +226,17 @@ tok_info_uri(const CK_TOKEN_INFO *ti)
 	memcpy(uti->manufacturerID, ti->manufacturerID, sizeof(uti->manufacturerID));
 	memcpy(uti->model, ti->model, sizeof(uti->model));
 	memcpy(uti->serialNumber, ti->serialNumber, sizeof(uti->serialNumber));
+	return u;
+}
+
+char *
+tok_info_uri(const CK_TOKEN_INFO *ti)
+{
+	P11KitUri *u;
+	char *s = NULL;
+
+	if ((u = token_uri_new(ti)) == NULL)
+		return NULL;
 	if (p11_kit_uri_format(u, P11_KIT_URI_FOR_TOKEN, &s) != P11_KIT_URI_OK)
 		s = NULL;
 	p11_kit_uri_free(u);
@@ -236,18 +247,12 @@ static char *
 key_uri(const CK_TOKEN_INFO *ti, struct key *k, int with_label)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_TOKEN_INFO *uti;
 	CK_ATTRIBUTE a;
 	P11KitUri *u;
 	char *s = NULL;
 
-	if ((u = p11_kit_uri_new()) == NULL)
+	if ((u = token_uri_new(ti)) == NULL)
 		return NULL;
-	uti = p11_kit_uri_get_token_info(u);
-	memcpy(uti->label, ti->label, sizeof(uti->label));
-	memcpy(uti->manufacturerID, ti->manufacturerID, sizeof(uti->manufacturerID));
-	memcpy(uti->model, ti->model, sizeof(uti->model));
-	memcpy(uti->serialNumber, ti->serialNumber, sizeof(uti->serialNumber));
 	a.type = CKA_CLASS;
 	a.pValue = &cls;
 	a.ulValueLen = sizeof(cls);

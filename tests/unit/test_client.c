@@ -870,7 +870,7 @@ test_token_uri_too_long(void **state)
 	struct snap s = snap_take();
 	struct p11_client_config cfg;
 	struct p11_client *c = NULL;
-	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_PROTO_URI / 2 + 16];
+	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_P11_URI / 2 + 16];
 	const char *uris[1];
 
 	(void)state;
