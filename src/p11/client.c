@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "p11/client.h"
@@ -48,24 +49,6 @@ client_set_why(char *why, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, P11_CLIENT_WHY_MAX, fmt, ap);
 	va_end(ap);
-}
-
-long
-client_ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000L;
-}
-
-void
-client_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* ---- public ---- */
@@ -230,7 +213,6 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	struct p11_client *c = NULL;
 	struct helper *h = NULL;
 	struct timespec deadline;
-	pthread_condattr_t ca;
 	char whybuf[P11_CLIENT_WHY_MAX];
 	int r;
 
@@ -244,21 +226,14 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	*outp = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto nomem;
-	if (pthread_condattr_init(&ca) != 0) {
-		free(c);
-		goto nomem;
-	}
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (pthread_mutex_init(&c->lock, NULL) != 0 ||
-	    pthread_cond_init(&c->reply_cv, &ca) != 0 ||
-	    pthread_cond_init(&c->start_cv, &ca) != 0 ||
-	    pthread_cond_init(&c->send_cv, &ca) != 0) {
+	    clock_cond_init(&c->reply_cv) != 0 ||
+	    clock_cond_init(&c->start_cv) != 0 ||
+	    clock_cond_init(&c->send_cv) != 0) {
 		/* Never in practice on Linux; the objects hold no resources. */
-		pthread_condattr_destroy(&ca);
 		free(c);
 		goto nomem;
 	}
-	pthread_condattr_destroy(&ca);
 	if ((c->helper_path = dup_str(cfg->helper_path)) == NULL ||
 	    (c->module = dup_str(cfg->module)) == NULL || build_argv(c, cfg) != 0) {
 		client_free(c);
@@ -281,8 +256,8 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	c->event_ctx = cfg->event_ctx;
 	c->next_id = 1;
 
-	proto_deadline(c->timeout_ms, &deadline);
-	clock_gettime(CLOCK_MONOTONIC, &c->last_start);
+	clock_deadline_ms(&deadline, c->timeout_ms);
+	clock_deadline_ms(&c->last_start, 0);
 	if ((r = client_helper_start(c, &deadline, &h, why)) != 0) {
 		client_free(c);
 		return r;
@@ -356,7 +331,7 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 		    proto_type_name(req->type));
 		return ERR_INVALID_ARGUMENT;
 	}
-	proto_deadline(c->timeout_ms, &deadline);
+	clock_deadline_ms(&deadline, c->timeout_ms);
 
 	pthread_mutex_lock(&c->lock);
 	if (c->h != NULL && pthread_equal(c->h->reader, pthread_self())) {

@@ -90,10 +90,7 @@ struct p11_client {
 
 /* client.c */
 void client_set_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-long client_ms_since(const struct timespec *t);
-void client_sleep_ms(long ms);
 /* client_spawn.c */
-void client_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp);
 int client_helper_start(struct p11_client *c, const struct timespec *deadline, struct helper **outp, char *why);
 int client_reader_start(struct helper *h, char *why);
 void client_helper_abort(struct helper *h);

@@ -23,6 +23,7 @@
 
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/spawn.h"
 #include "p11/client.h"
 #include "p11/client_int.h"
 
@@ -301,7 +302,7 @@ client_reader_main(void *arg)
 	snprintf(kill_reason, sizeof(kill_reason), "%s", h->kill_reason);
 	pthread_mutex_unlock(&c->lock);
 	shutdown(h->fd, SHUT_RDWR);	/* senders fail fast from now on */
-	client_reap(h->pid, stop ? STOP_GRACE_MS : (violation || kill_reason[0] != '\0') ? 0 :
+	spawn_reap(h->pid, stop ? STOP_GRACE_MS : (violation || kill_reason[0] != '\0') ? 0 :
 	    EOF_GRACE_MS, status, sizeof(status), &killed);
 
 	if (stop)

@@ -20,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/spawn.h"
 #include "p11/client.h"
 #include "p11/client_int.h"
 
@@ -42,94 +44,20 @@ fd_above_stdio(int fd)
 
 /*
  * Start the helper with `child_fd` as its fd 0, /dev/null as its stdout, our
- * stderr as its stderr, nothing else open, default signal dispositions and an
- * empty signal mask (the daemon's threads may block signals).
+ * stderr as its stderr (core/spawn: nothing else open, default signal
+ * dispositions, an empty signal mask).
  */
 static int
 spawn_helper(struct p11_client *c, int child_fd, pid_t *pidp, char *why)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
+	const int fds[3] = { child_fd, SPAWN_DEVNULL, SPAWN_INHERIT };
 	char ebuf[128];
-	pid_t pid;
-	int e;
+	int r, e;
 
-	*pidp = 0;
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
-		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
-		    strerror_r(e, ebuf, sizeof(ebuf)));
-		return ERR_NOMEM;
-	}
-	if ((e = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
-		    strerror_r(e, ebuf, sizeof(ebuf)));
-		return ERR_NOMEM;
-	}
-	sigemptyset(&none);
-	sigfillset(&all);
-	if ((e = posix_spawn_file_actions_adddup2(&fa, child_fd, 0)) != 0 ||
-	    (e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) != 0 ||
-	    (fcntl(2, F_GETFD) < 0 &&
-	     (e = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)) != 0) ||
-	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
-	    (e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (e = posix_spawn(&pid, c->helper_path, &fa, &attr, c->argv, environ)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		posix_spawnattr_destroy(&attr);
+	if ((r = spawn_start(c->helper_path, c->argv, fds, pidp, &e)) != 0)
 		client_set_why(why, "cannot start the token helper %.120s: %s", c->helper_path,
 		    strerror_r(e, ebuf, sizeof(ebuf)));
-		return e == ENOMEM ? ERR_NOMEM : ERR_IO;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	*pidp = pid;
-	return 0;
-}
-
-/*
- * Wait up to grace_ms for pid to exit, then SIGKILL it; reap it either way.
- * Writes what became of it ("exited with status 3", "died (signal 9)") to
- * out, and sets *killedp when it had to be killed.  Only the thread that
- * owns pid reaps it, so the pid cannot have been reused under the kill().
- */
-void
-client_reap(pid_t pid, long grace_ms, char *out, size_t outsz, int *killedp)
-{
-	struct timespec start;
-	int status, killed = 0;
-	pid_t w;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		w = waitpid(pid, &status, killed ? 0 : WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			/* SIGCHLD ignored, or someone else's waitpid(-1) took it. */
-			snprintf(out, outsz, "ended (its exit status is not known)");
-			*killedp = killed;
-			return;
-		}
-		if (!killed && client_ms_since(&start) >= grace_ms) {
-			kill(pid, SIGKILL);
-			killed = 1;
-			continue;
-		}
-		client_sleep_ms(1);
-	}
-	if (WIFSIGNALED(status))
-		snprintf(out, outsz, "died (signal %d)", WTERMSIG(status));
-	else if (WIFEXITED(status))
-		snprintf(out, outsz, "exited with status %d", WEXITSTATUS(status));
-	else
-		snprintf(out, outsz, "ended");
-	*killedp = killed;
+	return r;
 }
 
 /* ---- starting a helper ---- */
@@ -155,7 +83,7 @@ exchange(struct p11_client *c, struct helper *h, const struct proto_msg *req, co
 	if (r == ERR_PROTO_CLOSED) {
 		/* It is exiting: say how. */
 		shutdown(h->fd, SHUT_RDWR);
-		client_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
+		spawn_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
 		h->pid = 0;
 		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering %s%s",
 		    c->module, killed ? "closed its connection" : status, name,
@@ -322,7 +250,7 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 	proto_msg_free(reply);
 	if (h->pid > 0) {
 		shutdown(h->fd, SHUT_RDWR);
-		client_reap(h->pid, 0, status, sizeof(status), &killed);
+		spawn_reap(h->pid, 0, status, sizeof(status), &killed);
 	}
 	if (sv[1] >= 0)
 		close(sv[1]);
@@ -361,7 +289,7 @@ client_helper_abort(struct helper *h)
 	int killed;
 
 	shutdown(h->fd, SHUT_RDWR);
-	client_reap(h->pid, 0, status, sizeof(status), &killed);
+	spawn_reap(h->pid, 0, status, sizeof(status), &killed);
 	h->pid = 0;
 	h->dead = 1;
 	client_helper_unref(h);
@@ -395,7 +323,7 @@ client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char
 			return ERR_TIMEOUT;
 		}
 	}
-	since = client_ms_since(&c->last_start);
+	since = (long)clock_ms_since(&c->last_start);
 	if (since < RESTART_INTERVAL_MS) {
 		left = RESTART_INTERVAL_MS - since;
 		client_set_why(why, "%.180s; it is restarted at most once a second: try again in %ld ms",
@@ -403,7 +331,7 @@ client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char
 		return ERR_PROTO_CLOSED;
 	}
 	c->starting = 1;
-	clock_gettime(CLOCK_MONOTONIC, &c->last_start);
+	clock_deadline_ms(&c->last_start, 0);
 	old = c->h;
 	c->h = NULL;
 	pthread_mutex_unlock(&c->lock);

@@ -28,7 +28,9 @@
 #include <p11-kit/pkcs11.h>
 
 #include "eth/addr.h"
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
 #include "core/limits.h"
@@ -39,35 +41,19 @@
 
 /* ---- small things ---- */
 
-/* One line on stderr, in one write. */
+/* "<name>: <message>" through core/log (its prefix: "p11signer-token[pid]"). */
 void
 helper_log(const struct helper *h, const char *fmt, ...)
 {
-	char line[640];
+	char text[LIMIT_LOG_LINE];
 	va_list ap;
-	size_t n = 0, off;
-	ssize_t k;
-	int w;
 
 	if (h != NULL && h->quiet)
 		return;
-	w = snprintf(line, sizeof(line) - 1, "p11signer-token[%ld]: %s: ", (long)getpid(),
-	    h != NULL ? h->name : "module");
-	if (w > 0)
-		n = (size_t)w < sizeof(line) - 1 ? (size_t)w : sizeof(line) - 2;
 	va_start(ap, fmt);
-	w = vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (w > 0)
-		n += (size_t)w < sizeof(line) - 1 - n ? (size_t)w : sizeof(line) - 2 - n;
-	line[n++] = '\n';
-	for (off = 0; off < n; off += (size_t)k) {
-		k = write(STDERR_FILENO, line + off, n - off);
-		if (k < 0 && errno == EINTR)
-			k = 0;
-		else if (k <= 0)
-			break;
-	}
+	log_msg("%s: %s", h != NULL ? h->name : "module", text);
 }
 
 void
@@ -80,26 +66,6 @@ static int
 is_io_err(int r)
 {
 	return r == ERR_PROTO_CLOSED || r == ERR_IO || r == ERR_TIMEOUT;
-}
-
-long
-helper_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-helper_ts_add_ms(struct timespec *ts, long ms)
-{
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 uint32_t
@@ -190,7 +156,7 @@ int
 helper_memo_log(struct helper *h, unsigned token, int code, unsigned long *suppressedp)
 {
 	struct memo *mm, *use = NULL;
-	long now = helper_now_ms();
+	long long now = clock_now_ms();
 	size_t i;
 	int log = 1;
 
@@ -231,7 +197,7 @@ send_locked(struct helper *h, const struct proto_msg *m)
 
 	if (h->dead)
 		return h->write_err;
-	proto_deadline(h->send_ms, &dl);
+	clock_deadline_ms(&dl, h->send_ms);
 	r = proto_send(h->fd, m, &dl);
 	if (r != 0 && !is_io_err(r)) {
 		helper_log(h, "cannot encode %s: %s", proto_type_name(m->type), err_name(r));
@@ -403,7 +369,6 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
     struct helper **hp)
 {
 	struct p11_helper_options none;
-	pthread_condattr_t ca;
 	struct helper *h;
 
 	*hp = NULL;
@@ -432,10 +397,7 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	pthread_mutex_init(&h->mon_lock, NULL);
 	pthread_mutex_init(&h->keys_lock, NULL);
 	pthread_mutex_init(&h->memo_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->mon_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&h->mon_cv);
 	h->jobs = calloc(h->max, sizeof(*h->jobs));
 	h->queue = calloc(h->max, sizeof(*h->queue));
 	h->workers = calloc(h->max, sizeof(*h->workers));
@@ -478,14 +440,14 @@ helper_stop(struct helper *h)
 	pthread_cond_signal(&h->mon_cv);
 	pthread_mutex_unlock(&h->mon_lock);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	helper_ts_add_ms(&until, h->stop_ms);
+	clock_deadline_ms(&until, h->stop_ms);
 	for (i = 0; i < h->nworkers; i++)
-		if (pthread_timedjoin_np(h->workers[i], NULL, &until) != 0)
+		if (pthread_clockjoin_np(h->workers[i], NULL, CLOCK_MONOTONIC, &until) != 0)
 			busy = 1;
-	if (h->mon_started && pthread_timedjoin_np(h->mon, NULL, &until) != 0)
+	if (h->mon_started && pthread_clockjoin_np(h->mon, NULL, CLOCK_MONOTONIC, &until) != 0)
 		busy = 1;
-	if (h->usb_started && pthread_timedjoin_np(h->usb_thread, NULL, &until) == 0) {
+	if (h->usb_started &&
+	    pthread_clockjoin_np(h->usb_thread, NULL, CLOCK_MONOTONIC, &until) == 0) {
 		libusb_hotplug_deregister_callback(h->usb, h->usb_cb);
 		libusb_exit(h->usb);
 		h->usb = NULL;
@@ -694,7 +656,7 @@ p11_helper_refuse(int fd, int code, const char *message, int timeout_ms)
 	int r;
 
 	if (timeout_ms >= 0)
-		proto_deadline(timeout_ms, &dl);
+		clock_deadline_ms(&dl, timeout_ms);
 	r = proto_recv(fd, PROTO_FROM_DAEMON, timeout_ms >= 0 ? &dl : NULL, &m);
 	if (is_io_err(r))
 		return r;
@@ -720,7 +682,7 @@ p11_helper_refuse(int fd, int code, const char *message, int timeout_ms)
 		helper_printable(text, message != NULL ? message : err_str(code));
 	}
 	proto_msg_free(m);
-	proto_deadline(timeout_ms >= 0 ? timeout_ms : P11_HELPER_SEND_MS_DEFAULT, &dl);
+	clock_deadline_ms(&dl, timeout_ms >= 0 ? timeout_ms : P11_HELPER_SEND_MS_DEFAULT);
 	r = proto_send(fd, &e, &dl);
 	return r;
 }

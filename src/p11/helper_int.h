@@ -58,7 +58,7 @@ struct snap {
 struct memo {
 	unsigned token;
 	int code;
-	long at_ms;
+	long long at_ms;
 	unsigned long suppressed;
 };
 
@@ -106,8 +106,6 @@ struct helper {
 void helper_log(const struct helper *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void helper_printable(char out[TEXT_SZ], const char *s);
-long helper_now_ms(void);
-void helper_ts_add_ms(struct timespec *ts, long ms);
 const char *helper_token_uri(const struct p11_token_info *t, char slot_uri[SLOT_URI_SZ]);
 int helper_token_get(struct helper *h, unsigned token, struct p11_token_info *out);
 void helper_token_label(struct helper *h, unsigned token, char out[TEXT_SZ]);

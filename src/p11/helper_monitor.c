@@ -20,6 +20,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "eth/addr.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "eth/hex.h"
 #include "eth/keccak.h"
@@ -148,10 +149,10 @@ helper_mon_main(void *arg)
 	struct helper *h = arg;
 	struct timespec until;
 	struct snap cur;
-	long next;
+	long long next;
 	int events = 1, scan, r, last_err = 0;
 
-	next = helper_now_ms() + h->poll_ms;
+	next = clock_now_ms() + h->poll_ms;
 	for (;;) {
 		scan = 0;
 		if (events) {
@@ -163,13 +164,12 @@ helper_mon_main(void *arg)
 				if (r != ERR_P11_CLOSED)
 					helper_log(h, "%s: rescanning every %d ms", err_str(r),
 					    h->poll_ms);
-				next = helper_now_ms() + h->poll_ms;
+				next = clock_now_ms() + h->poll_ms;
 			}
 		}
 		pthread_mutex_lock(&h->mon_lock);
 		if (!events && !h->kick && !h->mon_stop) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			helper_ts_add_ms(&until, MON_TICK_MS);
+			clock_deadline_ms(&until, MON_TICK_MS);
 			pthread_cond_timedwait(&h->mon_cv, &h->mon_lock, &until);
 		}
 		if (h->mon_stop) {
@@ -180,7 +180,7 @@ helper_mon_main(void *arg)
 			scan = 1;
 		h->kick = 0;
 		pthread_mutex_unlock(&h->mon_lock);
-		if (!scan && helper_now_ms() < next)
+		if (!scan && clock_now_ms() < next)
 			continue;
 
 		if ((r = p11_token_rescan(h->m)) != 0 && r != last_err)
@@ -191,7 +191,7 @@ helper_mon_main(void *arg)
 			helper_snap_free(&h->snap);
 			h->snap = cur;
 		}
-		next = helper_now_ms() + (events ? h->event_poll_ms : h->poll_ms);
+		next = clock_now_ms() + (events ? h->event_poll_ms : h->poll_ms);
 	}
 	return NULL;
 }

@@ -367,13 +367,10 @@ int proto_reader_next(struct proto_reader *r, struct proto_msg **outp);
 
 /*
  * Blocking helpers.  deadline is absolute, on CLOCK_MONOTONIC (see
- * proto_deadline()); NULL waits for ever.  Signals (EINTR) are retried
+ * clock_deadline_ms() in core/clock.h); NULL waits for ever.  Signals (EINTR) are retried
  * within the deadline; SIGPIPE is not raised on sockets.  fd may be blocking
  * or not; on a blocking pipe (not a socket) a write may overrun the deadline.
  */
-
-/* deadline := now + timeout_ms on CLOCK_MONOTONIC. */
-void proto_deadline(int timeout_ms, struct timespec *deadline);
 
 /*
  * Encode m and write the whole frame to fd; the frame buffer is wiped.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "eth/sig.h"
@@ -142,37 +143,6 @@ proto_reader_next(struct proto_reader *r, struct proto_msg **outp)
 
 /* ---- blocking I/O ---- */
 
-void
-proto_deadline(int timeout_ms, struct timespec *deadline)
-{
-	clock_gettime(CLOCK_MONOTONIC, deadline);
-	if (timeout_ms < 0)
-		timeout_ms = 0;
-	deadline->tv_sec += timeout_ms / 1000;
-	deadline->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline->tv_nsec >= 1000000000L) {
-		deadline->tv_sec++;
-		deadline->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Milliseconds until the deadline, rounded up; -1 without one; 0 once passed. */
-static int
-ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-	long long ms;
-
-	if (deadline == NULL)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec + 999999L) / 1000000L;
-	if (ms <= 0)
-		return 0;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 /* Wait until fd is ready for events, within the deadline. */
 static int
 wait_fd(int fd, short events, const struct timespec *deadline)
@@ -181,7 +151,7 @@ wait_fd(int fd, short events, const struct timespec *deadline)
 	int ms, n;
 
 	for (;;) {
-		if ((ms = ms_left(deadline)) == 0)
+		if ((ms = clock_ms_left(deadline)) == 0)
 			return ERR_TIMEOUT;
 		pfd.fd = fd;
 		pfd.events = events;

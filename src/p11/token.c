@@ -23,6 +23,7 @@
 #include <p11-kit/uri.h>
 
 #include "eth/addr.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "eth/sig.h"
@@ -366,15 +367,7 @@ p11_token_wait_event(struct p11_module *m, int timeout_ms)
 
 	if (m == NULL)
 		return ERR_INVALID_ARGUMENT;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	if (timeout_ms > 0) {
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	clock_deadline_ms(&deadline, timeout_ms > 0 ? timeout_ms : 0);
 	pthread_mutex_lock(&m->ev_lock);
 	if (!m->ev_started && !m->closing) {
 		/* The thread takes no signals: they are the helper's. */
@@ -420,15 +413,7 @@ p11_token_wait_event(struct p11_module *m, int timeout_ms)
 static int
 mod_locks_init(struct p11_module *m)
 {
-	pthread_condattr_t ca;
-	int ok;
-
-	if (pthread_condattr_init(&ca) != 0)
-		return ERR_NOMEM;
-	ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&m->ev_cv, &ca) == 0;
-	pthread_condattr_destroy(&ca);
-	if (!ok)
+	if (clock_cond_init(&m->ev_cv) != 0)
 		return ERR_NOMEM;
 	if (pthread_mutex_init(&m->scan_lock, NULL) != 0 || pthread_mutex_init(&m->lock, NULL) != 0 ||
 	    pthread_mutex_init(&m->ev_lock, NULL) != 0)
@@ -559,9 +544,8 @@ p11_token_close(struct p11_module *m)
 		m->fn->C_Finalize(NULL);
 	}
 	if (m->ev_started) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += EV_JOIN_SECONDS;
-		joined = pthread_timedjoin_np(m->ev_thread, NULL, &until) == 0;
+		clock_deadline_ms(&until, EV_JOIN_SECONDS * 1000);
+		joined = pthread_clockjoin_np(m->ev_thread, NULL, CLOCK_MONOTONIC, &until) == 0;
 	}
 	if (m->locks_ready) {
 		pthread_mutex_lock(&m->ev_lock);

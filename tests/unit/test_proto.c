@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "p11/proto.h"
@@ -753,7 +754,7 @@ send_thread(void *arg)
 	struct sender *s = arg;
 	struct timespec dl;
 
-	proto_deadline(10000, &dl);
+	clock_deadline_ms(&dl, 10000);
 	s->r = proto_send(s->fd, s->m, &dl);
 	return NULL;
 }
@@ -770,7 +771,7 @@ test_send_recv(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	for (i = 0; i < n; i++) {
 		enum proto_side from = proto_type_sender(msgs[i].type);
-		proto_deadline(5000, &dl);
+		clock_deadline_ms(&dl, 5000);
 		expect_err(proto_send(sv[0], &msgs[i], &dl), 0);
 		expect_err(proto_recv(sv[1], from, &dl, &m), 0);
 		assert_true(msg_eq(&msgs[i], m));
@@ -781,7 +782,7 @@ test_send_recv(void **state)
 	expect_err(proto_recv(sv[1], PROTO_FROM_HELPER, NULL, &m), ERR_PROTO_DIRECTION);
 	assert_null(m);
 	/* Nothing to read: the deadline ends the wait. */
-	proto_deadline(50, &dl);
+	clock_deadline_ms(&dl, 50);
 	expect_err(proto_recv(sv[1], PROTO_FROM_DAEMON, &dl, &m), ERR_TIMEOUT);
 	/* Half a frame, then the peer goes. */
 	assert_int_equal(write(sv[0], "\x00\x00\x00\x0f\x01", 5), 5);
@@ -803,7 +804,7 @@ test_send_recv(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	msgs[0].hello.version = 0;
 	expect_err(proto_send(sv[0], &msgs[0], NULL), ERR_PROTO_FIELD_VALUE);
-	proto_deadline(20, &dl);
+	clock_deadline_ms(&dl, 20);
 	expect_err(proto_recv(sv[1], PROTO_FROM_DAEMON, &dl, &m), ERR_TIMEOUT);
 	close(sv[0]);
 	close(sv[1]);
@@ -836,7 +837,7 @@ test_send_recv_large(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s = (struct sender){ sv[0], &m, 1 };
 	assert_int_equal(pthread_create(&th, NULL, send_thread, &s), 0);
-	proto_deadline(10000, &dl);
+	clock_deadline_ms(&dl, 10000);
 	expect_err(proto_recv(sv[1], PROTO_FROM_HELPER, &dl, &got), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	expect_err(s.r, 0);
@@ -844,7 +845,7 @@ test_send_recv_large(void **state)
 	proto_msg_free(got);
 
 	/* No reader: the sender gives up at its deadline. */
-	proto_deadline(100, &dl);
+	clock_deadline_ms(&dl, 100);
 	expect_err(proto_send(sv[0], &m, &dl), ERR_TIMEOUT);
 	close(sv[0]);
 	close(sv[1]);
