@@ -75,21 +75,6 @@ proto_type_name(int type)
 	return t != NULL ? t->name : "UNKNOWN";
 }
 
-uint32_t
-proto_get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-void
-proto_set_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* ---- the rules on field contents ---- */
 
 /*

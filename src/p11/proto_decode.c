@@ -13,6 +13,7 @@
 #include "eth/addr.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/sig.h"
 #include "p11/proto.h"
 #include "p11/proto_int.h"
@@ -57,61 +58,41 @@ proto_msg_free(struct proto_msg *m)
 	free(m);
 }
 
-/* Unread input. */
-struct cur {
-	const uint8_t *p;
-	size_t len;
-};
-
-static int
-take(struct cur *c, size_t n, const uint8_t **pp)
-{
-	if (c->len < n)
-		return ERR_PROTO_TRUNCATED;
-	*pp = c->p;
-	c->p += n;
-	c->len -= n;
-	return 0;
-}
-
 /*
  * A field of min..max bytes.  Its length is checked against the caps before
  * against what is left, so an over-long field reads as over-long.
  */
 static int
-get_field(struct cur *c, size_t min, size_t max, struct cur *f)
+get_field(struct reader *c, size_t min, size_t max, struct reader *f)
 {
 	const uint8_t *p;
 	uint32_t n;
 	int r;
 
-	if ((r = take(c, 4, &p)) != 0)
+	if ((r = reader_take(c, 4, &p)) != 0)
 		return r;
-	n = proto_get_be32(p);
+	n = reader_get_be32(p);
 	if (n > max)
 		return min == max ? ERR_PROTO_FIELD_SIZE : ERR_TOO_LONG;
 	if (n < min)
 		return ERR_PROTO_FIELD_SIZE;
-	if ((r = take(c, n, &f->p)) != 0)
-		return r;
-	f->len = n;
-	return 0;
+	return reader_sub(c, n, f);
 }
 
 static int
-get_count(struct cur *c, size_t *np)
+get_count(struct reader *c, size_t *np)
 {
 	const uint8_t *p;
 	int r;
 
-	if ((r = take(c, 2, &p)) != 0)
+	if ((r = reader_take(c, 2, &p)) != 0)
 		return r;
 	*np = (size_t)p[0] << 8 | p[1];
 	return 0;
 }
 
 static int
-get_record(struct cur *c, size_t want)
+get_record(struct reader *c, size_t want)
 {
 	size_t n;
 	int r;
@@ -122,15 +103,15 @@ get_record(struct cur *c, size_t want)
 }
 
 static int
-get_end(const struct cur *c)
+get_end(const struct reader *c)
 {
-	return c->len == 0 ? 0 : ERR_PROTO_TRAILING;
+	return reader_end(c, ERR_PROTO_TRAILING);
 }
 
 static int
-get_u8(struct cur *c, uint8_t *v)
+get_u8(struct reader *c, uint8_t *v)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, 1, 1, &f)) != 0)
@@ -140,33 +121,33 @@ get_u8(struct cur *c, uint8_t *v)
 }
 
 static int
-get_u32(struct cur *c, uint32_t *v)
+get_u32(struct reader *c, uint32_t *v)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, 4, 4, &f)) != 0)
 		return r;
-	*v = proto_get_be32(f.p);
+	*v = reader_get_be32(f.p);
 	return 0;
 }
 
 static int
-get_u64(struct cur *c, uint64_t *v)
+get_u64(struct reader *c, uint64_t *v)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, 8, 8, &f)) != 0)
 		return r;
-	*v = (uint64_t)proto_get_be32(f.p) << 32 | proto_get_be32(f.p + 4);
+	*v = (uint64_t)reader_get_be32(f.p) << 32 | reader_get_be32(f.p + 4);
 	return 0;
 }
 
 static int
-get_fixed(struct cur *c, uint8_t *out, size_t n)
+get_fixed(struct reader *c, uint8_t *out, size_t n)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, n, n, &f)) != 0)
@@ -177,70 +158,70 @@ get_fixed(struct cur *c, uint8_t *out, size_t n)
 
 /* A copy owned by m; an empty field gives a non-NULL empty buffer. */
 static int
-get_bytes(struct proto_msg *m, struct cur *c, size_t min, size_t max,
+get_bytes(struct proto_msg *m, struct reader *c, size_t min, size_t max,
     const uint8_t **pp, size_t *lenp)
 {
-	struct cur f;
+	struct reader f;
 	uint8_t *p;
 	int r;
 
 	if ((r = get_field(c, min, max, &f)) != 0)
 		return r;
-	*lenp = f.len;
-	if (f.len == 0) {
+	*lenp = f.left;
+	if (f.left == 0) {
 		*pp = empty_bytes;
 		return 0;
 	}
-	if ((p = msg_alloc(m, f.len)) == NULL)
+	if ((p = msg_alloc(m, f.left)) == NULL)
 		return ERR_NOMEM;
-	memcpy(p, f.p, f.len);
+	memcpy(p, f.p, f.left);
 	*pp = p;
 	return 0;
 }
 
 static int
-copy_string(struct proto_msg *m, const struct cur *f, const char **sp)
+copy_string(struct proto_msg *m, const struct reader *f, const char **sp)
 {
 	char *s;
 
-	if (f->len == 0) {
+	if (f->left == 0) {
 		*sp = "";
 		return 0;
 	}
-	if ((s = msg_alloc(m, f->len + 1)) == NULL)
+	if ((s = msg_alloc(m, f->left + 1)) == NULL)
 		return ERR_NOMEM;
-	memcpy(s, f->p, f->len);
-	s[f->len] = '\0';
+	memcpy(s, f->p, f->left);
+	s[f->left] = '\0';
 	*sp = s;
 	return 0;
 }
 
 static int
-get_text(struct proto_msg *m, struct cur *c, size_t min, size_t max, const char **sp)
+get_text(struct proto_msg *m, struct reader *c, size_t min, size_t max, const char **sp)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, 0, max, &f)) != 0 ||
-	    (r = proto_check_text(f.p, f.len, min, max)) != 0)
+	    (r = proto_check_text(f.p, f.left, min, max)) != 0)
 		return r;
 	return copy_string(m, &f, sp);
 }
 
 static int
-get_uri(struct proto_msg *m, struct cur *c, int required, const char **sp)
+get_uri(struct proto_msg *m, struct reader *c, int required, const char **sp)
 {
-	struct cur f;
+	struct reader f;
 	int r;
 
 	if ((r = get_field(c, 0, LIMIT_P11_URI, &f)) != 0 ||
-	    (r = proto_check_uri(f.p, f.len, required)) != 0)
+	    (r = proto_check_uri(f.p, f.left, required)) != 0)
 		return r;
 	return copy_string(m, &f, sp);
 }
 
 static int
-get_key_fields(struct proto_msg *m, struct cur *c, struct proto_key *k)
+get_key_fields(struct proto_msg *m, struct reader *c, struct proto_key *k)
 {
 	int r;
 
@@ -260,8 +241,8 @@ get_key_fields(struct proto_msg *m, struct cur *c, struct proto_key *k)
  * before the array is allocated.
  */
 static int
-get_list(struct proto_msg *m, struct cur *c, size_t cap, size_t item_size,
-    struct cur *items, size_t *np, void **arrayp)
+get_list(struct proto_msg *m, struct reader *c, size_t cap, size_t item_size,
+    struct reader *items, size_t *np, void **arrayp)
 {
 	size_t n;
 	void *a;
@@ -273,7 +254,7 @@ get_list(struct proto_msg *m, struct cur *c, size_t cap, size_t item_size,
 		return r;
 	if (n > cap)
 		return ERR_TOO_MANY;
-	if (n > items->len / 4)
+	if (n > items->left / 4)
 		return ERR_PROTO_TRUNCATED;
 	if (n > 0 && (a = msg_alloc(m, n * item_size)) == NULL)
 		return ERR_NOMEM;
@@ -283,9 +264,9 @@ get_list(struct proto_msg *m, struct cur *c, size_t cap, size_t item_size,
 }
 
 static int
-get_token(struct proto_msg *m, struct cur *c, struct proto_token *t, size_t *total_keys)
+get_token(struct proto_msg *m, struct reader *c, struct proto_token *t, size_t *total_keys)
 {
-	struct cur rec, items, kf;
+	struct reader rec, items, kf;
 	struct proto_key *keys;
 	size_t i;
 	void *a;
@@ -319,9 +300,9 @@ get_token(struct proto_msg *m, struct cur *c, struct proto_token *t, size_t *tot
 }
 
 static int
-get_key_list(struct proto_msg *m, struct cur *c, struct proto_key_list *l)
+get_key_list(struct proto_msg *m, struct reader *c, struct proto_key_list *l)
 {
-	struct cur items;
+	struct reader items;
 	struct proto_token *tokens;
 	size_t i, total_keys = 0;
 	void *a;
@@ -344,10 +325,10 @@ get_key_list(struct proto_msg *m, struct cur *c, struct proto_key_list *l)
 
 /* A list of at most cap required URIs, copies owned by m. */
 static int
-get_uri_list(struct proto_msg *m, struct cur *c, size_t cap, const char *const **urisp,
+get_uri_list(struct proto_msg *m, struct reader *c, size_t cap, const char *const **urisp,
     size_t *np)
 {
-	struct cur items;
+	struct reader items;
 	const char **uris;
 	size_t i;
 	void *a;
@@ -364,7 +345,7 @@ get_uri_list(struct proto_msg *m, struct cur *c, size_t cap, const char *const *
 }
 
 static int
-get_body(struct proto_msg *m, struct cur *c)
+get_body(struct proto_msg *m, struct reader *c)
 {
 	uint32_t code;
 	int r = 0;
@@ -438,7 +419,7 @@ get_body(struct proto_msg *m, struct cur *c)
 int
 proto_frame_body_len(const uint8_t prefix[PROTO_PREFIX_LEN], size_t *np)
 {
-	uint32_t n = proto_get_be32(prefix);
+	uint32_t n = reader_get_be32(prefix);
 
 	if (n < BODY_MIN || n > LIMIT_PROTO_FRAME)
 		return ERR_PROTO_FRAME_SIZE;
@@ -452,7 +433,8 @@ proto_decode(const uint8_t *untrusted_frame, size_t len, enum proto_side from,
 {
 	struct proto_msg *m = NULL;
 	const struct type_info *t;
-	struct cur c;
+	const uint8_t *head;
+	struct reader c;
 	size_t n;
 	int r;
 
@@ -465,18 +447,18 @@ proto_decode(const uint8_t *untrusted_frame, size_t len, enum proto_side from,
 		return ERR_PROTO_TRUNCATED;
 	if (len - PROTO_PREFIX_LEN > n)
 		return ERR_PROTO_TRAILING;
-	c.p = untrusted_frame + PROTO_PREFIX_LEN;
-	c.len = n;
+	reader_init(&c, untrusted_frame + PROTO_PREFIX_LEN, n, ERR_PROTO_TRUNCATED);
 	if ((t = proto_type_info(c.p[0])) == NULL)
 		return ERR_PROTO_UNKNOWN_TYPE;
 	if (t->sender != from)
 		return ERR_PROTO_DIRECTION;
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return ERR_NOMEM;
-	m->type = c.p[0];
-	m->id = proto_get_be32(c.p + 1);
-	c.p += 5;
-	c.len -= 5;
+	/* type and id: the body is at least BODY_MIN bytes (proto_frame_body_len) */
+	if ((r = reader_take(&c, 5, &head)) != 0)
+		goto out;
+	m->type = head[0];
+	m->id = reader_get_be32(head + 1);
 	if ((r = get_record(&c, t->nfields)) != 0 ||
 	    (r = get_body(m, &c)) != 0 ||
 	    (r = get_end(&c)) != 0 ||

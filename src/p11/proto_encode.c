@@ -13,6 +13,7 @@
 #include "eth/addr.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/sig.h"
 #include "p11/proto.h"
 #include "p11/proto_int.h"
@@ -37,7 +38,7 @@ put_be32(struct enc *e, uint32_t v)
 {
 	uint8_t p[4];
 
-	proto_set_be32(p, v);
+	reader_put_be32(p, v);
 	put_raw(e, p, 4);
 }
 
@@ -71,7 +72,7 @@ put_u32(struct enc *e, uint32_t v)
 {
 	uint8_t p[4];
 
-	proto_set_be32(p, v);
+	reader_put_be32(p, v);
 	put_field(e, p, 4);
 }
 
@@ -80,8 +81,8 @@ put_u64(struct enc *e, uint64_t v)
 {
 	uint8_t p[8];
 
-	proto_set_be32(p, (uint32_t)(v >> 32));
-	proto_set_be32(p + 4, (uint32_t)v);
+	reader_put_be32(p, (uint32_t)(v >> 32));
+	reader_put_be32(p + 4, (uint32_t)v);
 	put_field(e, p, 8);
 }
 
@@ -147,7 +148,7 @@ put_close(struct enc *e, size_t at)
 		e->r = ERR_PROTO_FRAME_SIZE;
 		return;
 	}
-	proto_set_be32(e->b->p + at, (uint32_t)n);
+	reader_put_be32(e->b->p + at, (uint32_t)n);
 }
 
 static void
@@ -297,7 +298,7 @@ proto_encode(struct eth_buf *b, const struct proto_msg *m)
 		if (n > LIMIT_PROTO_FRAME)
 			e.r = ERR_PROTO_FRAME_SIZE;
 		else
-			proto_set_be32(b->p + start, (uint32_t)n);
+			reader_put_be32(b->p + start, (uint32_t)n);
 	}
 	if (e.r != 0 && b->len > start) {
 		explicit_bzero(b->p + start, b->len - start);

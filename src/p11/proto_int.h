@@ -31,8 +31,6 @@ struct type_info {
 
 /* proto.c */
 const struct type_info *proto_type_info(int type);
-uint32_t proto_get_be32(const uint8_t *p);
-void proto_set_be32(uint8_t *p, uint32_t v);
 int proto_check_text(const uint8_t *p, size_t n, size_t min, size_t max);
 int proto_check_uri(const uint8_t *p, size_t n, int required);
 int proto_check_msg(const struct proto_msg *m);

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "eth/sig.h"
 #include "p11/proto.h"
 #include "p11/proto_int.h"
@@ -119,7 +120,7 @@ proto_reader_next(struct proto_reader *r, struct proto_msg **outp)
 	if (r->err != 0)
 		return r->err;
 	if (r->buf.len < PROTO_PREFIX_LEN ||
-	    r->buf.len - PROTO_PREFIX_LEN < proto_get_be32(r->buf.p)) {
+	    r->buf.len - PROTO_PREFIX_LEN < reader_get_be32(r->buf.p)) {
 		if ((e = reader_check_head(r)) != 0)
 			return e;
 		if (r->eof)
