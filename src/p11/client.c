@@ -39,18 +39,6 @@
 #include "p11/client.h"
 #include "p11/client_int.h"
 
-void
-client_set_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, P11_CLIENT_WHY_MAX, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- public ---- */
 
 static char *
@@ -220,8 +208,8 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 		why = whybuf;
 	why[0] = '\0';
 	if (outp == NULL || !config_ok(cfg)) {
-		client_set_why(why, "invalid token helper configuration (helper path, module, lists)");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "invalid token helper configuration "
+		    "(helper path, module, lists)");
 	}
 	*outp = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -242,14 +230,12 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	if ((r = copy_tokens(c, cfg)) != 0) {
 		client_free(c);
 		if (r == ERR_P11_URI_INVALID) {
-			client_set_why(why, "%s", err_str(r));
-			return r;
+			return err_why(why, r, "%s", err_str(r));
 		}
 		if (r != ERR_TOO_LONG)
 			goto nomem;
-		client_set_why(why, "a --token URI is longer than %d bytes (once %%-encoded)",
+		return err_why(why, r, "a --token URI is longer than %d bytes (once %%-encoded)",
 		    LIMIT_P11_URI);
-		return r;
 	}
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->on_event = cfg->on_event;
@@ -276,8 +262,7 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	return 0;
 
  nomem:
-	client_set_why(why, "out of memory");
-	return ERR_NOMEM;
+	return err_why(why, ERR_NOMEM, "out of memory");
 }
 
 void
@@ -323,28 +308,25 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	if (replyp != NULL)
 		*replyp = NULL;
 	if (c == NULL || req == NULL || replyp == NULL) {
-		client_set_why(why, "p11_client_call: missing argument");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_call: missing argument");
 	}
 	if (proto_type_sender(req->type) != PROTO_FROM_DAEMON || req->type == PROTO_HELLO) {
-		client_set_why(why, "%s is not a request that can be sent to the token helper",
-		    proto_type_name(req->type));
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "%s is not a request that can be sent to "
+		    "the token helper", proto_type_name(req->type));
 	}
 	clock_deadline_ms(&deadline, c->timeout_ms);
 
 	pthread_mutex_lock(&c->lock);
 	if (c->h != NULL && pthread_equal(c->h->reader, pthread_self())) {
 		/* It would wait for a reply that only this thread can read. */
-		client_set_why(why, "the token helper cannot be called from its on_event callback");
-		r = ERR_INVALID_ARGUMENT;
+		r = err_why(why, ERR_INVALID_ARGUMENT, "the token helper cannot be called from its "
+		    "on_event callback");
 		goto out_locked;
 	}
 	if ((r = client_ensure_helper(c, &deadline, why)) != 0)
 		goto out_locked;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		client_set_why(why, "out of memory");
-		r = ERR_NOMEM;
+		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out_locked;
 	}
 	h = c->h;
@@ -384,11 +366,12 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 		if (!p->done)
 			client_pending_unlink(c, p);
 		if (sent)
-			client_set_why(why, "the %s request cannot be sent: %s", proto_type_name(req->type),
-			    err_str(r));
+			(void)err_why(why, r, "the %s request cannot be sent: %s",
+			    proto_type_name(req->type), err_str(r));
 		else
-			client_set_why(why, "the token helper for " MODULE_SHOWN " did not take the %s request "
-			    "within %d ms", c->module, proto_type_name(req->type), c->timeout_ms);
+			(void)err_why(why, r, "the token helper for " MODULE_SHOWN " did not take "
+			    "the %s request within %d ms", c->module, proto_type_name(req->type),
+			    c->timeout_ms);
 		client_pending_free(p);
 		p = NULL;
 		goto out_locked;
@@ -405,16 +388,15 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 		p = NULL;
 		if (!h->dead && ++h->abandoned >= MAX_ABANDONED)
 			client_helper_end(h, "left too many requests unanswered past their timeout");
-		client_set_why(why, "the token helper for " MODULE_SHOWN " did not answer %s within %d ms",
-		    c->module, proto_type_name(req->type), c->timeout_ms);
-		r = ERR_TIMEOUT;
+		r = err_why(why, ERR_TIMEOUT, "the token helper for " MODULE_SHOWN " did not "
+		    "answer %s within %d ms", c->module, proto_type_name(req->type), c->timeout_ms);
 		goto out_locked;
 	}
 	r = p->result;
 	reply = p->reply;
 	p->reply = NULL;
 	if (r != 0)
-		client_set_why(why, "%s", p->why);
+		(void)err_why(why, r, "%s", p->why);
 	client_pending_free(p);
 	p = NULL;
 
@@ -424,8 +406,8 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	pthread_mutex_unlock(&c->lock);
 	if (r == 0 && reply->type == PROTO_ERROR) {
 		r = reply->error.code < 0 ? reply->error.code : ERR_INTERNAL;
-		client_set_why(why, "%.250s", reply->error.message[0] != '\0' ? reply->error.message :
-		    err_str(r));
+		(void)err_why(why, r, "%.250s",
+		    reply->error.message[0] != '\0' ? reply->error.message : err_str(r));
 		proto_msg_free(reply);
 		reply = NULL;
 	}
@@ -440,8 +422,7 @@ p11_client_list(struct p11_client *c, struct proto_msg **key_listp, char why[P11
 	struct proto_msg req;
 
 	if (key_listp == NULL) {
-		client_set_why(why, "p11_client_list: missing argument");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_list: missing argument");
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_LIST_KEYS;
@@ -458,8 +439,7 @@ p11_client_sign(struct p11_client *c, const struct proto_key_ref *key, const uin
 	if (recidp != NULL)
 		*recidp = -1;
 	if (key == NULL || digest == NULL || sig64 == NULL) {
-		client_set_why(why, "p11_client_sign: missing argument");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_sign: missing argument");
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_SIGN;
@@ -485,8 +465,7 @@ p11_client_login(struct p11_client *c, const char *token_uri, uint32_t flags,
 	if (resultp != NULL)
 		memset(resultp, 0, sizeof(*resultp));
 	if (resultp == NULL) {
-		client_set_why(why, "p11_client_login: missing argument");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_login: missing argument");
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_LOGIN;
@@ -511,8 +490,7 @@ p11_client_generate(struct p11_client *c, const char *token_uri, const char *lab
 	struct proto_msg req;
 
 	if (generatedp == NULL) {
-		client_set_why(why, "p11_client_generate: missing argument");
-		return ERR_INVALID_ARGUMENT;
+		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_generate: missing argument");
 	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_GENERATE;

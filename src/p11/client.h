@@ -35,9 +35,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "p11/proto.h"
 
-#define P11_CLIENT_WHY_MAX 256
+/* A why buffer: the one detail buffer of core/err.h. */
+#define P11_CLIENT_WHY_MAX ERR_WHY_MAX
 
 struct p11_client_config {
 	const char *helper_path;	/* the p11signer-token executable */

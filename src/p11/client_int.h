@@ -88,8 +88,6 @@ struct p11_client {
 	size_t nrejected;
 };
 
-/* client.c */
-void client_set_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* client_spawn.c */
 int client_helper_start(struct p11_client *c, const struct timespec *deadline, struct helper **outp, char *why);
 int client_reader_start(struct helper *h, char *why);

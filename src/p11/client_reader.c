@@ -306,20 +306,20 @@ client_reader_main(void *arg)
 	    EOF_GRACE_MS, status, sizeof(status), &killed);
 
 	if (stop)
-		client_set_why(why, "the token helper for " MODULE_SHOWN " was stopped%s", c->module,
-		    killed ? " (killed: it did not exit within 2 s)" : "");
+		(void)err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN " was "
+		    "stopped%s", c->module, killed ? " (killed: it did not exit within 2 s)" : "");
 	else if (kill_reason[0] != '\0')
-		client_set_why(why, "the token helper for " MODULE_SHOWN " %s; it was killed", c->module,
-		    kill_reason);
+		(void)err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN " %s; it "
+		    "was killed", c->module, kill_reason);
 	else if (violation)
-		client_set_why(why, "the token helper for " MODULE_SHOWN " broke the token protocol "
-		    "(%s); it was killed", c->module, detail);
+		(void)err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN " broke "
+		    "the token protocol (%s); it was killed", c->module, detail);
 	else if (killed)
-		client_set_why(why, "the token helper for " MODULE_SHOWN " closed its connection but did "
-		    "not exit; it was killed", c->module);
+		(void)err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN " closed "
+		    "its connection but did not exit; it was killed", c->module);
 	else
-		client_set_why(why, "the token helper for " MODULE_SHOWN " %s%s%.100s", c->module, status,
-		    farewell[0] != '\0' ? ": " : "", farewell);
+		(void)err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN
+		    " %s%s%.100s", c->module, status, farewell[0] != '\0' ? ": " : "", farewell);
 
 	pthread_mutex_lock(&c->lock);
 	h->dead = 1;

@@ -55,7 +55,7 @@ spawn_helper(struct p11_client *c, int child_fd, pid_t *pidp, char *why)
 	int r, e;
 
 	if ((r = spawn_start(c->helper_path, c->argv, fds, pidp, &e)) != 0)
-		client_set_why(why, "cannot start the token helper %.120s: %s", c->helper_path,
+		r = err_why(why, r, "cannot start the token helper %.120s: %s", c->helper_path,
 		    strerror_r(e, ebuf, sizeof(ebuf)));
 	return r;
 }
@@ -85,15 +85,15 @@ exchange(struct p11_client *c, struct helper *h, const struct proto_msg *req, co
 		shutdown(h->fd, SHUT_RDWR);
 		spawn_reap(h->pid, EOF_GRACE_MS, status, sizeof(status), &killed);
 		h->pid = 0;
-		client_set_why(why, "the token helper for " MODULE_SHOWN " %s before answering %s%s",
-		    c->module, killed ? "closed its connection" : status, name,
+		(void)err_why(why, r, "the token helper for " MODULE_SHOWN " %s before answering "
+		    "%s%s", c->module, killed ? "closed its connection" : status, name,
 		    killed ? "; it was killed" : " (its messages are on stderr)");
 	} else if (r == ERR_TIMEOUT) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " did not %s within "
-		    "%d ms; it was killed", c->module, late, c->timeout_ms);
+		(void)err_why(why, r, "the token helper for " MODULE_SHOWN " did not %s within %d "
+		    "ms; it was killed", c->module, late, c->timeout_ms);
 	} else if (r != 0) {
-		client_set_why(why, "the token helper for " MODULE_SHOWN " sent a bad answer to %s "
-		    "(%s); it was killed", c->module, name, err_str(r));
+		(void)err_why(why, r, "the token helper for " MODULE_SHOWN " sent a bad answer to "
+		    "%s (%s); it was killed", c->module, name, err_str(r));
 	}
 	return r;
 }
@@ -102,19 +102,18 @@ exchange(struct p11_client *c, struct helper *h, const struct proto_msg *req, co
 static int
 refused(struct p11_client *c, const struct proto_msg *m, char *why)
 {
-	client_set_why(why, "the token helper for " MODULE_SHOWN " refused to start: %.140s",
-	    c->module, m->error.message[0] != '\0' ? m->error.message : err_str(m->error.code));
-	return m->error.code < 0 ? m->error.code : ERR_PROTO_UNEXPECTED;
+	return err_why(why, m->error.code < 0 ? m->error.code : ERR_PROTO_UNEXPECTED, "the token "
+	    "helper for " MODULE_SHOWN " refused to start: %.140s", c->module,
+	    m->error.message[0] != '\0' ? m->error.message : err_str(m->error.code));
 }
 
 /* The helper answered request type req_type with m, which is no answer to it. */
 static int
 wrong_answer(struct p11_client *c, int req_type, const struct proto_msg *m, char *why)
 {
-	client_set_why(why, "the token helper for " MODULE_SHOWN " answered %s with %s "
-	    "(request %u)", c->module, proto_type_name(req_type), proto_type_name(m->type),
-	    (unsigned)m->id);
-	return ERR_PROTO_UNEXPECTED;
+	return err_why(why, ERR_PROTO_UNEXPECTED, "the token helper for " MODULE_SHOWN " answered "
+	    "%s with %s (request %u)", c->module, proto_type_name(req_type),
+	    proto_type_name(m->type), (unsigned)m->id);
 }
 
 /* Check the answer to HELLO.  0, or an error with why. */
@@ -124,20 +123,18 @@ check_hello_reply(struct p11_client *c, const struct proto_msg *m, char *why)
 	if (m->type == PROTO_ERROR) {
 		if (m->error.code != ERR_PROTO_VERSION)
 			return refused(c, m, why);
-		client_set_why(why, "the token helper %.100s speaks another token protocol version "
-		    "(it says: %.80s); this program speaks version %d: are both from the "
-		    "same installation?", c->helper_path,
+		return err_why(why, m->error.code, "the token helper %.100s speaks another token "
+		    "protocol version (it says: %.80s); this program speaks version %d: are both "
+		    "from the same installation?", c->helper_path,
 		    m->error.message[0] != '\0' ? m->error.message : "version mismatch",
 		    PROTO_VERSION);
-		return m->error.code;
 	}
 	if (m->type != PROTO_HELLO_REPLY || m->id != 1)
 		return wrong_answer(c, PROTO_HELLO, m, why);
 	if (m->hello.version != PROTO_VERSION) {
-		client_set_why(why, "the token helper %.100s speaks token protocol version %u; this "
-		    "program speaks version %d: are both from the same installation?",
-		    c->helper_path, (unsigned)m->hello.version, PROTO_VERSION);
-		return ERR_PROTO_VERSION;
+		return err_why(why, ERR_PROTO_VERSION, "the token helper %.100s speaks token "
+		    "protocol version %u; this program speaks version %d: are both from the same "
+		    "installation?", c->helper_path, (unsigned)m->hello.version, PROTO_VERSION);
 	}
 	return 0;
 }
@@ -204,24 +201,21 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 
 	*outp = NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		client_set_why(why, "out of memory");
-		return ERR_NOMEM;
+		return err_why(why, ERR_NOMEM, "out of memory");
 	}
 	h->c = c;
 	h->fd = -1;
 	h->refs = 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": socketpair: %s",
-		    c->module, strerror(errno));
-		r = ERR_IO;
+		r = err_why(why, ERR_IO, "cannot start the token helper for " MODULE_SHOWN
+		    ": socketpair: %s", c->module, strerror(errno));
 		goto fail;
 	}
 	sv[0] = fd_above_stdio(sv[0]);
 	sv[1] = fd_above_stdio(sv[1]);
 	if (sv[0] < 0 || sv[1] < 0) {
-		client_set_why(why, "cannot start the token helper for " MODULE_SHOWN ": %s", c->module,
-		    strerror(errno));
-		r = ERR_IO;
+		r = err_why(why, ERR_IO, "cannot start the token helper for " MODULE_SHOWN ": %s",
+		    c->module, strerror(errno));
 		goto fail;
 	}
 	h->fd = sv[0];
@@ -275,8 +269,8 @@ client_reader_start(struct helper *h, char *why)
 	e = pthread_create(&h->reader, NULL, client_reader_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
-		client_set_why(why, "cannot start a thread for the token helper: %s", strerror(e));
-		return e == EAGAIN ? ERR_NOMEM : ERR_INTERNAL;
+		return err_why(why, e == EAGAIN ? ERR_NOMEM : ERR_INTERNAL, "cannot start a thread "
+		    "for the token helper: %s", strerror(e));
 	}
 	return 0;
 }
@@ -309,8 +303,8 @@ client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char
 
 	for (;;) {
 		if (c->stopping) {
-			client_set_why(why, "the token helper for " MODULE_SHOWN " is being stopped", c->module);
-			return ERR_PROTO_CLOSED;
+			return err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN
+			    " is being stopped", c->module);
 		}
 		if (c->h != NULL && !c->h->dead)
 			return 0;
@@ -318,17 +312,15 @@ client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char
 			break;
 		e = pthread_cond_timedwait(&c->start_cv, &c->lock, deadline);
 		if (e == ETIMEDOUT && c->starting) {
-			client_set_why(why, "the token helper for " MODULE_SHOWN " is being restarted and "
-			    "was not ready in time", c->module);
-			return ERR_TIMEOUT;
+			return err_why(why, ERR_TIMEOUT, "the token helper for " MODULE_SHOWN
+			    " is being restarted and was not ready in time", c->module);
 		}
 	}
 	since = (long)clock_ms_since(&c->last_start);
 	if (since < RESTART_INTERVAL_MS) {
 		left = RESTART_INTERVAL_MS - since;
-		client_set_why(why, "%.180s; it is restarted at most once a second: try again in %ld ms",
-		    c->last_why, left);
-		return ERR_PROTO_CLOSED;
+		return err_why(why, ERR_PROTO_CLOSED, "%.180s; it is restarted at most once a "
+		    "second: try again in %ld ms", c->last_why, left);
 	}
 	c->starting = 1;
 	clock_deadline_ms(&c->last_start, 0);
