@@ -290,7 +290,7 @@ send_farewell(struct helper *h, int code, const char *fmt, ...)
 }
 
 /*
- * Answer job j with m (whose fields point to nothing in j->req) and free the
+ * Answer job j with m (whose fields point to nothing in j->untrusted_req) and free the
  * slot.  The slot is free before the answer is out: see the top.
  */
 void
@@ -298,8 +298,8 @@ helper_job_answer(struct helper *h, struct job *j, const struct proto_msg *m)
 {
 	pthread_mutex_lock(&h->wlock);
 	pthread_mutex_lock(&h->lock);
-	proto_msg_free(j->req);		/* wipes */
-	j->req = NULL;
+	proto_msg_free(j->untrusted_req);		/* wipes */
+	j->untrusted_req = NULL;
 	j->state = JOB_FREE;
 	pthread_mutex_unlock(&h->lock);
 	send_locked(h, m);
@@ -323,12 +323,12 @@ helper_job_error(struct helper *h, struct job *j, int code, const char *fmt, ...
 
 /* The next whole message: 0 and *outp, ERR_PROTO_CLOSED at end of file, or the error. */
 static int
-read_one(int fd, struct proto_reader *rd, struct proto_msg **outp)
+read_one(int fd, struct proto_reader *rd, struct proto_msg **untrusted_msgp)
 {
 	int r;
 
 	for (;;) {
-		if ((r = proto_reader_next(rd, outp)) != 0 || *outp != NULL)
+		if ((r = proto_reader_next(rd, untrusted_msgp)) != 0 || *untrusted_msgp != NULL)
 			return r;
 		r = proto_reader_read(rd, fd);
 		if (r != 0 && r != ERR_PROTO_CLOSED)
@@ -346,7 +346,7 @@ helper_free(struct helper *h)
 		return;
 	if (h->jobs != NULL)
 		for (i = 0; i < h->max; i++)
-			proto_msg_free(h->jobs[i].req);
+			proto_msg_free(h->jobs[i].untrusted_req);
 	free(h->jobs);
 	free(h->queue);
 	free(h->workers);
@@ -462,26 +462,26 @@ helper_stop(struct helper *h)
  * daemon has been told).  Steals msg.
  */
 static int
-configure(struct helper *h, struct proto_msg *msg, const struct p11_helper_options *opt)
+configure(struct helper *h, struct proto_msg *untrusted_msg, const struct p11_helper_options *opt)
 {
 	struct p11_module *m = NULL;
 	struct proto_msg *list = NULL;
 	struct job first;
 	char why[TEXT_SZ];
-	uint32_t id = msg->id;
+	uint32_t id = untrusted_msg->id;
 	int r;
 
-	if (msg->type != PROTO_CONFIGURE) {
-		helper_log(h, "the daemon sent %s before CONFIGURE", proto_type_name(msg->type));
+	if (untrusted_msg->type != PROTO_CONFIGURE) {
+		helper_log(h, "the daemon sent %s before CONFIGURE", proto_type_name(untrusted_msg->type));
 		send_farewell(h, ERR_PROTO_UNEXPECTED, "CONFIGURE must follow HELLO, not %s",
-		    proto_type_name(msg->type));
+		    proto_type_name(untrusted_msg->type));
 		r = ERR_PROTO_UNEXPECTED;
 		goto out;
 	}
 	why[0] = '\0';
-	r = opt->open(opt->open_ctx, &msg->configure, &m, why, sizeof(why));
-	proto_msg_free(msg);	/* wipes the URIs, which may hold a PIN */
-	msg = NULL;
+	r = opt->open(opt->open_ctx, &untrusted_msg->configure, &m, why, sizeof(why));
+	proto_msg_free(untrusted_msg);	/* wipes the URIs, which may hold a PIN */
+	untrusted_msg = NULL;
 	if (r != 0) {
 		helper_send_error(h, id, r, "%s", why[0] != '\0' ? why : err_str(r));
 		goto out;
@@ -501,14 +501,14 @@ configure(struct helper *h, struct proto_msg *msg, const struct p11_helper_optio
 	memset(&first, 0, sizeof(first));
 	first.state = JOB_RUNNING;
 	first.id = id;
-	first.req = list;
+	first.untrusted_req = list;
 	list = NULL;
 	helper_do_list(h, &first);
 	pthread_mutex_lock(&h->wlock);
 	r = h->dead ? h->write_err : 0;
 	pthread_mutex_unlock(&h->wlock);
  out:
-	proto_msg_free(msg);
+	proto_msg_free(untrusted_msg);
 	return r;
 }
 
@@ -517,7 +517,7 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
     int *busyp)
 {
 	struct proto_reader *rd = NULL;
-	struct proto_msg *msg = NULL, reply;
+	struct proto_msg *untrusted_msg = NULL, reply;
 	struct helper *h = NULL;
 	unsigned i;
 	uint32_t id;
@@ -535,7 +535,7 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		goto out;
 
 	/* HELLO, and nothing else, first. */
-	if ((r = read_one(fd, rd, &msg)) != 0) {
+	if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
 		if (r == ERR_PROTO_CLOSED) {
 			r = 0;	/* the daemon went before it said anything */
 			goto out;
@@ -544,32 +544,32 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		send_farewell(h, r, "%s", err_str(r));
 		goto out;
 	}
-	if (msg->type != PROTO_HELLO) {
-		helper_log(h, "the daemon sent %s before HELLO", proto_type_name(msg->type));
+	if (untrusted_msg->type != PROTO_HELLO) {
+		helper_log(h, "the daemon sent %s before HELLO", proto_type_name(untrusted_msg->type));
 		send_farewell(h, ERR_PROTO_UNEXPECTED, "HELLO must come first, not %s",
-		    proto_type_name(msg->type));
+		    proto_type_name(untrusted_msg->type));
 		r = ERR_PROTO_UNEXPECTED;
 		goto out;
 	}
-	if (msg->hello.version != PROTO_VERSION) {
+	if (untrusted_msg->hello.version != PROTO_VERSION) {
 		helper_log(h, "the daemon speaks token protocol version %lu, this helper %d",
-		    (unsigned long)msg->hello.version, PROTO_VERSION);
-		helper_send_error(h, msg->id, ERR_PROTO_VERSION, "this helper speaks token protocol "
-		    "version %d, not %lu", PROTO_VERSION, (unsigned long)msg->hello.version);
+		    (unsigned long)untrusted_msg->hello.version, PROTO_VERSION);
+		helper_send_error(h, untrusted_msg->id, ERR_PROTO_VERSION, "this helper speaks token protocol "
+		    "version %d, not %lu", PROTO_VERSION, (unsigned long)untrusted_msg->hello.version);
 		r = ERR_PROTO_VERSION;
 		goto out;
 	}
 	memset(&reply, 0, sizeof(reply));
 	reply.type = PROTO_HELLO_REPLY;
-	reply.id = msg->id;
+	reply.id = untrusted_msg->id;
 	reply.hello.version = PROTO_VERSION;
-	proto_msg_free(msg);
-	msg = NULL;
+	proto_msg_free(untrusted_msg);
+	untrusted_msg = NULL;
 	if ((r = helper_send(h, &reply)) != 0)
 		goto out;
 
 	/* Then CONFIGURE: the module is opened only now, with the daemon's URIs. */
-	if ((r = read_one(fd, rd, &msg)) != 0) {
+	if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
 		if (r == ERR_PROTO_CLOSED) {
 			r = 0;
 			goto out;
@@ -578,8 +578,8 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		send_farewell(h, r, "%s", err_str(r));
 		goto out;
 	}
-	r = configure(h, msg, opt);	/* takes msg */
-	msg = NULL;
+	r = configure(h, untrusted_msg, opt);	/* takes untrusted_msg */
+	untrusted_msg = NULL;
 	*modp = h->m;
 	if (r != 0)
 		goto out;
@@ -607,7 +607,7 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 
 	/* Requests, in any number and order, until the daemon closes. */
 	for (;;) {
-		if ((r = read_one(fd, rd, &msg)) != 0) {
+		if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
 			if (r == ERR_PROTO_CLOSED) {
 				pthread_mutex_lock(&h->wlock);
 				r = h->dead ? h->write_err : 0;
@@ -618,16 +618,16 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 			send_farewell(h, r, "%s", err_str(r));
 			break;
 		}
-		if (msg->type == PROTO_HELLO || msg->type == PROTO_CONFIGURE) {
-			helper_log(h, "the daemon sent %s again", proto_type_name(msg->type));
+		if (untrusted_msg->type == PROTO_HELLO || untrusted_msg->type == PROTO_CONFIGURE) {
+			helper_log(h, "the daemon sent %s again", proto_type_name(untrusted_msg->type));
 			send_farewell(h, ERR_PROTO_UNEXPECTED, "%s again",
-			    proto_type_name(msg->type));
+			    proto_type_name(untrusted_msg->type));
 			r = ERR_PROTO_UNEXPECTED;
 			break;
 		}
-		id = msg->id;
-		r = helper_job_queue(h, msg);	/* takes msg, whatever it returns */
-		msg = NULL;
+		id = untrusted_msg->id;
+		r = helper_job_queue(h, untrusted_msg);	/* takes untrusted_msg, whatever it returns */
+		untrusted_msg = NULL;
 		if (r != 0) {
 			helper_log(h, "the daemon sent request %lu while it was in flight", (unsigned long)id);
 			send_farewell(h, r, "request %lu is already in flight", (unsigned long)id);
@@ -635,7 +635,7 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		}
 	}
  out:
-	proto_msg_free(msg);
+	proto_msg_free(untrusted_msg);
 	proto_reader_free(rd);
 	busy = helper_stop(h);
 	if (busyp != NULL)

@@ -27,7 +27,12 @@ enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING };
 struct job {
 	enum job_state state;
 	uint32_t id;
-	struct proto_msg *req;		/* owned; NULL once its PIN is out of it */
+	/*
+	 * Owned; NULL once its PIN is out of it.  As decoded: well formed, but
+	 * its handles, token numbers and URIs are checked by the request that
+	 * runs it (helper_requests.c).
+	 */
+	struct proto_msg *untrusted_req;
 };
 
 /* A key that has a handle: handle h is keys[h - 1]. */
@@ -120,7 +125,7 @@ int helper_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* helper_requests.c */
 void helper_do_list(struct helper *h, struct job *j);
 void *helper_worker_main(void *arg);
-int helper_job_queue(struct helper *h, struct proto_msg *m);
+int helper_job_queue(struct helper *h, struct proto_msg *untrusted_req);
 /* helper_monitor.c */
 void helper_snap_free(struct snap *s);
 int helper_snap_take(struct helper *h, struct snap *s);

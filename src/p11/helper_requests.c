@@ -265,7 +265,7 @@ do_key_status(struct helper *h, struct job *j)
 	m.type = PROTO_KEY_STATE;
 	m.id = j->id;
 	m.key_state.state = PROTO_KEY_NOT_FOUND;
-	r = key_resolve(h, &j->req->key_status.key, &kr);
+	r = key_resolve(h, &j->untrusted_req->key_status.key, &kr);
 	if (r != 0 && r != ERR_P11_KEY_NOT_FOUND) {
 		helper_job_error(h, j, r, "%s", err_str(r));
 		return;
@@ -304,11 +304,11 @@ do_sign(struct helper *h, struct job *j)
 	unsigned token;
 	int r;
 
-	if ((r = key_resolve(h, &j->req->sign.key, &kr)) != 0) {
+	if ((r = key_resolve(h, &j->untrusted_req->sign.key, &kr)) != 0) {
 		helper_job_error(h, j, r, "%s", err_str(r));
 		return;
 	}
-	r = p11_token_sign(h->m, kr.addr, j->req->sign.digest, sig65);
+	r = p11_token_sign(h->m, kr.addr, j->untrusted_req->sign.digest, sig65);
 	if (r == 0) {
 		memset(&m, 0, sizeof(m));
 		m.type = PROTO_SIGNATURE;
@@ -346,7 +346,7 @@ do_sign(struct helper *h, struct job *j)
 static void
 do_generate(struct helper *h, struct job *j)
 {
-	const struct proto_generate *g = &j->req->generate;
+	const struct proto_generate *g = &j->untrusted_req->generate;
 	char label[TEXT_SZ], klabel[TEXT_SZ], a[ETH_ADDR_STR];
 	struct p11_key *key = NULL;
 	struct proto_msg m;
@@ -401,7 +401,7 @@ do_login(struct helper *h, struct job *j)
 		"the token has no PIN pad", "the token refuses the PIN's length or characters",
 		"not tried: few tries are left", "cancelled", "no token in the slot",
 	};
-	const struct proto_login *l = &j->req->login;
+	const struct proto_login *l = &j->untrusted_req->login;
 	uint8_t pin[LIMIT_P11_PIN];
 	size_t pin_len = 0;
 	char label[TEXT_SZ];
@@ -421,8 +421,8 @@ do_login(struct helper *h, struct job *j)
 	}
 	/* The request's copy of the PIN goes now (proto_msg_free wipes it). */
 	pthread_mutex_lock(&h->lock);
-	proto_msg_free(j->req);
-	j->req = NULL;
+	proto_msg_free(j->untrusted_req);
+	j->untrusted_req = NULL;
 	l = NULL;
 	pthread_mutex_unlock(&h->lock);
 	if (r != 0) {
@@ -479,7 +479,7 @@ do_login(struct helper *h, struct job *j)
 static void
 job_run(struct helper *h, struct job *j)
 {
-	switch (j->req->type) {
+	switch (j->untrusted_req->type) {
 	case PROTO_LIST_KEYS:
 		helper_do_list(h, j);
 		break;
@@ -497,7 +497,7 @@ job_run(struct helper *h, struct job *j)
 		break;
 	default:	/* not reached: the reader takes requests only, HELLO once */
 		helper_job_error(h, j, ERR_PROTO_UNEXPECTED, "unexpected %s",
-		    proto_type_name(j->req->type));
+		    proto_type_name(j->untrusted_req->type));
 		break;
 	}
 }
@@ -530,17 +530,17 @@ helper_worker_main(void *arg)
  * when its id is already in flight.  Over the limit it is answered here.
  */
 int
-helper_job_queue(struct helper *h, struct proto_msg *m)
+helper_job_queue(struct helper *h, struct proto_msg *untrusted_req)
 {
 	unsigned i, free_i;
-	uint32_t id = m->id;
-	int type = m->type;
+	uint32_t id = untrusted_req->id;
+	int type = untrusted_req->type;
 
 	pthread_mutex_lock(&h->lock);
 	for (free_i = h->max, i = 0; i < h->max; i++) {
 		if (h->jobs[i].state != JOB_FREE && h->jobs[i].id == id) {
 			pthread_mutex_unlock(&h->lock);
-			proto_msg_free(m);
+			proto_msg_free(untrusted_req);
 			return ERR_PROTO_UNEXPECTED;
 		}
 		if (h->jobs[i].state == JOB_FREE && free_i == h->max)
@@ -548,14 +548,14 @@ helper_job_queue(struct helper *h, struct proto_msg *m)
 	}
 	if (free_i == h->max) {
 		pthread_mutex_unlock(&h->lock);
-		proto_msg_free(m);
+		proto_msg_free(untrusted_req);
 		helper_send_error(h, id, ERR_TOO_MANY, "%u requests are in flight already; %s refused",
 		    h->max, proto_type_name(type));
 		return 0;
 	}
 	h->jobs[free_i].state = JOB_QUEUED;
 	h->jobs[free_i].id = id;
-	h->jobs[free_i].req = m;
+	h->jobs[free_i].untrusted_req = untrusted_req;
 	h->queue[(h->qhead + h->qlen) % h->max] = free_i;
 	h->qlen++;
 	pthread_cond_signal(&h->work_cv);
