@@ -216,7 +216,7 @@ open_module(void *ctx, const struct proto_configure *pc, struct p11_module **mod
 /*
  * The helper's workers for sessions per token (0: the default).  A request
  * for a token holds a worker while it signs or waits for a session, and a
- * token lets in at most its sessions plus LIMIT_P11_TOKEN_WAITERS (token.c):
+ * token lets in at most its sessions plus LIMIT_P11_TOKEN_WAITERS (token_pool.c):
  * twice that many workers, so one slow token leaves at least half of them
  * to the module's other tokens.
  */

@@ -95,7 +95,7 @@
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
 #define LIMIT_P11_KEY_HANDLES     65536          /* keys the token helper gives a handle while it runs */
-/* signing requests waiting for a session of one token (src/p11/token.c
+/* signing requests waiting for a session of one token (src/p11/token_pool.c
  * tok_acquire): one more gets ERR_P11_TOKEN_BUSY at once.  4 x the default
  * pool of 2 sessions: a caller waits at most that many signatures (0.6 s on
  * a YubiHSM 2).  The token helper has 2 x (sessions + this) workers
