@@ -207,10 +207,9 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	if (why == NULL)
 		why = whybuf;
 	why[0] = '\0';
-	if (outp == NULL || !config_ok(cfg)) {
+	if (outp == NULL || !config_ok(cfg))
 		return err_why(why, ERR_INVALID_ARGUMENT, "invalid token helper configuration "
 		    "(helper path, module, lists)");
-	}
 	*outp = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto nomem;
@@ -229,9 +228,8 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	}
 	if ((r = copy_tokens(c, cfg)) != 0) {
 		client_free(c);
-		if (r == ERR_P11_URI_INVALID) {
+		if (r == ERR_P11_URI_INVALID)
 			return err_why(why, r, "%s", err_str(r));
-		}
 		if (r != ERR_TOO_LONG)
 			goto nomem;
 		return err_why(why, r, "a --token URI is longer than %d bytes (once %%-encoded)",
@@ -307,13 +305,11 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	why[0] = '\0';
 	if (replyp != NULL)
 		*replyp = NULL;
-	if (c == NULL || req == NULL || replyp == NULL) {
+	if (c == NULL || req == NULL || replyp == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_call: missing argument");
-	}
-	if (proto_type_sender(req->type) != PROTO_FROM_DAEMON || req->type == PROTO_HELLO) {
+	if (proto_type_sender(req->type) != PROTO_FROM_DAEMON || req->type == PROTO_HELLO)
 		return err_why(why, ERR_INVALID_ARGUMENT, "%s is not a request that can be sent to "
 		    "the token helper", proto_type_name(req->type));
-	}
 	clock_deadline_ms(&deadline, c->timeout_ms);
 
 	pthread_mutex_lock(&c->lock);
@@ -421,9 +417,8 @@ p11_client_list(struct p11_client *c, struct proto_msg **key_listp, char why[P11
 {
 	struct proto_msg req;
 
-	if (key_listp == NULL) {
+	if (key_listp == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_list: missing argument");
-	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_LIST_KEYS;
 	return p11_client_call(c, &req, key_listp, why);
@@ -438,9 +433,8 @@ p11_client_sign(struct p11_client *c, const struct proto_key_ref *key, const uin
 
 	if (recidp != NULL)
 		*recidp = -1;
-	if (key == NULL || digest == NULL || sig64 == NULL) {
+	if (key == NULL || digest == NULL || sig64 == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_sign: missing argument");
-	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_SIGN;
 	req.sign.key = *key;
@@ -464,9 +458,8 @@ p11_client_login(struct p11_client *c, const char *token_uri, uint32_t flags,
 
 	if (resultp != NULL)
 		memset(resultp, 0, sizeof(*resultp));
-	if (resultp == NULL) {
+	if (resultp == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_login: missing argument");
-	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_LOGIN;
 	req.login.token_uri = token_uri;
@@ -489,9 +482,8 @@ p11_client_generate(struct p11_client *c, const char *token_uri, const char *lab
 {
 	struct proto_msg req;
 
-	if (generatedp == NULL) {
+	if (generatedp == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_generate: missing argument");
-	}
 	memset(&req, 0, sizeof(req));
 	req.type = PROTO_GENERATE;
 	req.generate.token_uri = token_uri;

@@ -1,6 +1,8 @@
 /*
  * client_int.h - what the pieces of the token protocol client share
  * (client.c, client_spawn.c, client_reader.c); nothing else includes it.
+ * The functions below are grouped by the file that defines them; each one's
+ * contract is the comment above its definition there.
  */
 #ifndef P11_CLIENT_INT_H
 #define P11_CLIENT_INT_H
@@ -89,7 +91,8 @@ struct p11_client {
 };
 
 /* client_spawn.c */
-int client_helper_start(struct p11_client *c, const struct timespec *deadline, struct helper **outp, char *why);
+int client_helper_start(struct p11_client *c, const struct timespec *deadline,
+    struct helper **outp, char *why);
 int client_reader_start(struct helper *h, char *why);
 void client_helper_abort(struct helper *h);
 int client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char *why);

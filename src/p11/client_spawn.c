@@ -200,9 +200,8 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 	int sv[2] = { -1, -1 }, r, killed;
 
 	*outp = NULL;
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
+	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return err_why(why, ERR_NOMEM, "out of memory");
-	}
 	h->c = c;
 	h->fd = -1;
 	h->refs = 1;
@@ -268,10 +267,9 @@ client_reader_start(struct helper *h, char *why)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	e = pthread_create(&h->reader, NULL, client_reader_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
+	if (e != 0)
 		return err_why(why, e == EAGAIN ? ERR_NOMEM : ERR_INTERNAL, "cannot start a thread "
 		    "for the token helper: %s", strerror(e));
-	}
 	return 0;
 }
 
@@ -302,19 +300,17 @@ client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char
 	int r, e;
 
 	for (;;) {
-		if (c->stopping) {
+		if (c->stopping)
 			return err_why(why, ERR_PROTO_CLOSED, "the token helper for " MODULE_SHOWN
 			    " is being stopped", c->module);
-		}
 		if (c->h != NULL && !c->h->dead)
 			return 0;
 		if (!c->starting)
 			break;
 		e = pthread_cond_timedwait(&c->start_cv, &c->lock, deadline);
-		if (e == ETIMEDOUT && c->starting) {
+		if (e == ETIMEDOUT && c->starting)
 			return err_why(why, ERR_TIMEOUT, "the token helper for " MODULE_SHOWN
 			    " is being restarted and was not ready in time", c->module);
-		}
 	}
 	since = (long)clock_ms_since(&c->last_start);
 	if (since < RESTART_INTERVAL_MS) {

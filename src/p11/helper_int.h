@@ -1,6 +1,8 @@
 /*
  * helper_int.h - what the pieces of the token helper share (helper.c,
  * helper_requests.c, helper_monitor.c); nothing else includes it.
+ * The functions below are grouped by the file that defines them; each one's
+ * contract is the comment above its definition there.
  */
 #ifndef P11_HELPER_INT_H
 #define P11_HELPER_INT_H

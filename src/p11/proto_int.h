@@ -1,6 +1,8 @@
 /*
  * proto_int.h - what the pieces of the token protocol codec share (proto.c,
  * proto_encode.c, proto_decode.c, proto_io.c); nothing else includes it.
+ * The functions below are grouped by the file that defines them; each one's
+ * contract is the comment above its definition there.
  */
 #ifndef P11_PROTO_INT_H
 #define P11_PROTO_INT_H

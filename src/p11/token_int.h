@@ -2,6 +2,8 @@
  * token_int.h - what the pieces of the token layer share (token.c,
  * token_pool.c, token_uri.c, token_keys.c, token_login.c, token_sign.c,
  * token_keygen.c); nothing outside src/p11/token*.c includes it.
+ * The functions below are grouped by the file that defines them; each one's
+ * contract is the comment above its definition there.
  *
  * Locks, outermost first: m->scan_lock (one rescan at a time), t->login_lock
  * (one C_Login per token, which may wait on a PIN pad), m->lock (the token
@@ -145,11 +147,14 @@ int tok_gone(struct tok *t, unsigned gen);
 int tok_sign_fail(struct tok *t, unsigned gen, CK_RV rv);
 int tok_sign_no_key(struct tok *t, unsigned gen);
 void tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti);
-int tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, unsigned *genp);
+int tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp,
+    unsigned *genp);
 void tok_release(struct tok *t, size_t idx, int bad);
-struct tok *tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti);
+struct tok *tok_new(struct p11_module *m, CK_SLOT_ID slot, const CK_SLOT_INFO *si,
+    const CK_TOKEN_INFO *ti);
 struct tok *tok_find(struct p11_module *m, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti);
-int tok_bring_up(struct tok *t, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti);
+int tok_bring_up(struct tok *t, CK_SLOT_ID slot, const CK_SLOT_INFO *si,
+    const CK_TOKEN_INFO *ti);
 void tok_check(struct tok *t);
 /* token_uri.c */
 void tok_uri_free(P11KitUri *u);
@@ -157,16 +162,22 @@ int tok_uri_parse(const char *s, P11KitUri **urip);
 int tok_pin_file_read(const char *path, uint8_t *buf, size_t cap, size_t *lenp);
 void tok_sel_clear(struct sel *s);
 int tok_sel_init(struct sel *s, const char *text);
-int tok_sel_matches_token(const struct sel *s, CK_SLOT_ID slot, const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti);
+int tok_sel_matches_token(const struct sel *s, CK_SLOT_ID slot, const CK_SLOT_INFO *si,
+    const CK_TOKEN_INFO *ti);
 int tok_uri_matches_key(const P11KitUri *uri, struct key *k);
 /* token_keys.c */
-CK_RV tok_attr_get(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, void *buf, size_t cap, CK_ULONG *lenp);
-CK_RV tok_find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *out, CK_ULONG cap, CK_ULONG *np);
+CK_RV tok_attr_get(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE_TYPE type, void *buf, size_t cap, CK_ULONG *lenp);
+CK_RV tok_find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl,
+    CK_ULONG ntmpl, CK_OBJECT_HANDLE *out, CK_ULONG cap, CK_ULONG *np);
 char *tok_info_uri(const CK_TOKEN_INFO *ti);
-int tok_key_fill(struct key *k, const struct tok *t, const CK_TOKEN_INFO *ti, const uint8_t pub[65], const uint8_t *id, size_t id_len, const uint8_t *label, size_t label_len);
+int tok_key_fill(struct key *k, const struct tok *t, const CK_TOKEN_INFO *ti,
+    const uint8_t pub[65], const uint8_t *id, size_t id_len, const uint8_t *label,
+    size_t label_len);
 int tok_scan_keys(struct tok *t);
 /* token_login.c */
-int tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *pin, size_t pin_len, int *didp);
+int tok_login_locked(struct tok *t, enum login_mode mode, unsigned flags, uint8_t *pin,
+    size_t pin_len, int *didp);
 int tok_ensure_login(struct tok *t);
 
 #endif /* P11_TOKEN_INT_H */
