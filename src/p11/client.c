@@ -183,7 +183,7 @@ config_ok(const struct p11_client_config *cfg)
 	    cfg->module == NULL || cfg->module[0] == '\0' ||
 	    (cfg->nallowed > 0 && cfg->allowed_dirs == NULL) ||
 	    (cfg->ntokens > 0 && cfg->token_uris == NULL) ||
-	    cfg->nallowed > 1024 || cfg->ntokens > LIMIT_P11_URIS)
+	    cfg->nallowed > LIMIT_P11_ALLOWED_DIRS || cfg->ntokens > LIMIT_P11_URIS)
 		return 0;
 	for (i = 0; i < cfg->nallowed; i++)
 		if (cfg->allowed_dirs[i] == NULL)
