@@ -11,32 +11,19 @@
  * under h->wlock just before the answer is written, so the daemon, which may
  * reuse an id once it has the answer, never finds the id still taken.
  */
-#include <errno.h>
-#include <limits.h>
-#include <pthread.h>
 
-#include <libusb.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
-#include "eth/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "eth/hex.h"
-#include "eth/keccak.h"
-#include "core/limits.h"
 #include "p11/helper.h"
-#include "p11/proto.h"
-#include "p11/token.h"
 #include "p11/helper_int.h"
 
 /* ---- small things ---- */

@@ -3,31 +3,14 @@
  * (and USB hotplug, where libusb has it), rescans, and sends PROTO_EVENT
  * for what changed.
  */
-#include <errno.h>
-#include <limits.h>
-#include <pthread.h>
 
-#include <libusb.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <p11-kit/pkcs11.h>
-
-#include "eth/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "eth/hex.h"
 #include "eth/keccak.h"
-#include "core/limits.h"
-#include "p11/helper.h"
-#include "p11/proto.h"
-#include "p11/token.h"
 #include "p11/helper_int.h"
 
 /* ---- the monitor: slot events, rescans, PROTO_EVENT ---- */

@@ -3,19 +3,12 @@
  * (field_*, check_*), one place per kind, used by the encoder and the
  * decoder alike.  The wire format is docs/token-protocol.md.
  */
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "eth/addr.h"
 #include "eth/hex.h"
 #include "core/err.h"
-#include "core/limits.h"
 #include "eth/sig.h"
 #include "p11/proto.h"
 #include "p11/proto_int.h"

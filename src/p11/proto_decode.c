@@ -1,21 +1,11 @@
 /*
  * proto_decode.c - the token protocol's decoder (proto_decode, proto_msg_free).
  */
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "eth/addr.h"
 #include "core/err.h"
-#include "core/limits.h"
 #include "core/reader.h"
-#include "eth/sig.h"
-#include "p11/proto.h"
 #include "p11/proto_int.h"
 
 /* ---- decoding ---- */

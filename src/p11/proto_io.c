@@ -3,21 +3,15 @@
  * socket and blocking send and receive with a deadline.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "eth/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/limits.h"
 #include "core/reader.h"
-#include "eth/sig.h"
-#include "p11/proto.h"
 #include "p11/proto_int.h"
 
 /* ---- stream reader ---- */

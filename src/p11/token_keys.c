@@ -2,30 +2,11 @@
  * token_keys.c - key discovery: reading a token's secp256k1 key objects,
  * pairing private and public keys, and the URIs that name them.
  */
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <p11-kit/p11-kit.h>
-#include <p11-kit/uri.h>
 
 #include "eth/addr.h"
 #include "core/err.h"
-#include "core/limits.h"
-#include "eth/sig.h"
-#include "p11/registry.h"
-#include "p11/token.h"
 #include "p11/token_int.h"
 
 const uint8_t tok_secp256k1_oid[TOK_SECP256K1_OID_LEN] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a };

@@ -2,30 +2,10 @@
  * token_sign.c - signing a digest with a token's key, and the state of a
  * key as a signing request would find it.
  */
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <p11-kit/p11-kit.h>
-#include <p11-kit/uri.h>
-
-#include "eth/addr.h"
 #include "core/err.h"
-#include "core/limits.h"
 #include "eth/sig.h"
-#include "p11/registry.h"
-#include "p11/token.h"
 #include "p11/token_int.h"
 
 /* ---- signing ---- */
