@@ -41,6 +41,10 @@
 #include "p11/token.h"
 
 #define HELLO_WAIT_MS	30000	/* a refusal waits this long for the daemon's HELLO */
+/* Without close_range() and /proc: close up to this descriptor (or the
+ * process limit, if lower), a bound on a loop of close() calls. */
+#define CLOSE_FD_MAX	65536
+#define CLOSE_ROUND	256	/* descriptors read from /proc/self/fd per round */
 
 static char module_shown[LIMIT_PROTO_TEXT + 1] = "p11signer-token";
 /* --allow values with their trailing slash; static, so an early exit leaks nothing. */
@@ -61,7 +65,7 @@ close_from(int lowfd)
 {
 	DIR *d;
 	struct dirent *de;
-	int fds[256], n, i, dfd, more;
+	int fds[CLOSE_ROUND], n, i, dfd, more;
 	long fd, max;
 	char *end;
 
@@ -89,8 +93,8 @@ close_from(int lowfd)
 			return;
 	}
 	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
+	if (max < 0 || max > CLOSE_FD_MAX)
+		max = CLOSE_FD_MAX;
 	for (fd = lowfd; fd < max; fd++)
 		close((int)fd);
 }

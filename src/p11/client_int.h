@@ -27,6 +27,9 @@
  * that no longer works.
  */
 #define MAX_ABANDONED		32
+/* A helper that has exited: what its socket still holds is read in at most
+ * this many reads, however much a process that holds it open adds. */
+#define EXITED_READS_MAX	64
 #define MODULE_SHOWN		"%.100s"	/* a module path as shown in a why */
 
 struct pending {

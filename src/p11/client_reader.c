@@ -274,7 +274,7 @@ client_reader_main(void *arg)
 		}
 		if (pfd[1].revents != 0) {
 			/* It has exited; its socket is held open elsewhere.  Take what it sent. */
-			for (i = 0; i < 64 && end == READ_MORE && poll(pfd, 1, 0) > 0; i++)
+			for (i = 0; i < EXITED_READS_MAX && end == READ_MORE && poll(pfd, 1, 0) > 0; i++)
 				end = read_some(h, rd, farewell, sizeof(farewell), detail,
 				    sizeof(detail));
 			if (end == READ_MORE)
