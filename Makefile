@@ -72,9 +72,14 @@ LIBRPC    := $(BUILD)/librpc.a
 RELAY_SRCS := $(wildcard src/relay/*.c)
 RELAY_OBJS := $(RELAY_SRCS:%.c=$(BUILD)/%.o)
 LIBRELAY  := $(BUILD)/librelay.a
-P11_SRCS  := $(wildcard src/p11/*.c)
-P11_OBJS  := $(P11_SRCS:%.c=$(BUILD)/%.o)
-LIBP11    := $(BUILD)/libp11.a
+# src/p11 is two libraries: the daemon's side (the protocol and its client)
+# and the helper's (token, helper, registry), the only objects that see p11-kit.
+P11CLIENT_SRCS := $(wildcard src/p11/client*.c src/p11/proto*.c)
+P11CLIENT_OBJS := $(P11CLIENT_SRCS:%.c=$(BUILD)/%.o)
+LIBP11CLIENT := $(BUILD)/libp11client.a
+P11TOKEN_SRCS := $(filter-out $(P11CLIENT_SRCS),$(wildcard src/p11/*.c))
+P11TOKEN_OBJS := $(P11TOKEN_SRCS:%.c=$(BUILD)/%.o)
+LIBP11TOKEN := $(BUILD)/libp11token.a
 SIGNER_SRCS := $(wildcard src/signer/*.c)
 SIGNER_OBJS := $(SIGNER_SRCS:%.c=$(BUILD)/%.o)
 LIBSIGNER := $(BUILD)/libsigner.a
@@ -104,11 +109,12 @@ $(LIBETH): $(ETH_OBJS)
 $(LIBRELAY): $(RELAY_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/src/p11/%.o: src/p11/%.c
-	@mkdir -p $(dir $@)
-	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) -c -o $@ $<
+$(P11TOKEN_OBJS): ALL_CFLAGS += $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS)
 
-$(LIBP11): $(P11_OBJS)
+$(LIBP11CLIENT): $(P11CLIENT_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBP11TOKEN): $(P11TOKEN_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBSIGNER): $(SIGNER_OBJS)
@@ -120,16 +126,18 @@ $(LIBRPC): $(RPC_OBJS)
 $(TESTLIB): $(TESTLIB_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TESTLIB) $(LIBRELAY) $(LIBSIGNER) $(LIBP11TOKEN) $(LIBP11CLIENT) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(CMOCKA_LIBS) -lpthread
 
-$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIBP11TOKEN) $(LIBP11CLIENT) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) -lpthread
 
 # ---- token layer: src/p11, src/cmd, the token helper (section owned by the token-layer work) ----
-# p11signer (the daemon and its commands) loads no PKCS#11 code: from
-# libp11 it takes only the protocol and the client.  p11signer-token is the
-# only program that links p11-kit.
+# p11signer (the daemon and its commands) loads no PKCS#11 code: it links
+# libp11client (the protocol and the client) and never libp11token, so the
+# linker, not the order of an archive, keeps the PKCS#11 code out of it.
+# p11signer-token is the only program that links p11-kit;
+# tests/integration/layers.test checks both binaries.
 P11_BINS := $(BUILD)/p11signer $(BUILD)/p11signer-token
 # p11signer: main() in p11signer.c, its options and commands beside it
 P11SIGNER_OBJS := $(addprefix $(BUILD)/src/cmd/,p11signer.o options.o token_clients.o serve.o \
@@ -140,9 +148,9 @@ LIBEXEC_STAMP := $(BUILD)/libexecdir.stamp
 $(shell mkdir -p $(BUILD) && [ "$$(cat $(LIBEXEC_STAMP) 2>/dev/null)" = "$(LIBEXECDIR)" ] || echo "$(LIBEXECDIR)" >$(LIBEXEC_STAMP))
 $(BUILD)/src/cmd/options.o: $(LIBEXEC_STAMP)
 $(BUILD)/src/cmd/p11signer-token.o: ALL_CFLAGS += $(P11KIT_CFLAGS)
-$(BUILD)/p11signer: $(P11SIGNER_OBJS) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+$(BUILD)/p11signer: $(P11SIGNER_OBJS) $(LIBSIGNER) $(LIBP11CLIENT) $(LIBRPC) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
-$(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11) $(LIBETH) $(LIBCORE)
+$(BUILD)/p11signer-token: $(BUILD)/src/cmd/p11signer-token.o $(LIBP11TOKEN) $(LIBP11CLIENT) $(LIBETH) $(LIBCORE)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(P11KIT_LIBS) $(LIBUSB_LIBS) -ldl -lpthread
 # ---- end token layer ----
 
@@ -191,7 +199,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SECONDS ?= 60
-FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11) $(LIBRPC) $(LIBETH) $(LIBCORE)
+FUZZ_LIBS := $(LIBRELAY) $(LIBSIGNER) $(LIBP11TOKEN) $(LIBP11CLIENT) $(LIBRPC) $(LIBETH) $(LIBCORE)
 # The fuzzers share the test library's software key (tests/unit/softkey.h).
 FUZZ_LIBS := $(TESTLIB) $(FUZZ_LIBS)
 $(BUILD)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/unit
@@ -244,7 +252,7 @@ demo-gui: all
 	$(Q)BUILD=$(BUILD) scripts/demo-gui
 # ---- end approver ----
 
-all: $(LIBETH) $(LIBCORE) $(LIBRPC) $(LIBP11) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
+all: $(LIBETH) $(LIBCORE) $(LIBRPC) $(LIBP11CLIENT) $(LIBP11TOKEN) $(LIBSIGNER) $(LIBRELAY) $(BINS) $(TOOL_BINS)
 unit: $(UNIT_BINS)
 fixtures: $(FIXTURES)
 tools: $(TOOL_BINS)

@@ -33,40 +33,22 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
+#include "core/parse.h"
 #include "core/limits.h"
 #include "p11/helper.h"
 #include "p11/proto.h"
 #include "p11/token.h"
 
 #define HELLO_WAIT_MS	30000	/* a refusal waits this long for the daemon's HELLO */
+/* Without close_range() and /proc: close up to this descriptor (or the
+ * process limit, if lower), a bound on a loop of close() calls. */
+#define CLOSE_FD_MAX	65536
+#define CLOSE_ROUND	256	/* descriptors read from /proc/self/fd per round */
 
 static char module_shown[LIMIT_PROTO_TEXT + 1] = "p11signer-token";
 /* --allow values with their trailing slash; static, so an early exit leaks nothing. */
 static char *allow[LIMIT_P11_ALLOWED_DIRS + 1];
-
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-logmsg(const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-	int n, w;
-
-	n = snprintf(line, sizeof(line) - 1, "p11signer-token[%ld]: %s: ", (long)getpid(),
-	    module_shown);
-	if (n < 0 || (size_t)n >= sizeof(line) - 1)
-		n = 0;
-	va_start(ap, fmt);
-	w = vsnprintf(line + n, sizeof(line) - 1 - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		n += (size_t)w < sizeof(line) - 1 - (size_t)n ? w : (int)(sizeof(line) - 2) - n;
-	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-		/* nowhere else to say it */
-	}
-}
 
 static void
 usage(FILE *f)
@@ -83,7 +65,7 @@ close_from(int lowfd)
 {
 	DIR *d;
 	struct dirent *de;
-	int fds[256], n, i, dfd, more;
+	int fds[CLOSE_ROUND], n, i, dfd, more;
 	long fd, max;
 	char *end;
 
@@ -111,8 +93,8 @@ close_from(int lowfd)
 			return;
 	}
 	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
+	if (max < 0 || max > CLOSE_FD_MAX)
+		max = CLOSE_FD_MAX;
 	for (fd = lowfd; fd < max; fd++)
 		close((int)fd);
 }
@@ -128,7 +110,7 @@ harden(void)
 	int fd;
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &none) != 0) {
-		logmsg("cannot disable core dumps: %s", strerror(errno));
+		log_msg("%s: cannot disable core dumps: %s", module_shown, strerror(errno));
 		_exit(2);
 	}
 	/* Nothing this process starts may gain privileges (vendor code may exec). */
@@ -168,7 +150,7 @@ refuse(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	logmsg("%s", why);
+	log_msg("%s: %s", module_shown, why);
 	if (fd0_is_socket())
 		(void)p11_helper_refuse(STDIN_FILENO, code, why, HELLO_WAIT_MS);
 	exit(1);
@@ -212,7 +194,7 @@ open_module(void *ctx, const struct proto_configure *pc, struct p11_module **mod
 		/* An invalid URI is the user's --token, not the module's fault. */
 		snprintf(why, whysz, r == ERR_P11_URI_INVALID ? "--token: %s" :
 		    "cannot open the module: %s", err_str(r));
-		logmsg("%s", why);
+		log_msg("%s: %s", module_shown, why);
 		goto out;
 	}
 	p11_token_module_info(*modp, &mi);
@@ -224,7 +206,7 @@ open_module(void *ctx, const struct proto_configure *pc, struct p11_module **mod
 		    sizeof(mf));
 		proto_text_clean((const uint8_t *)mi.description, strlen(mi.description), desc,
 		    sizeof(desc));
-		logmsg("opened (%s, %s %u.%u): %zu token(s), %zu key(s)", mf, desc,
+		log_msg("%s: opened (%s, %s %u.%u): %zu token(s), %zu key(s)", module_shown, mf, desc,
 		    mi.version_major, mi.version_minor, ntoks, nkeys);
 	}
 	free(toks);
@@ -238,7 +220,7 @@ open_module(void *ctx, const struct proto_configure *pc, struct p11_module **mod
 /*
  * The helper's workers for sessions per token (0: the default).  A request
  * for a token holds a worker while it signs or waits for a session, and a
- * token lets in at most its sessions plus LIMIT_P11_TOKEN_WAITERS (token.c):
+ * token lets in at most its sessions plus LIMIT_P11_TOKEN_WAITERS (token_pool.c):
  * twice that many workers, so one slow token leaves at least half of them
  * to the module's other tokens.
  */
@@ -272,9 +254,12 @@ main(int argc, char **argv)
 	unsigned long sessions = 0;
 	struct p11_helper_options opt;
 	struct p11_module *m = NULL;
-	char *end;
+	char prefix[48];
 	int c, r, busy = 0;
 
+	/* Several helpers share the daemon's stderr: each line says which. */
+	snprintf(prefix, sizeof(prefix), "p11signer-token[%ld]", (long)getpid());
+	log_init(prefix);
 	harden();
 
 	memset(&args, 0, sizeof(args));
@@ -308,10 +293,8 @@ main(int argc, char **argv)
 			refuse(ERR_INVALID_ARGUMENT, "--token is gone: token URIs come in the "
 			    "daemon's CONFIGURE, never on a command line");
 		case O_SESSIONS:
-			errno = 0;
-			sessions = strtoul(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || sessions < 1 ||
-			    sessions > LIMIT_P11_SESSIONS)
+			if (parse_unsigned(optarg, LIMIT_P11_SESSIONS, &sessions) != 0 ||
+			    sessions < 1)
 				refuse(ERR_INVALID_ARGUMENT, "--sessions wants 1..%d",
 				    LIMIT_P11_SESSIONS);
 			args.sessions = (unsigned)sessions;
@@ -331,7 +314,8 @@ main(int argc, char **argv)
 		refuse(ERR_INVALID_ARGUMENT, "unexpected argument: %.60s", argv[optind]);
 	if (!fd0_is_socket()) {
 		usage(stderr);
-		logmsg("descriptor 0 is not a socket: p11signer starts this program");
+		log_msg("%s: descriptor 0 is not a socket: p11signer starts this program",
+		    module_shown);
 		return 2;
 	}
 	if (args.module == NULL)
@@ -345,7 +329,7 @@ main(int argc, char **argv)
 	r = p11_helper_serve(STDIN_FILENO, &opt, &m, &busy);
 	if (busy) {
 		/* A thread is still inside the module: closing it now would pull it away. */
-		logmsg("exiting with a request still in the module");
+		log_msg("%s: exiting with a request still in the module", module_shown);
 		_exit(r == 0 ? 0 : 1);
 	}
 	p11_token_close(m);

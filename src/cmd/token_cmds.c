@@ -141,7 +141,7 @@ cmd_keygen(int argc, char **argv)
 	if (r == ERR_P11_NOT_LOGGED_IN && isatty(STDIN_FILENO)) {
 		struct signer_ui_pin_ctx u = { NULL, STDIN_FILENO, NULL };
 		struct proto_login_result lr;
-		uint8_t pin[LIMIT_PROTO_PIN];
+		uint8_t pin[LIMIT_P11_PIN];
 		size_t pinlen = 0;
 
 		if (signer_ui_pin_tty_ask(&u, o.tokens[0], "", pin, sizeof(pin), &pinlen) == 0) {
@@ -185,7 +185,7 @@ cmd_login(int argc, char **argv)
 	struct p11_client *clients[MAX_LIST] = { NULL };
 	struct proto_login_result lr;
 	struct signer_ui_pin_ctx u = { .stdio_ui = NULL, .tty_fd = STDIN_FILENO };
-	uint8_t pin[LIMIT_PROTO_PIN];
+	uint8_t pin[LIMIT_P11_PIN];
 	char why[P11_CLIENT_WHY_MAX] = "", note[256];
 	size_t pinlen = 0;
 	uint32_t flags;

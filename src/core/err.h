@@ -129,7 +129,7 @@
 	X(ERR_UI_BUSY,             -241, "another approver is connected; only one at a time") \
 	/* real tokens (issue 14, tokens/): what their modules refuse */ \
 	X(ERR_P11_KEYGEN_NEEDS_SO, -242, "the token makes keys only after a Security Officer login (an OpenPGP card: its Admin PIN): make the key with the token's own tools, see tokens/") \
-	/* issue 20: the per-token queue (p11/token.c tok_acquire) */ \
+	/* issue 20: the per-token queue (p11/token_pool.c tok_acquire) */ \
 	X(ERR_P11_TOKEN_BUSY,      -243, "the token is busy: every session is in use and too many requests wait for one; try again later") \
 	/* the signer's account_* API (src/signer/api.c makes its JSON-RPC errors from these) */ \
 	X(ERR_API_PARAMS,          -250, "invalid argument") \

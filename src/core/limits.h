@@ -73,12 +73,11 @@
 
 /* token protocol (src/p11/proto.h, docs/token-protocol.md); both sides check
  * them when decoding and when encoding.  The frame cap is set so that a key
- * list at every other cap still fits in one frame. */
+ * list at every other cap still fits in one frame.  A URI, a key id and a
+ * PIN on the wire are bounded by LIMIT_P11_URI, LIMIT_P11_KEY_ID and
+ * LIMIT_P11_PIN below, the same as in the token layer. */
 #define LIMIT_PROTO_FRAME         (2 * 1024 * 1024) /* bytes after the length prefix */
-#define LIMIT_PROTO_URI           1024           /* one RFC 7512 URI */
 #define LIMIT_PROTO_TEXT          256            /* a label, manufacturer, model, serial, message */
-#define LIMIT_PROTO_KEY_ID        256            /* CKA_ID bytes */
-#define LIMIT_PROTO_PIN           128            /* PIN bytes in a login request */
 #define LIMIT_PROTO_TOKENS        64             /* slots/tokens in one key list */
 #define LIMIT_PROTO_KEYS          1024           /* keys in one key list, over all its tokens */
 
@@ -95,7 +94,8 @@
 #define LIMIT_P11_SIG_BYTES       512            /* a signature as the token returns it */
 #define LIMIT_P11_SESSIONS        16             /* sessions in one token's pool */
 #define LIMIT_P11_ALLOWED_DIRS    32             /* module directory prefixes */
-/* signing requests waiting for a session of one token (src/p11/token.c
+#define LIMIT_P11_KEY_HANDLES     65536          /* keys the token helper gives a handle while it runs */
+/* signing requests waiting for a session of one token (src/p11/token_pool.c
  * tok_acquire): one more gets ERR_P11_TOKEN_BUSY at once.  4 x the default
  * pool of 2 sessions: a caller waits at most that many signatures (0.6 s on
  * a YubiHSM 2).  The token helper has 2 x (sessions + this) workers

@@ -35,15 +35,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "p11/proto.h"
 
-#define P11_CLIENT_WHY_MAX 256
+/* A why buffer: the one detail buffer of core/err.h. */
+#define P11_CLIENT_WHY_MAX ERR_WHY_MAX
 
 struct p11_client_config {
 	const char *helper_path;	/* the p11signer-token executable */
 	const char *module;		/* absolute path, or a p11-kit module name */
 	const char *const *allowed_dirs;/* --allow for the helper; NULL: its default */
-	size_t nallowed;
+	size_t nallowed;		/* at most LIMIT_P11_ALLOWED_DIRS, as the helper takes */
 	const char *const *token_uris;	/* --token: offer only these; NULL: all */
 	size_t ntokens;
 	unsigned sessions;		/* per token; 0: the helper's default */

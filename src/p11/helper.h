@@ -106,7 +106,4 @@ int p11_helper_refuse(int fd, int code, const char *message, int timeout_ms);
 /* The protocol's token flags (enum proto_token_flag) for a token of token.h. */
 uint32_t p11_helper_token_flags(const struct p11_token_info *t);
 
-/* 1 when s is a URI that the protocol accepts (docs/token-protocol.md §3), else 0. */
-int p11_helper_uri_ok(const char *s);
-
 #endif /* P11_HELPER_H */

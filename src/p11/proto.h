@@ -157,7 +157,7 @@ struct proto_key {
 	const char *uri;		/* RFC 7512 object URI ("pkcs11:..."), required */
 	const char *label;		/* CKA_LABEL, text, may be "" */
 	const uint8_t *id;		/* CKA_ID, may be empty */
-	size_t id_len;			/* 0..LIMIT_PROTO_KEY_ID */
+	size_t id_len;			/* 0..LIMIT_P11_KEY_ID */
 	uint8_t pub[65];		/* 04 || X || Y, a point on secp256k1 */
 	uint8_t addr[20];		/* keccak256(X || Y)[12:] */
 };
@@ -215,7 +215,7 @@ struct proto_configure {
 struct proto_login {			/* PROTO_LOGIN */
 	const char *token_uri;		/* required */
 	uint32_t flags;			/* enum proto_login_flag */
-	const uint8_t *pin;		/* 1..LIMIT_PROTO_PIN bytes; none with PIN_PAD */
+	const uint8_t *pin;		/* 1..LIMIT_P11_PIN bytes; none with PIN_PAD */
 	size_t pin_len;
 };
 
@@ -320,6 +320,14 @@ const char *proto_type_name(int type);
 size_t proto_text_clean(const uint8_t *untrusted, size_t len, char *out, size_t outsz);
 
 /*
+ * 1 when s is a URI that the protocol accepts in a URI field that must be
+ * set (docs/token-protocol.md §3), else 0 (NULL, empty, too long, not
+ * "pkcs11:", a character or %-escape the protocol refuses).  The encoder and
+ * the decoder check URIs with the same rule.
+ */
+int proto_uri_ok(const char *s);
+
+/*
  * Incremental reader for a stream: feed bytes (or read them from an fd), take
  * whole decoded messages.  A frame's length prefix is checked as soon as it
  * has arrived, before its body is buffered.  Bytes of a frame are wiped once
@@ -359,13 +367,10 @@ int proto_reader_next(struct proto_reader *r, struct proto_msg **outp);
 
 /*
  * Blocking helpers.  deadline is absolute, on CLOCK_MONOTONIC (see
- * proto_deadline()); NULL waits for ever.  Signals (EINTR) are retried
+ * clock_deadline_ms() in core/clock.h); NULL waits for ever.  Signals (EINTR) are retried
  * within the deadline; SIGPIPE is not raised on sockets.  fd may be blocking
  * or not; on a blocking pipe (not a socket) a write may overrun the deadline.
  */
-
-/* deadline := now + timeout_ms on CLOCK_MONOTONIC. */
-void proto_deadline(int timeout_ms, struct timespec *deadline);
 
 /*
  * Encode m and write the whole frame to fd; the frame buffer is wiped.

@@ -206,7 +206,7 @@ current(struct signer_keystore *ks)
 /* Copy out what signing a key needs, refreshing once if it is not known. */
 static int
 find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *clientp,
-    char uri[LIMIT_PROTO_URI + 1], char token_uri[LIMIT_PROTO_URI + 1],
+    char uri[LIMIT_P11_URI + 1], char token_uri[LIMIT_P11_URI + 1],
     char label[LIMIT_PROTO_TEXT + 1], uint32_t *flagsp, char why[SIGNER_WHY_MAX])
 {
 	size_t i;
@@ -223,8 +223,8 @@ find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *c
 			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0 &&
 			    (ks->keys[i].token_flags & PROTO_TOKEN_PRESENT)) {
 				*clientp = ks->keys[i].client;
-				snprintf(uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].uri);
-				snprintf(token_uri, LIMIT_PROTO_URI + 1, "%s", ks->keys[i].token_uri);
+				snprintf(uri, LIMIT_P11_URI + 1, "%s", ks->keys[i].uri);
+				snprintf(token_uri, LIMIT_P11_URI + 1, "%s", ks->keys[i].token_uri);
 				snprintf(label, LIMIT_PROTO_TEXT + 1, "%s", ks->keys[i].token_label);
 				*flagsp = ks->keys[i].token_flags;
 				r = 0;
@@ -260,7 +260,7 @@ login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
 {
 	struct proto_login_result res;
 	char cwhy[P11_CLIENT_WHY_MAX] = "", note[160] = "";
-	uint8_t pin[LIMIT_PROTO_PIN];
+	uint8_t pin[LIMIT_P11_PIN];
 	size_t pinlen = 0;
 	uint32_t lflags = 0;
 	int r;
@@ -347,7 +347,7 @@ ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
     uint8_t sig64[64], int *recidp, char why[SIGNER_WHY_MAX])
 {
 	struct signer_keystore *ks = ctx;
-	char uri[LIMIT_PROTO_URI + 1], token_uri[LIMIT_PROTO_URI + 1];
+	char uri[LIMIT_P11_URI + 1], token_uri[LIMIT_P11_URI + 1];
 	char label[LIMIT_PROTO_TEXT + 1], cwhy[P11_CLIENT_WHY_MAX] = "";
 	struct proto_key_ref ref;
 	uint32_t flags;

@@ -40,7 +40,7 @@ signer_ui_pin_tty_ask(void *ctx, const char *token, const char *note, uint8_t *p
 {
 	struct signer_ui_pin_ctx *u = ctx;
 	struct termios old, quiet;
-	char line[LIMIT_PROTO_PIN + 2];
+	char line[LIMIT_P11_PIN + 2];
 	size_t n = 0;
 	ssize_t r;
 	char c;

@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include "eth/addr.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "eth/keccak.h"
 #include "p11/proto.h"
@@ -246,7 +247,7 @@ send_msg(const struct proto_msg *m)
 	struct timespec deadline;
 	int r;
 
-	proto_deadline(SEND_MS, &deadline);
+	clock_deadline_ms(&deadline, SEND_MS);
 	if ((r = proto_send(0, m, &deadline)) != 0) {
 		log_line("send", err_str(r));
 		exit(r == ERR_PROTO_CLOSED ? 0 : 1);

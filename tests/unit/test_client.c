@@ -837,7 +837,7 @@ test_token_uri_too_long(void **state)
 	struct snap s = snap_take();
 	struct p11_client_config cfg;
 	struct p11_client *c = NULL;
-	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_PROTO_URI / 2 + 16];
+	char why[P11_CLIENT_WHY_MAX], uri[LIMIT_P11_URI / 2 + 16];
 	const char *uris[1];
 
 	(void)state;
@@ -851,6 +851,36 @@ test_token_uri_too_long(void **state)
 	assert_int_equal(p11_client_start(&cfg, &c, why), ERR_TOO_LONG);
 	assert_null(c);
 	assert_string_equal(why, "a --token URI is longer than 1024 bytes (once %-encoded)");
+	snap_check(&s);
+}
+
+/*
+ * The helper takes at most LIMIT_P11_ALLOWED_DIRS --allow: the client refuses
+ * more before it starts one, and starts one with that many.
+ */
+static void
+test_allowed_dirs_limit(void **state)
+{
+	struct snap s = snap_take();
+	struct p11_client_config cfg;
+	struct p11_client *c = NULL;
+	const char *dirs[LIMIT_P11_ALLOWED_DIRS + 1];
+	char why[P11_CLIENT_WHY_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LIMIT_P11_ALLOWED_DIRS + 1; i++)
+		dirs[i] = "/usr/lib/";
+	config(&cfg, "fake", 5000, NULL);
+	cfg.allowed_dirs = dirs;
+	cfg.nallowed = LIMIT_P11_ALLOWED_DIRS + 1;
+	assert_int_equal(p11_client_start(&cfg, &c, why), ERR_INVALID_ARGUMENT);
+	assert_null(c);
+	assert_contains(why, "invalid token helper configuration");
+	cfg.nallowed = LIMIT_P11_ALLOWED_DIRS;
+	assert_int_equal(p11_client_start(&cfg, &c, why), 0);
+	assert_non_null(c);
+	p11_client_stop(c);
 	snap_check(&s);
 }
 
@@ -1032,6 +1062,7 @@ main(void)
 		cmocka_unit_test(test_configure_refused),
 		cmocka_unit_test(test_token_uri_too_long),
 		cmocka_unit_test(test_token_uri_encoded),
+		cmocka_unit_test(test_allowed_dirs_limit),
 	};
 
 	pthread_t warm_up;

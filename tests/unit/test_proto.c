@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "p11/proto.h"
@@ -554,7 +555,7 @@ static void mut_ref_empty(struct proto_msg *m) { m->sign.key.handle = 0; m->sign
 static void mut_uri_scheme(struct proto_msg *m) { m->key_status.key.uri = "file:///etc/passwd"; }
 static void mut_uri_long(struct proto_msg *m)
 {
-	static char uri[LIMIT_PROTO_URI + 2];
+	static char uri[LIMIT_P11_URI + 2];
 	memset(uri, 'a', sizeof(uri) - 1);
 	memcpy(uri, "pkcs11:", 7);
 	m->key_status.key.uri = uri;
@@ -570,10 +571,10 @@ static void mut_label_long(struct proto_msg *m)
 }
 static void mut_token_none(struct proto_msg *m) { m->generate.token_uri = NULL; }
 static void mut_id_null(struct proto_msg *m) { m->generate.id = NULL; }
-static void mut_id_long(struct proto_msg *m) { m->generate.id_len = LIMIT_PROTO_KEY_ID + 1; m->generate.id = (const uint8_t *)""; }
+static void mut_id_long(struct proto_msg *m) { m->generate.id_len = LIMIT_P11_KEY_ID + 1; m->generate.id = (const uint8_t *)""; }
 static void mut_pin_empty(struct proto_msg *m) { m->login.pin_len = 0; }
 static void mut_pin_pad(struct proto_msg *m) { m->login.flags = PROTO_LOGIN_PIN_PAD; }
-static void mut_pin_long(struct proto_msg *m) { m->login.pin_len = LIMIT_PROTO_PIN + 1; m->login.pin = (const uint8_t *)""; }
+static void mut_pin_long(struct proto_msg *m) { m->login.pin_len = LIMIT_P11_PIN + 1; m->login.pin = (const uint8_t *)""; }
 static void mut_login_flag(struct proto_msg *m) { m->login.flags = 0x80; }
 static void mut_state_flags(struct proto_msg *m) { m->key_state.token_flags |= 0x10000; }
 static void mut_state_absent(struct proto_msg *m) { m->key_state.state = PROTO_KEY_TOKEN_ABSENT; }
@@ -695,8 +696,8 @@ test_encoder_refuses(void **state)
 static void
 test_limits_fit(void **state)
 {
-	static char uri[LIMIT_PROTO_URI + 1], label[LIMIT_PROTO_TEXT + 1];
-	static uint8_t id[LIMIT_PROTO_KEY_ID];
+	static char uri[LIMIT_P11_URI + 1], label[LIMIT_PROTO_TEXT + 1];
+	static uint8_t id[LIMIT_P11_KEY_ID];
 	struct proto_key *keys;
 	struct proto_token *tokens;
 	struct proto_msg m = { .type = PROTO_KEY_LIST, .id = 1 }, *d;
@@ -704,7 +705,7 @@ test_limits_fit(void **state)
 	size_t i, per = LIMIT_PROTO_KEYS / LIMIT_PROTO_TOKENS;
 
 	(void)state;
-	memset(uri, 'u', LIMIT_PROTO_URI);
+	memset(uri, 'u', LIMIT_P11_URI);
 	memcpy(uri, "pkcs11:", 7);
 	memset(label, 0xc3, LIMIT_PROTO_TEXT);	/* "é" x 128: multi-byte at the cap */
 	for (i = 1; i < LIMIT_PROTO_TEXT; i += 2)
@@ -753,7 +754,7 @@ send_thread(void *arg)
 	struct sender *s = arg;
 	struct timespec dl;
 
-	proto_deadline(10000, &dl);
+	clock_deadline_ms(&dl, 10000);
 	s->r = proto_send(s->fd, s->m, &dl);
 	return NULL;
 }
@@ -770,7 +771,7 @@ test_send_recv(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	for (i = 0; i < n; i++) {
 		enum proto_side from = proto_type_sender(msgs[i].type);
-		proto_deadline(5000, &dl);
+		clock_deadline_ms(&dl, 5000);
 		expect_err(proto_send(sv[0], &msgs[i], &dl), 0);
 		expect_err(proto_recv(sv[1], from, &dl, &m), 0);
 		assert_true(msg_eq(&msgs[i], m));
@@ -781,7 +782,7 @@ test_send_recv(void **state)
 	expect_err(proto_recv(sv[1], PROTO_FROM_HELPER, NULL, &m), ERR_PROTO_DIRECTION);
 	assert_null(m);
 	/* Nothing to read: the deadline ends the wait. */
-	proto_deadline(50, &dl);
+	clock_deadline_ms(&dl, 50);
 	expect_err(proto_recv(sv[1], PROTO_FROM_DAEMON, &dl, &m), ERR_TIMEOUT);
 	/* Half a frame, then the peer goes. */
 	assert_int_equal(write(sv[0], "\x00\x00\x00\x0f\x01", 5), 5);
@@ -803,7 +804,7 @@ test_send_recv(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	msgs[0].hello.version = 0;
 	expect_err(proto_send(sv[0], &msgs[0], NULL), ERR_PROTO_FIELD_VALUE);
-	proto_deadline(20, &dl);
+	clock_deadline_ms(&dl, 20);
 	expect_err(proto_recv(sv[1], PROTO_FROM_DAEMON, &dl, &m), ERR_TIMEOUT);
 	close(sv[0]);
 	close(sv[1]);
@@ -836,7 +837,7 @@ test_send_recv_large(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s = (struct sender){ sv[0], &m, 1 };
 	assert_int_equal(pthread_create(&th, NULL, send_thread, &s), 0);
-	proto_deadline(10000, &dl);
+	clock_deadline_ms(&dl, 10000);
 	expect_err(proto_recv(sv[1], PROTO_FROM_HELPER, &dl, &got), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	expect_err(s.r, 0);
@@ -844,7 +845,7 @@ test_send_recv_large(void **state)
 	proto_msg_free(got);
 
 	/* No reader: the sender gives up at its deadline. */
-	proto_deadline(100, &dl);
+	clock_deadline_ms(&dl, 100);
 	expect_err(proto_send(sv[0], &m, &dl), ERR_TIMEOUT);
 	close(sv[0]);
 	close(sv[1]);
@@ -984,6 +985,37 @@ test_types(void **state)
 	}
 }
 
+/* proto_uri_ok(): the one URI rule, for the helper as for the codec. */
+static void
+test_uri_ok(void **state)
+{
+	static const char *const good[] = {
+		"pkcs11:token=vault", "pkcs11:", "pkcs11:token=a%20b;object=k?pin-source=file:/p",
+		"pkcs11:id=%01%aB", "pkcs11:model=-._~!$&'()*+,=:@/",
+	};
+	static const char *const bad[] = {
+		"", "pkcs11", "PKCS11:token=a", "file:token=a", "pkcs11:token=a b",
+		"pkcs11:id=%0", "pkcs11:id=%g1", "pkcs11:id=%", "pkcs11:token=\"x\"",
+		"pkcs11:token=a\nb", "pkcs11:label=\xc3\xa9",
+	};
+	static char longest[LIMIT_P11_URI + 2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!proto_uri_ok(good[i]))
+			fail_msg("refused: %s", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (proto_uri_ok(bad[i]))
+			fail_msg("accepted: %s", bad[i]);
+	assert_false(proto_uri_ok(NULL));
+	memcpy(longest, "pkcs11:", 7);
+	memset(longest + 7, 'a', LIMIT_P11_URI - 7);
+	assert_true(proto_uri_ok(longest));
+	longest[LIMIT_P11_URI] = 'a';
+	assert_false(proto_uri_ok(longest));
+}
+
 static json_t *
 load_cases(const char *path, json_t **rootp)
 {
@@ -1005,6 +1037,7 @@ main(void)
 		cmocka_unit_test(test_reader_fd),
 		cmocka_unit_test(test_text_clean),
 		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_uri_ok),
 	};
 	json_t *ok_root, *bad_root;
 	json_t *ok = load_cases("tests/vectors/proto/frames.json", &ok_root);
