@@ -193,7 +193,7 @@ doctor_modules(const struct opts *o)
 		int r;
 
 		memset(&cc, 0, sizeof(cc));
-		cc.helper_path = helper_path(o);
+		cc.helper_path = opts_helper_path(o);
 		cc.module = o->modules[i];
 		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
 		cc.nallowed = o->nallow;
@@ -268,7 +268,7 @@ cmd_doctor(int argc, char **argv)
 	int need_pcscd = 0;
 
 	parse_opts(&o, argc, argv);
-	helper = helper_path(&o);
+	helper = opts_helper_path(&o);
 	if (access(helper, X_OK) == 0)
 		doctor_say(1, "token helper %s", helper);
 	else

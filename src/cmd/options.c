@@ -339,7 +339,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 
 /* The token helper: --helper, $P11SIGNER_TOKEN_HELPER, next to us, or LIBEXECDIR. */
 const char *
-helper_path(const struct opts *o)
+opts_helper_path(const struct opts *o)
 {
 	static char buf[PATH_MAX];
 	const char *env = getenv("P11SIGNER_TOKEN_HELPER");

@@ -80,7 +80,7 @@ void opts_free(struct opts *o);
 
 /* The token helper: --helper, $P11SIGNER_TOKEN_HELPER, next to us, or LIBEXECDIR.
  * Borrowed (static storage). */
-const char *helper_path(const struct opts *o);
+const char *opts_helper_path(const struct opts *o);
 
 /* ---- token_clients.c ---- */
 

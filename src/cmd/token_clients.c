@@ -43,7 +43,7 @@ start_clients(const struct opts *o, struct p11_client **clients, int with_events
 		struct p11_client_config cc;
 
 		memset(&cc, 0, sizeof(cc));
-		cc.helper_path = helper_path(o);
+		cc.helper_path = opts_helper_path(o);
 		cc.module = o->modules[i];
 		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
 		cc.nallowed = o->nallow;
@@ -127,7 +127,7 @@ warn_unmatched_tokens(const struct opts *o, struct p11_client **clients, size_t 
 		char why[P11_CLIENT_WHY_MAX] = "";
 
 		memset(&cc, 0, sizeof(cc));
-		cc.helper_path = helper_path(o);
+		cc.helper_path = opts_helper_path(o);
 		cc.module = o->modules[i];
 		cc.allowed_dirs = o->nallow > 0 ? o->allow : NULL;
 		cc.nallowed = o->nallow;
