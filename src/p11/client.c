@@ -11,7 +11,9 @@
  * helper's memory and descriptor go when its reader has been joined and no
  * sender holds it, so a descriptor number is never reused under a sender.
  *
- * Requests wait on one condition variable.  A request that times out stays
+ * Each request waits on a condition variable of its own, so that a reply
+ * wakes its caller alone (one shared one woke every caller in flight for each
+ * reply, to find its own not done).  A request that times out stays
  * in the list, marked abandoned, until its late reply comes (dropped) or its
  * helper ends: so its id is not reused while the helper may still answer it.
  */
@@ -54,6 +56,7 @@ struct pending {
 	uint64_t gen;			/* the helper it was sent to */
 	uint32_t id;
 	uint8_t req_type;
+	pthread_cond_t done_cv;		/* done was set (CLOCK_MONOTONIC) */
 	int done;			/* result, reply and why are set */
 	int abandoned;			/* its caller has gone: free it when it ends */
 	int result;
@@ -88,7 +91,6 @@ struct p11_client {
 	void *event_ctx;
 
 	pthread_mutex_t lock;		/* everything below */
-	pthread_cond_t reply_cv;	/* a pending request was done */
 	pthread_cond_t start_cv;	/* a start has finished */
 	pthread_cond_t send_cv;		/* a sender has finished */
 	struct helper *h;		/* the current helper (maybe dead), or NULL */
@@ -276,12 +278,36 @@ pending_unlink(struct p11_client *c, struct pending *p)
 		}
 }
 
+/* A new request's entry, not linked; NULL when out of memory. */
+static struct pending *
+pending_new(void)
+{
+	struct pending *p;
+	pthread_condattr_t ca;
+	int e;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((e = pthread_condattr_init(&ca)) == 0) {
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		e = pthread_cond_init(&p->done_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (e != 0) {
+		/* Never in practice on Linux; the objects hold no resources. */
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 static void
 pending_free(struct pending *p)
 {
 	if (p == NULL)
 		return;
 	proto_msg_free(p->reply);
+	pthread_cond_destroy(&p->done_cv);
 	free(p);
 }
 
@@ -305,8 +331,8 @@ pending_fail_gen(struct p11_client *c, uint64_t gen, int result, const char *why
 		p->result = result;
 		snprintf(p->why, sizeof(p->why), "%s", why);
 		p->done = 1;
+		pthread_cond_signal(&p->done_cv);
 	}
-	pthread_cond_broadcast(&c->reply_cv);
 }
 
 /* A request id: never 0, unique among the requests in flight (abandoned ones too). */
@@ -429,7 +455,7 @@ dispatch(struct helper *h, struct proto_msg *m, char *farewell, size_t farewells
 		p->reply = m;
 		p->result = 0;
 		p->done = 1;
-		pthread_cond_broadcast(&c->reply_cv);
+		pthread_cond_signal(&p->done_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -881,7 +907,6 @@ client_free(struct p11_client *c)
 	free(c->module);
 	pthread_cond_destroy(&c->send_cv);
 	pthread_cond_destroy(&c->start_cv);
-	pthread_cond_destroy(&c->reply_cv);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -1028,7 +1053,6 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	}
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (pthread_mutex_init(&c->lock, NULL) != 0 ||
-	    pthread_cond_init(&c->reply_cv, &ca) != 0 ||
 	    pthread_cond_init(&c->start_cv, &ca) != 0 ||
 	    pthread_cond_init(&c->send_cv, &ca) != 0) {
 		/* Never in practice on Linux; the objects hold no resources. */
@@ -1145,7 +1169,7 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	}
 	if ((r = ensure_helper(c, &deadline, why)) != 0)
 		goto out_locked;
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = pending_new()) == NULL) {
 		set_why(why, "out of memory");
 		r = ERR_NOMEM;
 		goto out_locked;
@@ -1200,7 +1224,7 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 		helper_end(h, r == ERR_TIMEOUT ? "did not take a request in time" :
 		    "could not be written to");
 	while (!p->done)
-		if (pthread_cond_timedwait(&c->reply_cv, &c->lock, &deadline) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&p->done_cv, &c->lock, &deadline) == ETIMEDOUT)
 			break;
 	if (!p->done) {
 		/* Its late answer, if any, is dropped by the reader. */
