@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 
 #include <libusb.h>
@@ -1233,8 +1234,10 @@ job_queue(struct helper *h, struct proto_msg *m)
 	h->jobs[free_i].req = m;
 	h->queue[(h->qhead + h->qlen) % h->max] = free_i;
 	h->qlen++;
-	pthread_cond_signal(&h->work_cv);
 	pthread_mutex_unlock(&h->lock);
+	/* After the unlock: a worker woken under it would block on h->lock at once
+	 * (two more futex calls and a switch per request). */
+	pthread_cond_signal(&h->work_cv);
 	return 0;
 }
 
@@ -1244,11 +1247,23 @@ job_queue(struct helper *h, struct proto_msg *m)
 static int
 read_one(int fd, struct proto_reader *rd, struct proto_msg **outp)
 {
+	struct pollfd pfd;
 	int r;
 
 	for (;;) {
 		if ((r = proto_reader_next(rd, outp)) != 0 || *outp != NULL)
 			return r;
+		/*
+		 * poll() first: a read() asleep on a Unix socket also wakes each
+		 * time the daemon takes one of our replies off it (write space),
+		 * to find nothing and sleep again; poll() wakes for input only.
+		 * One system call more, one futile switch per request fewer.
+		 */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return ERR_IO;
 		r = proto_reader_read(rd, fd);
 		if (r != 0 && r != ERR_PROTO_CLOSED)
 			return r;
