@@ -10,6 +10,12 @@
  * slot and queues it, a worker runs it and answers it.  The slot is freed
  * under h->wlock just before the answer is written, so the daemon, which may
  * reuse an id once it has the answer, never finds the id still taken.
+ *
+ * The idle worker that went idle last takes the next job (a stack, a
+ * condition variable each): one condition variable for all woke them in
+ * turn, so that each request ran on a thread whose caches (and the module's
+ * and the allocator's per-thread state) had gone cold; SoftHSM2 then spent
+ * 10-20 % more CPU per signature than on one thread.
  */
 #include <errno.h>
 #include <limits.h>
@@ -96,13 +102,17 @@ struct helper {
 	int write_err;
 
 	pthread_mutex_t lock;
-	pthread_cond_t work_cv;		/* a job was queued, or stop */
 	struct job *jobs;		/* max slots */
 	unsigned *queue;		/* ring of slot numbers */
 	unsigned qhead, qlen;
 	int stop;
 	pthread_t *workers;
 	unsigned nworkers;
+	pthread_cond_t *wake_cv;	/* max, one per worker: a job for it, or stop */
+	int *is_idle;			/* max: the worker is on the idle stack */
+	unsigned *idle;			/* the idle stack: the last to go idle on top */
+	unsigned nidle;
+	unsigned nindex;		/* worker numbers handed out */
 
 	pthread_mutex_t mon_lock;
 	pthread_cond_t mon_cv;		/* CLOCK_MONOTONIC: kick or stop */
@@ -1178,27 +1188,53 @@ job_run(struct helper *h, struct job *j)
 	}
 }
 
+/* Take worker me off the idle stack, wherever it is (h->lock held). */
+static void
+idle_remove(struct helper *h, unsigned me)
+{
+	unsigned i;
+
+	if (!h->is_idle[me])
+		return;
+	for (i = 0; i < h->nidle && h->idle[i] != me; i++)
+		;
+	if (i < h->nidle) {
+		memmove(&h->idle[i], &h->idle[i + 1], (h->nidle - i - 1) * sizeof(h->idle[0]));
+		h->nidle--;
+	}
+	h->is_idle[me] = 0;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct helper *h = arg;
 	struct job *j;
+	unsigned me;
 
+	pthread_mutex_lock(&h->lock);
+	me = h->nindex++;	/* below h->max: one per thread started */
 	for (;;) {
-		pthread_mutex_lock(&h->lock);
-		while (!h->stop && h->qlen == 0)
-			pthread_cond_wait(&h->work_cv, &h->lock);
-		if (h->stop) {
-			pthread_mutex_unlock(&h->lock);
-			return NULL;
+		while (!h->stop && h->qlen == 0) {
+			if (!h->is_idle[me]) {
+				h->is_idle[me] = 1;
+				h->idle[h->nidle++] = me;
+			}
+			pthread_cond_wait(&h->wake_cv[me], &h->lock);
 		}
+		if (h->stop)
+			break;
+		idle_remove(h, me);	/* woken by another's job, or spuriously */
 		j = &h->jobs[h->queue[h->qhead]];
 		h->qhead = (h->qhead + 1) % h->max;
 		h->qlen--;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&h->lock);
 		job_run(h, j);
+		pthread_mutex_lock(&h->lock);
 	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 /*
@@ -1208,7 +1244,7 @@ worker_main(void *arg)
 static int
 job_queue(struct helper *h, struct proto_msg *m)
 {
-	unsigned i, free_i;
+	unsigned i, free_i, w = UINT_MAX;
 	uint32_t id = m->id;
 	int type = m->type;
 
@@ -1234,10 +1270,16 @@ job_queue(struct helper *h, struct proto_msg *m)
 	h->jobs[free_i].req = m;
 	h->queue[(h->qhead + h->qlen) % h->max] = free_i;
 	h->qlen++;
+	if (h->nidle > 0) {
+		w = h->idle[--h->nidle];
+		h->is_idle[w] = 0;
+	}
 	pthread_mutex_unlock(&h->lock);
 	/* After the unlock: a worker woken under it would block on h->lock at once
-	 * (two more futex calls and a switch per request). */
-	pthread_cond_signal(&h->work_cv);
+	 * (two more futex calls and a switch per request).  None idle: the
+	 * first to finish its job takes this one. */
+	if (w != UINT_MAX)
+		pthread_cond_signal(&h->wake_cv[w]);
 	return 0;
 }
 
@@ -1284,13 +1326,18 @@ helper_free(struct helper *h)
 	free(h->jobs);
 	free(h->queue);
 	free(h->workers);
+	if (h->wake_cv != NULL)
+		for (i = 0; i < h->max; i++)
+			pthread_cond_destroy(&h->wake_cv[i]);
+	free(h->wake_cv);
+	free(h->is_idle);
+	free(h->idle);
 	for (i = 0; i < h->nkeys; i++)
 		free(h->keys[i].uri);
 	free(h->keys);
 	snap_free(&h->snap);
 	pthread_mutex_destroy(&h->wlock);
 	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->work_cv);
 	pthread_mutex_destroy(&h->mon_lock);
 	pthread_cond_destroy(&h->mon_cv);
 	pthread_mutex_destroy(&h->keys_lock);
@@ -1305,6 +1352,7 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	struct p11_helper_options none;
 	pthread_condattr_t ca;
 	struct helper *h;
+	unsigned i;
 
 	*hp = NULL;
 	if (opt == NULL) {
@@ -1328,7 +1376,6 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	h->quiet = opt->quiet;
 	pthread_mutex_init(&h->wlock, NULL);
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->work_cv, NULL);
 	pthread_mutex_init(&h->mon_lock, NULL);
 	pthread_mutex_init(&h->keys_lock, NULL);
 	pthread_mutex_init(&h->memo_lock, NULL);
@@ -1339,10 +1386,15 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	h->jobs = calloc(h->max, sizeof(*h->jobs));
 	h->queue = calloc(h->max, sizeof(*h->queue));
 	h->workers = calloc(h->max, sizeof(*h->workers));
-	if (h->jobs == NULL || h->queue == NULL || h->workers == NULL) {
+	h->is_idle = calloc(h->max, sizeof(*h->is_idle));
+	h->idle = calloc(h->max, sizeof(*h->idle));
+	if (h->jobs == NULL || h->queue == NULL || h->workers == NULL || h->is_idle == NULL ||
+	    h->idle == NULL || (h->wake_cv = calloc(h->max, sizeof(*h->wake_cv))) == NULL) {
 		helper_free(h);
 		return ERR_NOMEM;
 	}
+	for (i = 0; i < h->max; i++)
+		pthread_cond_init(&h->wake_cv[i], NULL);
 	*hp = h;
 	return 0;
 }
@@ -1371,7 +1423,8 @@ helper_stop(struct helper *h)
 
 	pthread_mutex_lock(&h->lock);
 	h->stop = 1;
-	pthread_cond_broadcast(&h->work_cv);
+	for (i = 0; i < h->max; i++)
+		pthread_cond_signal(&h->wake_cv[i]);
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&h->mon_lock);
 	h->mon_stop = 1;
