@@ -11,7 +11,9 @@
  * helper's memory and descriptor go when its reader has been joined and no
  * sender holds it, so a descriptor number is never reused under a sender.
  *
- * Requests wait on one condition variable.  A request that times out stays
+ * Each request waits on a condition variable of its own, so that a reply
+ * wakes its caller alone (one shared one woke every caller in flight for each
+ * reply, to find its own not done).  A request that times out stays
  * in the list, marked abandoned, until its late reply comes (dropped) or its
  * helper ends: so its id is not reused while the helper may still answer it.
  */
@@ -60,7 +62,6 @@ client_free(struct p11_client *c)
 	free(c->module);
 	pthread_cond_destroy(&c->send_cv);
 	pthread_cond_destroy(&c->start_cv);
-	pthread_cond_destroy(&c->reply_cv);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -200,7 +201,6 @@ p11_client_start(const struct p11_client_config *cfg, struct p11_client **outp,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto nomem;
 	if (pthread_mutex_init(&c->lock, NULL) != 0 ||
-	    clock_cond_init(&c->reply_cv) != 0 ||
 	    clock_cond_init(&c->start_cv) != 0 ||
 	    clock_cond_init(&c->send_cv) != 0) {
 		/* Never in practice on Linux; the objects hold no resources. */
@@ -307,7 +307,7 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	}
 	if ((r = client_ensure_helper(c, &deadline, why)) != 0)
 		goto out_locked;
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = client_pending_new()) == NULL) {
 		r = err_why(why, ERR_NOMEM, "out of memory");
 		goto out_locked;
 	}
@@ -362,7 +362,7 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 		client_helper_end(h, r == ERR_TIMEOUT ? "did not take a request in time" :
 		    "could not be written to");
 	while (!p->done)
-		if (pthread_cond_timedwait(&c->reply_cv, &c->lock, &deadline) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&p->done_cv, &c->lock, &deadline) == ETIMEDOUT)
 			break;
 	if (!p->done) {
 		/* Its late answer, if any, is dropped by the reader. */

@@ -37,6 +37,7 @@ struct pending {
 	uint64_t gen;			/* the helper it was sent to */
 	uint32_t id;
 	uint8_t req_type;
+	pthread_cond_t done_cv;		/* done was set (CLOCK_MONOTONIC) */
 	int done;			/* result, reply and why are set */
 	int abandoned;			/* its caller has gone: free it when it ends */
 	int result;
@@ -71,7 +72,6 @@ struct p11_client {
 	void *event_ctx;
 
 	pthread_mutex_t lock;		/* everything below */
-	pthread_cond_t reply_cv;	/* a pending request was done */
 	pthread_cond_t start_cv;	/* a start has finished */
 	pthread_cond_t send_cv;		/* a sender has finished */
 	struct helper *h;		/* the current helper (maybe dead), or NULL */
@@ -101,6 +101,8 @@ void client_helper_abort(struct helper *h);
 int client_ensure_helper(struct p11_client *c, const struct timespec *deadline, char *why);
 /* client_reader.c */
 void client_pending_unlink(struct p11_client *c, struct pending *p);
+/* A new request's entry, not linked; NULL when out of memory. */
+struct pending *client_pending_new(void);
 void client_pending_free(struct pending *p);
 void client_pending_fail_gen(struct p11_client *c, uint64_t gen, int result, const char *why);
 uint32_t client_new_id(struct p11_client *c);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/spawn.h"
 #include "p11/client_int.h"
 
@@ -41,12 +42,28 @@ client_pending_unlink(struct p11_client *c, struct pending *p)
 		}
 }
 
+struct pending *
+client_pending_new(void)
+{
+	struct pending *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if (clock_cond_init(&p->done_cv) != 0) {
+		/* Never in practice on Linux; the object holds no resources. */
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 void
 client_pending_free(struct pending *p)
 {
 	if (p == NULL)
 		return;
 	proto_msg_free(p->reply);
+	pthread_cond_destroy(&p->done_cv);
 	free(p);
 }
 
@@ -70,8 +87,8 @@ client_pending_fail_gen(struct p11_client *c, uint64_t gen, int result, const ch
 		p->result = result;
 		snprintf(p->why, sizeof(p->why), "%s", why);
 		p->done = 1;
+		pthread_cond_signal(&p->done_cv);
 	}
-	pthread_cond_broadcast(&c->reply_cv);
 }
 
 /* A request id: never 0, unique among the requests in flight (abandoned ones too). */
@@ -194,7 +211,7 @@ dispatch(struct helper *h, struct proto_msg *m, char *farewell, size_t farewells
 		p->reply = m;
 		p->result = 0;
 		p->done = 1;
-		pthread_cond_broadcast(&c->reply_cv);
+		pthread_cond_signal(&p->done_cv);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;

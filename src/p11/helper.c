@@ -10,8 +10,16 @@
  * slot and queues it, a worker runs it and answers it.  The slot is freed
  * under h->wlock just before the answer is written, so the daemon, which may
  * reuse an id once it has the answer, never finds the id still taken.
+ *
+ * The idle worker that went idle last takes the next job (a stack, a
+ * condition variable each): one condition variable for all woke them in
+ * turn, so that each request ran on a thread whose caches (and the module's
+ * and the allocator's per-thread state) had gone cold; SoftHSM2 then spent
+ * 10-20 % more CPU per signature than on one thread (issue 20).
  */
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,11 +320,23 @@ helper_job_error(struct helper *h, struct job *j, int code, const char *fmt, ...
 static int
 read_one(int fd, struct proto_reader *rd, struct proto_msg **untrusted_msgp)
 {
+	struct pollfd pfd;
 	int r;
 
 	for (;;) {
 		if ((r = proto_reader_next(rd, untrusted_msgp)) != 0 || *untrusted_msgp != NULL)
 			return r;
+		/*
+		 * poll() first: a read() asleep on a Unix socket also wakes each
+		 * time the daemon takes one of our replies off it (write space),
+		 * to find nothing and sleep again; poll() wakes for input only.
+		 * One system call more, one futile switch per request fewer.
+		 */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return ERR_IO;
 		r = proto_reader_read(rd, fd);
 		if (r != 0 && r != ERR_PROTO_CLOSED)
 			return r;
@@ -337,13 +357,18 @@ helper_free(struct helper *h)
 	free(h->jobs);
 	free(h->queue);
 	free(h->workers);
+	if (h->wake_cv != NULL)
+		for (i = 0; i < h->max; i++)
+			pthread_cond_destroy(&h->wake_cv[i]);
+	free(h->wake_cv);
+	free(h->is_idle);
+	free(h->idle);
 	for (i = 0; i < h->nkeys; i++)
 		free(h->keys[i].uri);
 	free(h->keys);
 	helper_snap_free(&h->snap);
 	pthread_mutex_destroy(&h->wlock);
 	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->work_cv);
 	pthread_mutex_destroy(&h->mon_lock);
 	pthread_cond_destroy(&h->mon_cv);
 	pthread_mutex_destroy(&h->keys_lock);
@@ -357,6 +382,7 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 {
 	struct p11_helper_options none;
 	struct helper *h;
+	unsigned i;
 
 	*hp = NULL;
 	if (opt == NULL) {
@@ -380,7 +406,6 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	h->quiet = opt->quiet;
 	pthread_mutex_init(&h->wlock, NULL);
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->work_cv, NULL);
 	pthread_mutex_init(&h->mon_lock, NULL);
 	pthread_mutex_init(&h->keys_lock, NULL);
 	pthread_mutex_init(&h->memo_lock, NULL);
@@ -388,10 +413,15 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	h->jobs = calloc(h->max, sizeof(*h->jobs));
 	h->queue = calloc(h->max, sizeof(*h->queue));
 	h->workers = calloc(h->max, sizeof(*h->workers));
-	if (h->jobs == NULL || h->queue == NULL || h->workers == NULL) {
+	h->is_idle = calloc(h->max, sizeof(*h->is_idle));
+	h->idle = calloc(h->max, sizeof(*h->idle));
+	if (h->jobs == NULL || h->queue == NULL || h->workers == NULL || h->is_idle == NULL ||
+	    h->idle == NULL || (h->wake_cv = calloc(h->max, sizeof(*h->wake_cv))) == NULL) {
 		helper_free(h);
 		return ERR_NOMEM;
 	}
+	for (i = 0; i < h->max; i++)
+		pthread_cond_init(&h->wake_cv[i], NULL);
 	*hp = h;
 	return 0;
 }
@@ -420,7 +450,8 @@ helper_stop(struct helper *h)
 
 	pthread_mutex_lock(&h->lock);
 	h->stop = 1;
-	pthread_cond_broadcast(&h->work_cv);
+	for (i = 0; i < h->max; i++)
+		pthread_cond_signal(&h->wake_cv[i]);
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&h->mon_lock);
 	h->mon_stop = 1;

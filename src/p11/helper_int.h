@@ -81,13 +81,17 @@ struct helper {
 	int write_err;
 
 	pthread_mutex_t lock;
-	pthread_cond_t work_cv;		/* a job was queued, or stop */
 	struct job *jobs;		/* max slots */
 	unsigned *queue;		/* ring of slot numbers */
 	unsigned qhead, qlen;
 	int stop;
 	pthread_t *workers;
 	unsigned nworkers;
+	pthread_cond_t *wake_cv;	/* max, one per worker: a job for it, or stop */
+	int *is_idle;			/* max: the worker is on the idle stack */
+	unsigned *idle;			/* the idle stack: the last to go idle on top */
+	unsigned nidle;
+	unsigned nindex;		/* worker numbers handed out */
 
 	pthread_mutex_t mon_lock;
 	pthread_cond_t mon_cv;		/* CLOCK_MONOTONIC: kick or stop */

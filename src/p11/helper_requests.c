@@ -3,6 +3,7 @@
  * LIST_KEYS, KEY_STATUS, SIGN, GENERATE and LOGIN do, run by the workers.
  */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,27 +487,53 @@ job_run(struct helper *h, struct job *j)
 	}
 }
 
+/* Take worker me off the idle stack, wherever it is (h->lock held). */
+static void
+idle_remove(struct helper *h, unsigned me)
+{
+	unsigned i;
+
+	if (!h->is_idle[me])
+		return;
+	for (i = 0; i < h->nidle && h->idle[i] != me; i++)
+		;
+	if (i < h->nidle) {
+		memmove(&h->idle[i], &h->idle[i + 1], (h->nidle - i - 1) * sizeof(h->idle[0]));
+		h->nidle--;
+	}
+	h->is_idle[me] = 0;
+}
+
 void *
 helper_worker_main(void *arg)
 {
 	struct helper *h = arg;
 	struct job *j;
+	unsigned me;
 
+	pthread_mutex_lock(&h->lock);
+	me = h->nindex++;	/* below h->max: one per thread started */
 	for (;;) {
-		pthread_mutex_lock(&h->lock);
-		while (!h->stop && h->qlen == 0)
-			pthread_cond_wait(&h->work_cv, &h->lock);
-		if (h->stop) {
-			pthread_mutex_unlock(&h->lock);
-			return NULL;
+		while (!h->stop && h->qlen == 0) {
+			if (!h->is_idle[me]) {
+				h->is_idle[me] = 1;
+				h->idle[h->nidle++] = me;
+			}
+			pthread_cond_wait(&h->wake_cv[me], &h->lock);
 		}
+		if (h->stop)
+			break;
+		idle_remove(h, me);	/* woken by another's job, or spuriously */
 		j = &h->jobs[h->queue[h->qhead]];
 		h->qhead = (h->qhead + 1) % h->max;
 		h->qlen--;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&h->lock);
 		job_run(h, j);
+		pthread_mutex_lock(&h->lock);
 	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 /*
@@ -516,7 +543,7 @@ helper_worker_main(void *arg)
 int
 helper_job_queue(struct helper *h, struct proto_msg *untrusted_req)
 {
-	unsigned i, free_i;
+	unsigned i, free_i, w = UINT_MAX;
 	uint32_t id = untrusted_req->id;
 	int type = untrusted_req->type;
 
@@ -542,7 +569,15 @@ helper_job_queue(struct helper *h, struct proto_msg *untrusted_req)
 	h->jobs[free_i].untrusted_req = untrusted_req;
 	h->queue[(h->qhead + h->qlen) % h->max] = free_i;
 	h->qlen++;
-	pthread_cond_signal(&h->work_cv);
+	if (h->nidle > 0) {
+		w = h->idle[--h->nidle];
+		h->is_idle[w] = 0;
+	}
 	pthread_mutex_unlock(&h->lock);
+	/* After the unlock: a worker woken under it would block on h->lock at once
+	 * (two more futex calls and a switch per request).  None idle: the
+	 * first to finish its job takes this one. */
+	if (w != UINT_MAX)
+		pthread_cond_signal(&h->wake_cv[w]);
 	return 0;
 }

@@ -162,14 +162,24 @@ wait_fd(int fd, short events, const struct timespec *deadline)
 static int
 write_all(int fd, const uint8_t *p, size_t n, const struct timespec *deadline)
 {
-	int use_send = 1, r;
+	int use_send = 1, wait = 0, r;
 	ssize_t k;
 
 	while (n > 0) {
-		if ((r = wait_fd(fd, POLLOUT, deadline)) != 0)
+		/*
+		 * A socket is written first and polled only when it is full: a
+		 * frame fits the socket's buffer nearly always, and a poll()
+		 * before each was one more system call per message on both sides
+		 * of the signing path (issue 20).  MSG_DONTWAIT: a blocking socket
+		 * must not outlive the deadline.  write() on anything else may
+		 * block, so it waits first.
+		 */
+		if (clock_ms_left(deadline) == 0)
+			return ERR_TIMEOUT;
+		if ((wait || !use_send) && (r = wait_fd(fd, POLLOUT, deadline)) != 0)
 			return r;
+		wait = 0;
 		if (use_send) {
-			/* MSG_DONTWAIT: a blocking socket must not outlive the deadline. */
 			k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k < 0 && errno == ENOTSOCK) {
 				use_send = 0;
@@ -178,6 +188,8 @@ write_all(int fd, const uint8_t *p, size_t n, const struct timespec *deadline)
 		} else
 			k = write(fd, p, n);
 		if (k < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				wait = 1;
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			return errno == EPIPE || errno == ECONNRESET ? ERR_PROTO_CLOSED : ERR_IO;

@@ -282,9 +282,11 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
 /*
  * Sign the 32-byte digest with the key whose address is `address`:
  * CKM_ECDSA on a session of the pool; the token's raw r || s or DER is
- * parsed, s is made low (n - s), the recovery id is found against the key
- * listed, and the signature is verified with libsecp256k1 before it is
- * written to sig65 = r || s || v (v = 0 or 1).  One C_Sign per call: a
+ * parsed, s is made low (n - s), and one recovery with libsecp256k1 gives
+ * v: 0 when it gives back the key listed (which verifies the signature),
+ * else 1, not verified here: sig65 = r || s || v.  Whoever uses sig65 must
+ * recover it to the key's address (the daemon does, against a lying helper),
+ * so a signature the token got wrong goes no further.  One C_Sign per call: a
  * signature is never made twice.  When the token needs a login and a URI
  * gives a PIN, it logs in first (subject to the PIN rules above).  When
  * every session of the pool is in use, callers wait for one first come,
@@ -295,7 +297,7 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
  * Errors: ERR_P11_KEY_NOT_FOUND, ERR_P11_KEY_AMBIGUOUS (two private keys
  * with its id), ERR_P11_TOKEN_REMOVED, ERR_P11_TOKEN_BUSY,
  * ERR_P11_NOT_LOGGED_IN, the automatic login's ERR_P11_PIN_*,
- * ERR_P11_BAD_SIGNATURE, ERR_P11_SIG_MISMATCH, ERR_P11_MODULE, ERR_NOMEM.
+ * ERR_P11_BAD_SIGNATURE, ERR_P11_MODULE, ERR_NOMEM.
  */
 int p11_token_sign(struct p11_module *m, const uint8_t address[20],
     const uint8_t digest[32], uint8_t sig65[65]);
