@@ -48,6 +48,7 @@ struct tok_session {
 	unsigned gen;		/* the token's generation when it was opened */
 	int open;
 	int busy;		/* in use by a call, or being opened */
+	int request;		/* busy for a request (a bounded caller of tok_acquire) */
 };
 
 struct key {
@@ -78,8 +79,8 @@ struct tok {
 	/*
 	 * tok_acquire()'s line, first come first served: a caller takes the
 	 * ticket ticket_next and goes only when ticket_now reaches it.  waiting:
-	 * the requests (bounded callers) in the line, at most
-	 * LIMIT_P11_TOKEN_WAITERS.
+	 * the requests (bounded callers) in the line; with those holding a
+	 * session, at most pool + LIMIT_P11_TOKEN_WAITERS.
 	 */
 	unsigned long ticket_next;
 	unsigned long ticket_now;

@@ -287,18 +287,21 @@ tok_set_info(struct tok *t, unsigned gen, const CK_TOKEN_INFO *ti)
 }
 
 /*
- * Sessions of t's pool that a caller at the head of the line would get at
- * once: idle or not opened yet.  t->lock held.
+ * Sessions held (or being opened) for requests.  The token's own work (a
+ * key scan, the liveness check, a login) holds sessions too, for a moment,
+ * and is not counted: a request is admitted by how many requests the token
+ * has, not by what else it happens to be doing, or a full window of
+ * requests would meet a "busy" now and then.  t->lock held.
  */
 static unsigned
-tok_sessions_free(const struct tok *t)
+tok_sessions_for_requests(const struct tok *t)
 {
-	unsigned used = t->opening;
+	unsigned n = 0;
 	size_t i;
 
 	for (i = 0; i < TOK_SESSIONS; i++)
-		used += t->sess[i].open && t->sess[i].gen == t->gen && t->sess[i].busy;
-	return t->pool > used ? t->pool - used : 0;
+		n += t->sess[i].busy && t->sess[i].request;
+	return n;
 }
 
 /* Leave tok_acquire()'s line, from its head: the next caller's turn. */
@@ -316,10 +319,10 @@ tok_line_leave(struct tok *t, int bounded)
  * *genp.  Opens one when none is idle and the pool has room, else waits for
  * one to come back.  Callers are served in the order they came (a ticket
  * each; a plain condition variable wakes anyone, and a caller could wait
- * for ever behind later ones).  bounded: a request (a signature); no more
- * than LIMIT_P11_TOKEN_WAITERS of them wait beyond those the free sessions
- * take (so one token holds at most its pool plus that many callers), and
- * one more is refused at once with ERR_P11_TOKEN_BUSY: a slow token holds
+ * for ever behind later ones).  bounded: a request (a signature); a token
+ * has at most its pool plus LIMIT_P11_TOKEN_WAITERS requests, holding a
+ * session or in line for one, and one more is refused at once with
+ * ERR_P11_TOKEN_BUSY: a slow token holds
  * few of the helper's workers, and its callers learn it now, not after
  * every signature queued ahead of them.  The token's own work (a key scan, a login: one at a time
  * each) is not bounded nor counted, lest a busy token lose its key list.
@@ -342,8 +345,8 @@ tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, uns
 	int r, turn = 0;
 
 	pthread_mutex_lock(&t->lock);
-	/* Those in line that free sessions will take do not wait: not counted. */
-	if (bounded && t->waiting >= LIMIT_P11_TOKEN_WAITERS + tok_sessions_free(t)) {
+	if (bounded &&
+	    t->waiting + tok_sessions_for_requests(t) >= t->pool + LIMIT_P11_TOKEN_WAITERS) {
 		r = ERR_P11_TOKEN_BUSY;
 		goto out;
 	}
@@ -365,6 +368,7 @@ tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, uns
 			if (s->open && s->gen == t->gen) {
 				if (!s->busy) {
 					s->busy = 1;
+					s->request = bounded;
 					*idxp = i;
 					*hp = s->h;
 					*genp = s->gen;
@@ -380,6 +384,7 @@ tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, uns
 			continue;
 		}
 		t->sess[free_i].busy = 1;	/* reserved while it opens */
+		t->sess[free_i].request = bounded;
 		t->opening++;
 		tok_line_leave(t, bounded);	/* out of the line meanwhile */
 		turn = 0;
@@ -401,6 +406,7 @@ tok_acquire(struct tok *t, int bounded, size_t *idxp, CK_SESSION_HANDLE *hp, uns
 			break;
 		}
 		s->busy = 0;
+		s->request = 0;
 		pthread_cond_broadcast(&t->cv);
 		if (rv == CKR_OK) {
 			/* Removed meanwhile: no new generation can have opened yet. */
@@ -442,6 +448,7 @@ tok_release(struct tok *t, size_t idx, int bad)
 	pthread_mutex_lock(&t->lock);
 	s = &t->sess[idx];
 	s->busy = 0;
+	s->request = 0;
 	if (s->gen != t->gen && t->present)
 		s->open = 0;	/* of an ended generation, and a new one has begun */
 	else if (bad && s->gen == t->gen) {

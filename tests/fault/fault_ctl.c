@@ -402,6 +402,8 @@ parse_setting(struct fault_ctl *ctl, const char *key, char *value)
 		return parse_bool(w[0], &ctl->pad_cancel);
 	} else if (strcmp(key, "pad_delay_ms") == 0) {
 		return parse_ulong(w[0], FAULT_DELAY_MAX_MS, &ctl->pad_delay_ms);
+	} else if (strcmp(key, "session_info_delay_ms") == 0) {
+		return parse_ulong(w[0], FAULT_DELAY_MAX_MS, &ctl->session_info_delay_ms);
 	} else {
 		return -1;
 	}

@@ -92,6 +92,7 @@ struct fault_ctl {
 	enum fault_sig_format sig_format;
 	long sig_len;			/* -1: the real length */
 	unsigned long sign_delay_ms;
+	unsigned long session_info_delay_ms;
 
 	enum fault_point_format point_format;
 	enum fault_point_on point_on;

@@ -712,8 +712,6 @@ FWD(C_InitPIN, K_SESSION, h,
 FWD(C_SetPIN, K_SESSION, h,
     (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_ULONG oldlen,
     CK_UTF8CHAR_PTR new_pin, CK_ULONG newlen), (h, old, oldlen, new_pin, newlen))
-FWD(C_GetSessionInfo, K_SESSION, h,
-    (CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info), (h, info))
 FWD(C_GetOperationState, K_SESSION, h,
     (CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR len), (h, state, len))
 FWD(C_SetOperationState, K_SESSION, h,
@@ -1010,6 +1008,23 @@ fw_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	info->flags |= snap.pin_flags;
 	if (snap.protected_auth)
 		info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+ out:
+	return leave(&c);
+}
+
+/* session_info_delay_ms: a caller that checks its sessions holds them a while. */
+static CK_RV
+fw_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
+{
+	struct fault_ctl snap;
+	struct call c;
+
+	if (enter(FAULT_FN_C_GetSessionInfo, K_SESSION, h, &c, &snap) != CKR_OK)
+		goto out;
+	if (snap.session_info_delay_ms > 0 &&
+	    (c.rv = sleep_watching(h, 1, snap.session_info_delay_ms)) != CKR_OK)
+		goto out;
+	c.rv = real->C_GetSessionInfo(h, info);
  out:
 	return leave(&c);
 }
