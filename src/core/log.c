@@ -9,7 +9,6 @@
 #include "core/log.h"
 
 static char log_prefix[64];
-static int log_off;
 
 void
 log_init(const char *prefix)
@@ -19,13 +18,9 @@ log_init(const char *prefix)
 	snprintf(log_prefix, sizeof(log_prefix), "%s", prefix);
 }
 
-void
-log_quiet(int quiet)
-{
-	log_off = quiet;
-}
+static void log_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
-void
+static void
 log_vmsg(const char *fmt, va_list ap)
 {
 	char line[LIMIT_LOG_LINE];
@@ -33,8 +28,6 @@ log_vmsg(const char *fmt, va_list ap)
 	ssize_t k;
 	int w;
 
-	if (log_off)
-		return;
 	w = snprintf(line, sizeof(line) - 1, "%s: ",
 	    log_prefix[0] != '\0' ? log_prefix : program_invocation_short_name);
 	if (w > 0)
@@ -67,7 +60,6 @@ log_die(const char *fmt, ...)
 {
 	va_list ap;
 
-	log_off = 0;
 	va_start(ap, fmt);
 	log_vmsg(fmt, ap);
 	va_end(ap);

@@ -13,16 +13,10 @@
 #ifndef CORE_LOG_H
 #define CORE_LOG_H
 
-#include <stdarg.h>
-
 /* Set the prefix (copied; NULL: the program's name).  Call before threads start. */
 void log_init(const char *prefix);
 
-/* Turn logging off (1) or on (0); for the helper's --quiet. */
-void log_quiet(int quiet);
-
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_vmsg(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* log_msg(), then exit(1): for a main() that cannot go on. */
 void log_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -42,18 +42,6 @@ reader_sub(struct reader *r, size_t n, struct reader *sub)
 	return 0;
 }
 
-int
-reader_copy(struct reader *r, void *out, size_t n)
-{
-	const uint8_t *p;
-	int e;
-
-	if ((e = reader_take(r, n, &p)) != 0)
-		return e;
-	if (n > 0)
-		memcpy(out, p, n);
-	return 0;
-}
 
 int
 reader_u8(struct reader *r, uint8_t *v)
@@ -67,41 +55,8 @@ reader_u8(struct reader *r, uint8_t *v)
 	return 0;
 }
 
-int
-reader_be16(struct reader *r, uint16_t *v)
-{
-	const uint8_t *p;
-	int e;
 
-	if ((e = reader_take(r, 2, &p)) != 0)
-		return e;
-	*v = (uint16_t)(p[0] << 8 | p[1]);
-	return 0;
-}
 
-int
-reader_be32(struct reader *r, uint32_t *v)
-{
-	const uint8_t *p;
-	int e;
-
-	if ((e = reader_take(r, 4, &p)) != 0)
-		return e;
-	*v = reader_get_be32(p);
-	return 0;
-}
-
-int
-reader_be64(struct reader *r, uint64_t *v)
-{
-	const uint8_t *p;
-	int e;
-
-	if ((e = reader_take(r, 8, &p)) != 0)
-		return e;
-	*v = (uint64_t)reader_get_be32(p) << 32 | reader_get_be32(p + 4);
-	return 0;
-}
 
 int
 reader_end(const struct reader *r, int trailing_err)

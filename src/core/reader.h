@@ -32,14 +32,8 @@ int reader_take(struct reader *r, size_t n, const uint8_t **pp);
 /* The next n bytes as a reader of their own (same short_err). */
 int reader_sub(struct reader *r, size_t n, struct reader *sub);
 
-/* Copy the next n bytes to out. */
-int reader_copy(struct reader *r, void *out, size_t n);
-
-/* Big-endian integers. */
+/* The next byte. */
 int reader_u8(struct reader *r, uint8_t *v);
-int reader_be16(struct reader *r, uint16_t *v);
-int reader_be32(struct reader *r, uint32_t *v);
-int reader_be64(struct reader *r, uint64_t *v);
 
 /* 0 when everything was read, else trailing_err. */
 int reader_end(const struct reader *r, int trailing_err);
