@@ -145,6 +145,15 @@ eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
 }
 
 int
+eth_sig_recid_one_recovery(const uint8_t digest[32], const uint8_t sig64[64],
+    const uint8_t pub65[65])
+{
+	uint8_t got[65];
+
+	return eth_sig_recover(digest, sig64, 0, got) == 0 && memcmp(got, pub65, 65) == 0 ? 0 : 1;
+}
+
+int
 eth_sig_recover_address(const uint8_t digest[32], const uint8_t sig65[65],
     uint8_t addr[20])
 {

@@ -3,8 +3,10 @@
  *
  * A signature is 64 bytes r || s (big-endian) plus a recovery id 0 or 1.
  * Tokens may return high-s signatures or DER; the token layer normalises with
- * eth_sig_normalize() and finds the recovery id against the key it already
- * knows with eth_sig_find_recid(), which is also the verification.  Nothing here signs:
+ * eth_sig_normalize() and takes the recovery id from one recovery against
+ * the key it already knows (eth_sig_recid_one_recovery()); the daemon then
+ * recovers the signature to the key's address, which is its verification.
+ * eth_sig_find_recid() finds and verifies in one.  Nothing here signs:
  * keys live on tokens.  (Tests sign with throwaway keys through
  * libsecp256k1 directly.)
  *
@@ -48,6 +50,17 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
  */
 int eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp);
+
+/*
+ * The recovery id of the low-s signature sig64 over digest for pub65, from
+ * one recovery: 0 when recovering with 0 gives back pub65 (which verifies
+ * the signature), else 1, which is not checked.  For a caller whose
+ * signature is recovered to its key's address afterwards anyway (the token
+ * helper's: the daemon does so, against a lying helper); checking 1 too
+ * costs a second recovery for half the signatures (issue 20).
+ */
+int eth_sig_recid_one_recovery(const uint8_t digest[32], const uint8_t sig64[64],
+    const uint8_t pub65[65]);
 
 /*
  * Ethereum ecrecover: sig65 is r || s || v with v in {0, 1, 27, 28}.

@@ -136,7 +136,7 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
     uint8_t sig65[65])
 {
 	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-	uint8_t d[32], raw[LIMIT_P11_SIG_BYTES], sig64[64], pub[65];
+	uint8_t d[32], raw[LIMIT_P11_SIG_BYTES], sig64[64];
 	struct key_snap ks;
 	struct tok *t;
 	CK_SESSION_HANDLE h;
@@ -202,15 +202,10 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig64) != 0 ||
 	    eth_sig_normalize(sig64, NULL) != 0)
 		return ERR_P11_BAD_SIGNATURE;
-	/*
-	 * One recovery, not one or two: v = 0 when recovering with 0 gives back
-	 * the key (which verifies the signature), else 1 without a second
-	 * recovery here.  The daemon recovers every signature to its key's
-	 * address before anyone sees it (a lying helper is its threat), so a
-	 * signature the token got wrong goes no further; checking v = 1 here as
-	 * well cost a second recovery for half the signatures (issue 20).
-	 */
-	recid = eth_sig_recover(d, sig64, 0, pub) == 0 && memcmp(pub, ks.pub, 65) == 0 ? 0 : 1;
+	/* The daemon recovers every signature to its key's address before anyone
+	 * sees it (a lying helper is its threat), so a signature the token got
+	 * wrong goes no further: one recovery here, not one or two. */
+	recid = eth_sig_recid_one_recovery(d, sig64, ks.pub);
 	memcpy(sig65, sig64, 64);
 	sig65[64] = (uint8_t)recid;
 	return 0;

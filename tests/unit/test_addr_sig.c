@@ -74,6 +74,7 @@ test_sig_case(void **state)
 	assert_memory_equal(sig, low, 64);
 	assert_int_equal(eth_sig_find_recid(digest, sig, pub, &recid), 0);
 	assert_int_equal(recid, json_integer_value(json_object_get(c, "recid")));
+	assert_int_equal(eth_sig_recid_one_recovery(digest, sig, pub), recid);
 
 	/* A high-s signature, as tokens return about half the time, becomes the low one. */
 	memcpy(sig, high, 64);
@@ -105,6 +106,9 @@ test_sig_case(void **state)
 	/* The wrong digest verifies under neither recovery id. */
 	digest[0] ^= 1;
 	assert_int_equal(eth_sig_find_recid(digest, low, pub, &recid), ERR_SIG_RECOVERY);
+	/* ... which one recovery does not see: it says 1, unchecked, and the
+	 * daemon's recovery to the address is what refuses it. */
+	assert_int_equal(eth_sig_recid_one_recovery(digest, low, pub), 1);
 
 	/* Public keys: compressed form expands to the same key and address. */
 	assert_int_equal(eth_sig_pubkey_parse(comp, cl, pub65), 0);
