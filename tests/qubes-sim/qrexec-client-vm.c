@@ -180,13 +180,13 @@ parse_line(const char *file, int lineno, char *line)
 	r = &rules[nrules++];
 	snprintf(r->where, sizeof(r->where), "%s:%d", file, lineno);
 	for (i = 0; i < 5; i++)
-		strcpy(r->f[i], field[i]);
+		snprintf(r->f[i], sizeof(r->f[i]), "%s", field[i]);
 	for (i = 5; i < n; i++) {
 		if ((eq = strchr(field[i], '=')) == NULL || eq == field[i])
 			sim_refuse("%s:%d: syntax error: option '%s' is not KEY=VALUE", file, lineno, field[i]);
 		*eq = '\0';
-		strcpy(r->key[r->nopt], field[i]);
-		strcpy(r->value[r->nopt], eq + 1);
+		snprintf(r->key[r->nopt], sizeof(r->key[r->nopt]), "%s", field[i]);
+		snprintf(r->value[r->nopt], sizeof(r->value[r->nopt]), "%s", eq + 1);
 		r->nopt++;
 	}
 }

@@ -638,7 +638,7 @@ test_audit_large_call(void **state)
 {
 	enum { ITEMS = 300, ITEM = 1000, PADDED = 1024 };
 	char path[128], *data, sel[9];
-	size_t o, i;
+	size_t o, i, cap;
 	uint8_t h[32];
 	json_t *req, *resp, *lines, *summary;
 	unsigned long nlines = 0, bad = 0;
@@ -648,14 +648,16 @@ test_audit_large_call(void **state)
 	snprintf(path, sizeof(path), "%s/audit3.log", tmpdir);
 	unlink(path);
 	/* frob(bytes[]): ITEMS byte strings of ITEM bytes, canonically encoded */
-	assert_non_null(data = malloc(16 + 2 * (64 + ITEMS * (32 + 32 + PADDED)) + 1));
+	cap = 16 + 2 * (64 + ITEMS * (32 + 32 + PADDED)) + 1;
+	assert_non_null(data = malloc(cap));
 	eth_keccak256("frob(bytes[])", 13, h);
 	snprintf(sel, sizeof(sel), "%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
-	o = (size_t)sprintf(data, "0x%s%064x%064x", sel, 32, ITEMS);
+	o = (size_t)snprintf(data, cap, "0x%s%064x%064x", sel, 32, ITEMS);
 	for (i = 0; i < ITEMS; i++)
-		o += (size_t)sprintf(data + o, "%064zx", ITEMS * 32 + i * (32 + PADDED));
+		o += (size_t)snprintf(data + o, cap - o, "%064zx", ITEMS * 32 + i * (32 + PADDED));
 	for (i = 0; i < ITEMS; i++) {
-		o += (size_t)sprintf(data + o, "%064x", ITEM);
+		o += (size_t)snprintf(data + o, cap - o, "%064x", ITEM);
+		assert_true(o + 2 * PADDED < cap);
 		memset(data + o, 'a', 2 * ITEM);
 		memset(data + o + 2 * ITEM, '0', 2 * (PADDED - ITEM));
 		o += 2 * PADDED;
