@@ -2,12 +2,14 @@
  * client.c - the daemon's side of the token protocol (client.h).
  *
  * One struct helper per running p11signer-token.  Once it has answered
- * HELLO, its reader thread is the only one that reads the socket and the only
- * one that reaps the process:
+ * HELLO, one thread at a time reads its socket: a caller waiting for its
+ * answer, or the helper's reader thread when no call is in flight
+ * (client_reader.c).  The reader thread alone reaps the process:
  * whatever ends a helper (end of file, a malformed frame, a reply to no
  * request, p11_client_stop(), a sender that gave up) comes down to a
- * shutdown() of the socket, which wakes the reader, which ends the process,
- * reaps it and fails every request of that helper with one reason.  A
+ * shutdown() of the socket, which wakes whoever reads, and then the reader
+ * thread, which ends the process, reaps it and fails every request of that
+ * helper with one reason.  A
  * helper's memory and descriptor go when its reader has been joined and no
  * sender holds it, so a descriptor number is never reused under a sender.
  *
@@ -361,9 +363,15 @@ p11_client_call(struct p11_client *c, const struct proto_msg *req, struct proto_
 	if (r != 0)	/* part of a frame may be out: the stream is out of step */
 		client_helper_end(h, r == ERR_TIMEOUT ? "did not take a request in time" :
 		    "could not be written to");
-	while (!p->done)
-		if (pthread_cond_timedwait(&p->done_cv, &c->lock, &deadline) == ETIMEDOUT)
-			break;
+	/* Its answer: read by this thread when nobody else reads (client_reader.c). */
+	while (!p->done && !clock_passed(&deadline)) {
+		if (!h->reading && h->end == READ_MORE && !h->reader_wanted)
+			client_read_as_caller(h, p, &deadline);
+		else
+			(void)pthread_cond_timedwait(&p->done_cv, &c->lock, &deadline);
+	}
+	/* More calls are likely: the reader thread leaves the reading to them a while. */
+	clock_deadline_ms(&h->linger_until, LINGER_MS);
 	if (!p->done) {
 		/* Its late answer, if any, is dropped by the reader. */
 		p->abandoned = 1;

@@ -31,6 +31,23 @@
  * this many reads, however much a process that holds it open adds. */
 #define EXITED_READS_MAX	64
 #define MODULE_SHOWN		"%.100s"	/* a module path as shown in a why */
+/*
+ * After a call has started, the reader thread leaves the socket to the
+ * callers for this long (client_reader.c); it reads again once no call has
+ * started for as long, so that events and an exit are seen that late at most.
+ */
+#define LINGER_MS		100
+/* Events read by a caller wait here for the reader thread to deliver them;
+ * past this many the oldest is dropped (each only says: look again). */
+#define EVENTS_MAX		32
+
+/* What ended reading a helper's stream. */
+enum read_end {
+	READ_MORE = 0,		/* nothing: go on */
+	READ_EOF,		/* end of file, or the helper has exited */
+	READ_IO,		/* the socket failed */
+	READ_VIOLATION,		/* a malformed frame or an unexpected message */
+};
 
 struct pending {
 	struct pending *next;
@@ -57,6 +74,22 @@ struct helper {
 	unsigned abandoned;		/* its requests past their timeout */
 	char kill_reason[128];		/* why the client ended it, or "" */
 	int sending;			/* a thread is writing a frame (which may take several writes) */
+
+	/*
+	 * Reading (client_reader.c): one thread at a time holds the read role
+	 * and alone touches rd, farewell and detail.
+	 */
+	struct proto_reader *rd;
+	int pidfd;			/* the helper's pidfd, or -1 */
+	int reading;			/* a thread holds the read role */
+	int reader_wanted;		/* the reader thread must read next: an exit, a stop */
+	enum read_end end;		/* set once: what ended the stream */
+	char farewell[LIMIT_PROTO_TEXT + 1];	/* the helper's last word, if any */
+	char detail[160];		/* what it did wrong, for READ_VIOLATION */
+	struct timespec linger_until;	/* the reader thread reads again from then */
+	pthread_cond_t reader_cv;	/* for the reader thread (CLOCK_MONOTONIC) */
+	struct proto_msg *events[EVENTS_MAX];	/* read by callers, not delivered yet */
+	unsigned ev_head, ev_len;
 };
 
 struct p11_client {
@@ -110,5 +143,6 @@ void client_helper_unref(struct helper *h);
 void client_helper_end(struct helper *h, const char *reason);
 void client_note_rejected(struct p11_client *c, const struct proto_key_list *l);
 void *client_reader_main(void *arg);
+void client_read_as_caller(struct helper *h, struct pending *p, const struct timespec *deadline);
 
 #endif /* P11_CLIENT_INT_H */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -191,7 +192,13 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 		return err_why(why, ERR_NOMEM, "out of memory");
 	h->c = c;
 	h->fd = -1;
+	h->pidfd = -1;
 	h->refs = 1;
+	if (clock_cond_init(&h->reader_cv) != 0) {
+		/* Never in practice on Linux; the object holds no resources. */
+		free(h);
+		return err_why(why, ERR_NOMEM, "out of memory");
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		r = err_why(why, ERR_IO, "cannot start the token helper for " MODULE_SHOWN
 		    ": socketpair: %s", c->module, strerror(errno));
@@ -238,6 +245,7 @@ client_helper_start(struct p11_client *c, const struct timespec *deadline, struc
 		close(h->fd);
 	else if (sv[0] >= 0)
 		close(sv[0]);
+	pthread_cond_destroy(&h->reader_cv);
 	free(h);
 	return r;
 }
@@ -249,6 +257,14 @@ client_reader_start(struct helper *h, char *why)
 	sigset_t all, old;
 	int e;
 
+	if ((e = proto_reader_new(PROTO_FROM_HELPER, &h->rd)) != 0)
+		return err_why(why, e, "cannot start reading the token helper: %s", err_str(e));
+	/*
+	 * The socket says when the helper is gone, unless a process it started
+	 * (a vendor module's daemon) still holds fd 0: the pidfd says so then.
+	 * Without one (kernel before 5.3) the socket alone tells.
+	 */
+	h->pidfd = pidfd_open(h->pid, 0);
 	/* The reader takes no process signal: the daemon's own threads handle those. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -625,6 +625,44 @@ test_timeout(void **state)
 	snap_check(&s);
 }
 
+/*
+ * The caller that reads the socket gives up (its timeout) while another
+ * waits: the reading passes to the other, whose answer comes after.
+ */
+static void
+test_reading_handed_on(void **state)
+{
+	struct snap s = snap_take();
+	struct call_arg a, b;
+	struct proto_msg *list = NULL;
+	pthread_t ta, tb;
+	struct p11_client *c;
+	char why[P11_CLIENT_WHY_MAX];
+	long t0;
+
+	(void)state;
+	/* Every answer 700 ms late, a signature's 2200: past the 1000 ms timeout. */
+	c = start("fake:slow=700,slow-sign=1500", 1000, NULL);
+	/* Calls have just run: the next caller reads for itself. */
+	assert_int_equal(p11_client_list(c, &list, why), 0);
+	proto_msg_free(list);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.c = b.c = c;
+	t0 = testutil_now_ms();
+	assert_int_equal(pthread_create(&ta, NULL, slow_sign_main, &a), 0);
+	testutil_sleep_ms(500);
+	assert_int_equal(pthread_create(&tb, NULL, list_main, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.r, ERR_TIMEOUT);
+	/* Its answer came at about 1200 ms, after the sign's reader gave up at 1000. */
+	assert_int_equal(b.r, 0);
+	assert_true(b.done_ms - t0 >= 1100 && b.done_ms - t0 < 1450);
+	p11_client_stop(c);
+	snap_check(&s);
+}
+
 static void *
 timeouts_main(void *arg)
 {
@@ -1050,6 +1088,7 @@ main(void)
 		cmocka_unit_test(test_killed_socket_held),
 		cmocka_unit_test(test_exit_status_and_restart),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_reading_handed_on),
 		cmocka_unit_test(test_too_many_timeouts),
 		cmocka_unit_test(test_protocol_violations),
 		cmocka_unit_test(test_events),
