@@ -94,12 +94,15 @@ rpc_unixsrv_write_all(int fd, const void *data, size_t n)
 int
 rpc_unixsrv_write_line(int fd, char *answer_malloced)
 {
+	size_t n;
 	int r = 0;
 
 	if (answer_malloced != NULL) {
-		r = rpc_unixsrv_write_all(fd, answer_malloced, strlen(answer_malloced));
-		if (r == 0)
-			r = rpc_unixsrv_write_all(fd, "\n", 1);
+		/* The newline in the terminator's place: one write, so the reader
+		 * wakes once for the line, not again for its newline. */
+		n = strlen(answer_malloced);
+		answer_malloced[n] = '\n';
+		r = rpc_unixsrv_write_all(fd, answer_malloced, n + 1);
 		free(answer_malloced);
 	}
 	return r;
