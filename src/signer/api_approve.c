@@ -182,6 +182,7 @@ signer_api_approve(struct signer_api *api, const struct approval_req *q,
 {
 	struct signer_policy_request pr;
 	struct signer_policy *pol = api->cfg.policy;
+	const json_t *ui_request;
 	json_t *result = NULL;
 	int r;
 
@@ -210,12 +211,19 @@ signer_api_approve(struct signer_api *api, const struct approval_req *q,
 			signer_policy_release(pol, d);
 		return err_why(why, ERR_API_DENIED, DENIED);
 	}
+	ui_request = q->ui_request;
+	if (ui_request == NULL && q->ui_request_make != NULL &&
+	    (ui_request = q->ui_request_make(q->ui_request_ctx)) == NULL) {
+		if (pol != NULL)
+			signer_policy_release(pol, d);
+		return err_why(why, ERR_NOMEM, "out of memory");
+	}
 	if (api->cfg.approver.ask_watched != NULL)
 		r = api->cfg.approver.ask_watched(api->cfg.approver.ctx, q->ui_method,
-		    q->ui_request, api->cfg.approval_timeout_ms, caller_still_there, q->caller,
+		    ui_request, api->cfg.approval_timeout_ms, caller_still_there, q->caller,
 		    &result);
 	else
-		r = api->cfg.approver.ask(api->cfg.approver.ctx, q->ui_method, q->ui_request,
+		r = api->cfg.approver.ask(api->cfg.approver.ctx, q->ui_method, ui_request,
 		    api->cfg.approval_timeout_ms, &result);
 	if (r == 0 && !json_is_object(result))
 		r = ERR_JSON_TYPE;

@@ -295,6 +295,29 @@ out:
 	return r;
 }
 
+/* What the approver is shown of a transaction request, made when it is asked. */
+struct tx_view {
+	const struct rpc_caller *caller;
+	const json_t *untrusted_args;
+	json_t *call_info, *call;
+	const struct eth_tx *tx;
+	const uint8_t *from;
+	json_t *request;		/* made once; owned */
+};
+
+/* approval_req's ui_request_make. */
+static const json_t *
+tx_view_request(void *ctx)
+{
+	struct tx_view *v = ctx;
+
+	if (v->request == NULL)
+		v->request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", v->untrusted_args,
+		    "call_info", v->call_info, "meta", signer_api_meta_json(v->caller),
+		    "decoded", tx_decoded_json(v->tx, v->from, v->call));
+	return v->request;
+}
+
 int
 signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *caller,
     const json_t *untrusted_params, json_t **resultp, char why[ERR_WHY_MAX],
@@ -306,7 +329,8 @@ signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *cal
 	const struct eth_tx *signed_tx;
 	struct eth_tx_request req;
 	json_t *untrusted_args, *untrusted_selector, *untrusted_changed;
-	json_t *call = NULL, *call_info = NULL, *request = NULL, *result = NULL;
+	json_t *call = NULL, *call_info = NULL, *result = NULL;
+	struct tx_view view = { 0 };
 	json_t *txjson = NULL, *out = NULL, *decoded2 = NULL, *summary;
 	const char *selector = NULL;
 	uint8_t hash[32], sig65[65], *raw = NULL;
@@ -327,19 +351,20 @@ signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *cal
 	if ((r = check_tx(api, caller, untrusted_args, selector, NULL, &tx, &req, &call, &call_info,
 	    why, refused_byp)) != 0)
 		goto out;
-	request = json_pack("{s:O,s:O,s:o,s:o}", "transaction", untrusted_args, "call_info", call_info,
-	    "meta", signer_api_meta_json(caller), "decoded", tx_decoded_json(tx, req.from, call));
-	if (request == NULL) {
-		r = err_why(why, ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	view.caller = caller;
+	view.untrusted_args = untrusted_args;
+	view.call_info = call_info;
+	view.call = call;
+	view.tx = tx;
+	view.from = req.from;
 	q.caller = caller;
 	q.method = "account_signTransaction";
 	q.key = req.from;
 	q.is_tx = 1;
 	q.tx = tx;
 	q.ui_method = "ui_approveTx";
-	q.ui_request = request;
+	q.ui_request_make = tx_view_request;
+	q.ui_request_ctx = &view;
 	if ((r = signer_api_approve(api, &q, &d, &result, why)) != 0)
 		goto out;
 	held = 1;
@@ -373,13 +398,15 @@ signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *cal
 		goto out;
 	}
 	/* the record holds what was signed and, when the approver changed it, the request */
-	if (decoded2 != NULL) {
+	if (api->cfg.audit == NULL)
+		summary = NULL;
+	else if (decoded2 != NULL) {
 		summary = audit_view(decoded2);
 		json_object_set_new(summary, "requested",
-		    audit_view(json_object_get(request, "decoded")));
+		    audit_view(json_object_get(tx_view_request(&view), "decoded")));
 		json_object_set_new(summary, "changed_by_approver", json_true());
 	} else
-		summary = audit_view(json_object_get(request, "decoded"));
+		summary = audit_view(json_object_get(tx_view_request(&view), "decoded"));
 	if ((r = signer_api_audit_signed(api, caller, q.method, req.from, hash, d.rule, summary,
 	    "raw", raw, rawlen, why)) != 0)
 		goto out;
@@ -403,7 +430,7 @@ signer_api_sign_transaction(struct signer_api *api, const struct rpc_caller *cal
 	free(raw);
 	json_decref(txjson);
 	json_decref(result);
-	json_decref(request);
+	json_decref(view.request);
 	json_decref(call);
 	json_decref(call_info);
 	json_decref(decoded2);
