@@ -146,12 +146,11 @@ sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
 	*recidp = -1;
 	/* eth_sig_is_low_s() is 0 also for r or s zero or not below n. */
 	if (!eth_sig_is_low_s(sig64))
-		return ERR_SIG_INVALID;
-	for (recid = 0; recid <= 1; recid++) {
+		r = ERR_SIG_INVALID;
+	for (recid = 0; r == ERR_SIG_RECOVERY && recid <= 1; recid++) {
 		if (eth_sig_recover(digest, sig64, recid, got) == 0 && is_wanted(got, want)) {
 			*recidp = recid;
 			r = 0;
-			break;
 		}
 	}
 	/* Recovery ids 2 and 3 (r >= n - p) are not representable in Ethereum. */

@@ -45,7 +45,7 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
  * recovers to pub65, which proves the signature valid under that key (one
  * or two recoveries, no separate verification).
  * Errors: ERR_SIG_INVALID (high s or unparsable), ERR_PUBKEY_INVALID,
- * ERR_SIG_RECOVERY (it verifies under neither id).
+ * ERR_SIG_RECOVERY (it verifies under neither id); *recidp is then -1.
  */
 int eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp);
