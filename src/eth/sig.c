@@ -111,46 +111,75 @@ eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid,
 	return 0;
 }
 
+/* Does the key recovered, got, match want (a pub65, or an address)? */
+static int
+sig_is_pub(const uint8_t got[65], const void *want)
+{
+	return memcmp(got, want, 65) == 0;
+}
+
+static int
+sig_is_addr(const uint8_t got[65], const void *want)
+{
+	uint8_t addr[ETH_ADDR_LEN];
+
+	return eth_addr_from_pubkey(got, addr) == 0 && memcmp(addr, want, ETH_ADDR_LEN) == 0;
+}
+
+/*
+ * The recovery id, 0 tried first, with which the low-s signature sig64 over
+ * digest recovers to a key that is_wanted() accepts.
+ *
+ * No separate secp256k1_ecdsa_verify(): a recovery that gives back the key
+ * is that verification.  Recovery computes Q = r^-1 (sR - zG) from the R
+ * that r and recid name; verifying (r, s) under that Q computes
+ * s^-1 (zG + rQ) = R, whose x is r.  Verifying first would cost one more
+ * scalar multiplication per signature (issue 20).
+ */
+static int
+sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
+    int (*is_wanted)(const uint8_t got[65], const void *want), const void *want, int *recidp)
+{
+	uint8_t got[65];
+	int recid, r = ERR_SIG_RECOVERY;
+
+	*recidp = -1;
+	/* eth_sig_is_low_s() is 0 also for r or s zero or not below n. */
+	if (!eth_sig_is_low_s(sig64))
+		r = ERR_SIG_INVALID;
+	for (recid = 0; r == ERR_SIG_RECOVERY && recid <= 1; recid++) {
+		if (eth_sig_recover(digest, sig64, recid, got) == 0 && is_wanted(got, want)) {
+			*recidp = recid;
+			r = 0;
+		}
+	}
+	/* Recovery ids 2 and 3 (r >= n - p) are not representable in Ethereum. */
+	return r;
+}
+
 int
 eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp)
 {
 	const secp256k1_context *ctx = eth_sig_context();
-	secp256k1_ecdsa_signature sig;
 	secp256k1_pubkey pk;
-	uint8_t got[65];
-	int recid, r;
+	int r;
 
-	if ((r = sig_parse_compact(sig64, &sig)) != 0)
-		return r;
+	*recidp = -1;
 	if (!eth_sig_is_low_s(sig64))
-		return ERR_SIG_INVALID;
-	if (!secp256k1_ec_pubkey_parse(ctx, &pk, pub65, 65))
-		return ERR_PUBKEY_INVALID;
-	/* No separate secp256k1_ecdsa_verify(): a recovery that gives back the
-	 * key is that verification.  Recovery computes Q = r^-1 (sR - zG) from
-	 * the R that r and recid name; verifying (r, s) under that Q computes
-	 * s^-1 (zG + rQ) = R, whose x is r.  Verifying first cost one more
-	 * scalar multiplication per signature than finding recid does (issue
-	 * 20: the helper's largest cost after C_Sign). */
-	for (recid = 0; recid <= 1; recid++) {
-		if (eth_sig_recover(digest, sig64, recid, got) == 0 &&
-		    memcmp(got, pub65, 65) == 0) {
-			*recidp = recid;
-			return 0;
-		}
-	}
-	/* Recovery ids 2 and 3 (r >= n - p) are not representable in Ethereum. */
-	return ERR_SIG_RECOVERY;
+		r = ERR_SIG_INVALID;
+	else if (ctx == NULL || !secp256k1_ec_pubkey_parse(ctx, &pk, pub65, 65))
+		r = ERR_PUBKEY_INVALID;
+	else
+		r = sig_find_recid(digest, sig64, sig_is_pub, pub65, recidp);
+	return r;
 }
 
 int
-eth_sig_recid_one_recovery(const uint8_t digest[32], const uint8_t sig64[64],
-    const uint8_t pub65[65])
+eth_sig_find_recid_addr(const uint8_t digest[32], const uint8_t sig64[64],
+    const uint8_t addr[20], int *recidp)
 {
-	uint8_t got[65];
-
-	return eth_sig_recover(digest, sig64, 0, got) == 0 && memcmp(got, pub65, 65) == 0 ? 0 : 1;
+	return sig_find_recid(digest, sig64, sig_is_addr, addr, recidp);
 }
 
 int

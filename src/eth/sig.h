@@ -2,13 +2,12 @@
  * sig.h - secp256k1 signatures as Ethereum uses them, through libsecp256k1.
  *
  * A signature is 64 bytes r || s (big-endian) plus a recovery id 0 or 1.
- * Tokens may return high-s signatures or DER; the token layer normalises with
- * eth_sig_normalize() and takes the recovery id from one recovery against
- * the key it already knows (eth_sig_recid_one_recovery()); the daemon then
- * recovers the signature to the key's address, which is its verification.
- * eth_sig_find_recid() finds and verifies in one.  Nothing here signs:
- * keys live on tokens.  (Tests sign with throwaway keys through
- * libsecp256k1 directly.)
+ * Tokens may return high-s signatures or DER; the token layer parses them
+ * (eth_sig_parse_token()) and makes s low (eth_sig_normalize()), and
+ * recovers nothing.  The daemon finds the recovery id with
+ * eth_sig_find_recid_addr(), whose recovery to the key's address is also the
+ * one verification every signature gets.  Nothing here signs: keys live on
+ * tokens.  (Tests sign with throwaway keys through libsecp256k1 directly.)
  *
  * The shared libsecp256k1 context is created on first use (thread-safe).
  */
@@ -46,21 +45,20 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
  * recovers to pub65, which proves the signature valid under that key (one
  * or two recoveries, no separate verification).
  * Errors: ERR_SIG_INVALID (high s or unparsable), ERR_PUBKEY_INVALID,
- * ERR_SIG_RECOVERY (it verifies under neither id).
+ * ERR_SIG_RECOVERY (it verifies under neither id); *recidp is then -1.
  */
 int eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp);
 
 /*
- * The recovery id of the low-s signature sig64 over digest for pub65, from
- * one recovery: 0 when recovering with 0 gives back pub65 (which verifies
- * the signature), else 1, which is not checked.  For a caller whose
- * signature is recovered to its key's address afterwards anyway (the token
- * helper's: the daemon does so, against a lying helper); checking 1 too
- * costs a second recovery for half the signatures (issue 20).
+ * The same for the key whose address is addr: the recovery id with which
+ * the low-s signature sig64 over digest recovers to a key of that address,
+ * 0 tried first (one recovery when it is 0, two when it is 1).  That
+ * recovery is the signature's verification under that key.  Errors as
+ * eth_sig_find_recid() (ERR_SIG_RECOVERY: neither id gives that address).
  */
-int eth_sig_recid_one_recovery(const uint8_t digest[32], const uint8_t sig64[64],
-    const uint8_t pub65[65]);
+int eth_sig_find_recid_addr(const uint8_t digest[32], const uint8_t sig64[64],
+    const uint8_t addr[20], int *recidp);
 
 /*
  * Ethereum ecrecover: sig65 is r || s || v with v in {0, 1, 27, 28}.

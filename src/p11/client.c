@@ -420,13 +420,11 @@ p11_client_list(struct p11_client *c, struct proto_msg **key_listp, char why[P11
 
 int
 p11_client_sign(struct p11_client *c, const struct proto_key_ref *key, const uint8_t digest[32],
-    uint8_t sig64[64], int *recidp, char why[P11_CLIENT_WHY_MAX])
+    uint8_t sig64[64], char why[P11_CLIENT_WHY_MAX])
 {
 	struct proto_msg req, *reply = NULL;
 	int r;
 
-	if (recidp != NULL)
-		*recidp = -1;
 	if (key == NULL || digest == NULL || sig64 == NULL)
 		return err_why(why, ERR_INVALID_ARGUMENT, "p11_client_sign: missing argument");
 	memset(&req, 0, sizeof(req));
@@ -436,8 +434,6 @@ p11_client_sign(struct p11_client *c, const struct proto_key_ref *key, const uin
 	if ((r = p11_client_call(c, &req, &reply, why)) != 0)
 		return r;
 	memcpy(sig64, reply->signature.sig, 64);
-	if (recidp != NULL)
-		*recidp = reply->signature.recid;
 	proto_msg_free(reply);
 	return 0;
 }

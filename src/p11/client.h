@@ -97,12 +97,15 @@ void p11_client_stop(struct p11_client *c);
 int p11_client_call(struct p11_client *c, const struct proto_msg *req,
     struct proto_msg **replyp, char why[P11_CLIENT_WHY_MAX]);
 
-/* Conveniences over p11_client_call(). */
+/*
+ * Conveniences over p11_client_call().  p11_client_sign()'s sig64 is the
+ * helper's r || s (low s, no recovery id), not verified: its caller
+ * recovers it to the key's address before using it.
+ */
 int p11_client_list(struct p11_client *c, struct proto_msg **key_listp,
     char why[P11_CLIENT_WHY_MAX]);
 int p11_client_sign(struct p11_client *c, const struct proto_key_ref *key,
-    const uint8_t digest[32], uint8_t sig64[64], int *recidp,
-    char why[P11_CLIENT_WHY_MAX]);
+    const uint8_t digest[32], uint8_t sig64[64], char why[P11_CLIENT_WHY_MAX]);
 int p11_client_login(struct p11_client *c, const char *token_uri, uint32_t flags,
     const uint8_t *pin, size_t pin_len, struct proto_login_result *resultp,
     char why[P11_CLIENT_WHY_MAX]);

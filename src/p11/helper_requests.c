@@ -282,7 +282,7 @@ static void
 do_sign(struct helper *h, struct job *j)
 {
 	char label[TEXT_SZ], a[ETH_ADDR_STR];
-	uint8_t sig65[65];
+	uint8_t sig64[64];
 	struct proto_msg m;
 	struct keyref kr;
 	unsigned long n;
@@ -293,13 +293,12 @@ do_sign(struct helper *h, struct job *j)
 		helper_job_error(h, j, r, "%s", err_str(r));
 		return;
 	}
-	r = p11_token_sign(h->m, kr.addr, j->untrusted_req->sign.digest, sig65);
+	r = p11_token_sign(h->m, kr.addr, j->untrusted_req->sign.digest, sig64);
 	if (r == 0) {
 		memset(&m, 0, sizeof(m));
 		m.type = PROTO_SIGNATURE;
 		m.id = j->id;
-		memcpy(m.signature.sig, sig65, 64);
-		m.signature.recid = sig65[64];
+		memcpy(m.signature.sig, sig64, 64);
 		helper_job_answer(h, j, &m);
 		return;
 	}

@@ -24,7 +24,7 @@ static const struct type_info type_table[] = {
 	{ PROTO_HELLO_REPLY,  PROTO_FROM_HELPER, 1, 0, "HELLO_REPLY" },
 	{ PROTO_KEY_LIST,     PROTO_FROM_HELPER, 5, 0, "KEY_LIST" },
 	{ PROTO_KEY_STATE,    PROTO_FROM_HELPER, 3, 0, "KEY_STATE" },
-	{ PROTO_SIGNATURE,    PROTO_FROM_HELPER, 2, 0, "SIGNATURE" },
+	{ PROTO_SIGNATURE,    PROTO_FROM_HELPER, 1, 0, "SIGNATURE" },
 	{ PROTO_GENERATED,    PROTO_FROM_HELPER, KEY_FIELDS, 0, "GENERATED" },
 	{ PROTO_LOGIN_RESULT, PROTO_FROM_HELPER, 2, 0, "LOGIN_RESULT" },
 	{ PROTO_ERROR,        PROTO_FROM_HELPER, 2, 0, "ERROR" },
@@ -292,7 +292,7 @@ proto_check_msg(const struct proto_msg *m)
 	}
 	case PROTO_SIGNATURE:
 		/* eth_sig_is_low_s() is 0 also for r or s zero or not below n. */
-		if (m->signature.recid > 1 || !eth_sig_is_low_s(m->signature.sig))
+		if (!eth_sig_is_low_s(m->signature.sig))
 			return ERR_PROTO_FIELD_VALUE;
 		return 0;
 	case PROTO_GENERATED:

@@ -61,8 +61,9 @@
 #include "core/buf.h"
 
 /* The version exchanged in PROTO_HELLO; both sides must use the same one.
- * 2: the helper's token URIs come in PROTO_CONFIGURE, no longer in its argv. */
-#define PROTO_VERSION		2
+ * 2: the helper's token URIs come in PROTO_CONFIGURE, no longer in its argv.
+ * 3: PROTO_SIGNATURE is r || s alone; the daemon finds the recovery id. */
+#define PROTO_VERSION		3
 /* Bytes of the length prefix in front of every frame. */
 #define PROTO_PREFIX_LEN	4
 
@@ -235,8 +236,7 @@ struct proto_key_state_reply {		/* PROTO_KEY_STATE */
 };
 
 struct proto_signature {		/* PROTO_SIGNATURE */
-	uint8_t sig[64];		/* r || s, 0 < r,s < n, s <= n/2 */
-	uint8_t recid;			/* 0 or 1 */
+	uint8_t sig[64];		/* r || s, 0 < r,s < n, s <= n/2; no recovery id */
 };
 
 struct proto_login_result {		/* PROTO_LOGIN_RESULT */

@@ -382,9 +382,7 @@ get_body(struct proto_msg *m, struct reader *c)
 			return r;
 		return get_u32(c, &m->key_state.token_flags);
 	case PROTO_SIGNATURE:
-		if ((r = get_fixed(c, m->signature.sig, sizeof(m->signature.sig))) != 0)
-			return r;
-		return get_u8(c, &m->signature.recid);
+		return get_fixed(c, m->signature.sig, sizeof(m->signature.sig));
 	case PROTO_GENERATED:
 		return get_key_fields(m, c, &m->generated);
 	case PROTO_LOGIN_RESULT:

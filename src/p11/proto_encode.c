@@ -243,7 +243,6 @@ put_body(struct enc *e, const struct proto_msg *m)
 		break;
 	case PROTO_SIGNATURE:
 		put_bytes(e, m->signature.sig, 64, 64, 64);
-		put_u8(e, m->signature.recid);
 		break;
 	case PROTO_GENERATED:
 		put_key_fields(e, &m->generated);

@@ -282,12 +282,11 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
 /*
  * Sign the 32-byte digest with the key whose address is `address`:
  * CKM_ECDSA on a session of the pool; the token's raw r || s or DER is
- * parsed, s is made low (n - s), and one recovery with libsecp256k1 gives
- * v: 0 when it gives back the key listed (which verifies the signature),
- * else 1, not verified here: sig65 = r || s || v.  Whoever uses sig65 must
- * recover it to the key's address (the daemon does, against a lying helper),
- * so a signature the token got wrong goes no further.  One C_Sign per call: a
- * signature is never made twice.  When the token needs a login and a URI
+ * parsed (0 < r, s < n) and s is made low (n - s): sig64 = r || s.  It is
+ * not verified here and carries no recovery id: whoever uses it recovers it
+ * to the key's address (the daemon does, eth_sig_find_recid_addr(), which
+ * finds v), so a signature the token got wrong goes no further.  One C_Sign
+ * per call: a signature is never made twice.  When the token needs a login and a URI
  * gives a PIN, it logs in first (subject to the PIN rules above).  When
  * every session of the pool is in use, callers wait for one first come,
  * first served; when LIMIT_P11_TOKEN_WAITERS already wait (beyond those the
@@ -300,7 +299,7 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
  * ERR_P11_BAD_SIGNATURE, ERR_P11_MODULE, ERR_NOMEM.
  */
 int p11_token_sign(struct p11_module *m, const uint8_t address[20],
-    const uint8_t digest[32], uint8_t sig65[65]);
+    const uint8_t digest[32], uint8_t sig64[64]);
 
 /*
  * Generate a secp256k1 key pair on token number `token` (which must be

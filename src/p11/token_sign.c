@@ -13,7 +13,6 @@
 /* What signing needs of a listed key, copied out of its token's lock. */
 struct key_snap {
 	uint8_t address[20];
-	uint8_t pub[65];
 	uint8_t id[LIMIT_P11_KEY_ID];
 	size_t id_len;
 	uint8_t label[LIMIT_P11_LABEL];
@@ -46,7 +45,6 @@ key_lookup(struct p11_module *m, const uint8_t address[20], struct tok **tp, str
 				continue;
 			}
 			memcpy(ks->address, address, 20);
-			memcpy(ks->pub, k->k.pubkey, 65);
 			memcpy(ks->id, k->k.id, k->k.id_len);
 			ks->id_len = k->k.id_len;
 			memcpy(ks->label, k->label_raw, k->label_len);
@@ -133,10 +131,10 @@ key_find_private(struct tok *t, CK_SESSION_HANDLE h, unsigned gen, struct key_sn
 
 int
 p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t digest[32],
-    uint8_t sig65[65])
+    uint8_t sig64[64])
 {
 	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-	uint8_t d[32], raw[LIMIT_P11_SIG_BYTES], sig64[64];
+	uint8_t d[32], raw[LIMIT_P11_SIG_BYTES], sig[64];
 	struct key_snap ks;
 	struct tok *t;
 	CK_SESSION_HANDLE h;
@@ -144,10 +142,10 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	CK_ULONG len;
 	size_t idx;
 	unsigned gen;
-	int r, attempt, recid;
+	int r, attempt;
 	CK_RV rv;
 
-	if (m == NULL || address == NULL || digest == NULL || sig65 == NULL)
+	if (m == NULL || address == NULL || digest == NULL || sig64 == NULL)
 		return ERR_INVALID_ARGUMENT;
 	memcpy(d, digest, sizeof(d));
 	if ((r = key_lookup(m, address, &t, &ks)) != 0)
@@ -199,14 +197,14 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	tok_release(t, idx, 0);
 	if (rv != CKR_OK)
 		return tok_sign_fail(t, gen, rv);
-	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig64) != 0 ||
-	    eth_sig_normalize(sig64, NULL) != 0)
+	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig) != 0 ||
+	    eth_sig_normalize(sig, NULL) != 0)
 		return ERR_P11_BAD_SIGNATURE;
-	/* The daemon recovers every signature to its key's address before anyone
-	 * sees it (a lying helper is its threat), so a signature the token got
-	 * wrong goes no further: one recovery here, not one or two. */
-	recid = eth_sig_recid_one_recovery(d, sig64, ks.pub);
-	memcpy(sig65, sig64, 64);
-	sig65[64] = (uint8_t)recid;
+	/* No recovery here: the daemon recovers every signature to its key's
+	 * address before anyone sees it, which finds v and verifies the
+	 * signature in one (a lying helper or a wrong token is its threat).  A
+	 * recovery here would be in series with the token and prove nothing
+	 * the daemon could rely on (issue 20). */
+	memcpy(sig64, sig, 64);
 	return 0;
 }

@@ -57,12 +57,12 @@ struct signer_keys {
 	int (*list)(void *ctx, json_t **accountsp, char why[SIGNER_WHY_MAX]);
 	/*
 	 * Sign a 32-byte digest with the key whose address is addr: r || s
-	 * (low s) and the recovery id 0 or 1.  ERR_P11_KEY_NOT_FOUND when no
-	 * key has that address.  The API verifies the result.
+	 * (low s), without a recovery id.  ERR_P11_KEY_NOT_FOUND when no key
+	 * has that address.  The API verifies the result by recovering it to
+	 * addr, which also finds the recovery id (eth_sig_find_recid_addr()).
 	 */
 	int (*sign)(void *ctx, const uint8_t addr[ETH_ADDR_LEN],
-	    const uint8_t digest[32], uint8_t sig64[64], int *recidp,
-	    char why[SIGNER_WHY_MAX]);
+	    const uint8_t digest[32], uint8_t sig64[64], char why[SIGNER_WHY_MAX]);
 	/* Make a new key; its address into addr.  May be NULL: not supported. */
 	int (*generate)(void *ctx, uint8_t addr[ETH_ADDR_LEN], char why[SIGNER_WHY_MAX]);
 };

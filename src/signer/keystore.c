@@ -344,7 +344,7 @@ login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
 
 static int
 ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
-    uint8_t sig64[64], int *recidp, char why[SIGNER_WHY_MAX])
+    uint8_t sig64[64], char why[SIGNER_WHY_MAX])
 {
 	struct signer_keystore *ks = ctx;
 	char uri[LIMIT_P11_URI + 1], token_uri[LIMIT_P11_URI + 1];
@@ -359,12 +359,12 @@ ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
 	memset(&ref, 0, sizeof(ref));
 	ref.uri = uri;	/* a URI survives a helper restart; a handle may not */
 	for (attempt = 0; attempt < 2; attempt++) {
-		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, recidp, cwhy);
+		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, cwhy);
 		if (r != ERR_P11_NOT_LOGGED_IN || attempt == 1)
 			break;
 		pthread_mutex_lock(&ks->login_lock);
 		/* Another request may have logged in while we waited for the lock. */
-		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, recidp, cwhy);
+		r = p11_client_sign(ks->clients[client], &ref, digest, sig64, cwhy);
 		if (r != ERR_P11_NOT_LOGGED_IN) {
 			pthread_mutex_unlock(&ks->login_lock);
 			break;

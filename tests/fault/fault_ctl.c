@@ -165,6 +165,7 @@ fault_ctl_init(struct fault_ctl *ctl)
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->sig_s = FAULT_S_ASIS;
 	ctl->sig_format = FAULT_SIG_RAW;
+	ctl->sig_digest = FAULT_DIGEST_ASIS;
 	ctl->sig_len = -1;
 	ctl->point_format = FAULT_POINT_ASIS;
 	ctl->point_on = FAULT_ON_PUBLIC;
@@ -361,6 +362,13 @@ parse_setting(struct fault_ctl *ctl, const char *key, char *value)
 			ctl->sig_format = FAULT_SIG_RAW;
 		else if (strcmp(w[0], "der") == 0)
 			ctl->sig_format = FAULT_SIG_DER;
+		else
+			return -1;
+	} else if (strcmp(key, "sig_digest") == 0) {
+		if (strcmp(w[0], "asis") == 0)
+			ctl->sig_digest = FAULT_DIGEST_ASIS;
+		else if (strcmp(w[0], "other") == 0)
+			ctl->sig_digest = FAULT_DIGEST_OTHER;
 		else
 			return -1;
 	} else if (strcmp(key, "sig_len") == 0) {

@@ -63,6 +63,7 @@ enum fault_fn {
 
 enum fault_sig_s { FAULT_S_ASIS, FAULT_S_HIGH, FAULT_S_LOW };
 enum fault_sig_format { FAULT_SIG_RAW, FAULT_SIG_DER };
+enum fault_sig_digest { FAULT_DIGEST_ASIS, FAULT_DIGEST_OTHER };
 enum fault_point_format { FAULT_POINT_ASIS, FAULT_POINT_DER, FAULT_POINT_RAW };
 enum fault_point_on { FAULT_ON_PUBLIC, FAULT_ON_PRIVATE, FAULT_ON_BOTH };
 
@@ -90,6 +91,7 @@ struct fault_attr_len {
 struct fault_ctl {
 	enum fault_sig_s sig_s;
 	enum fault_sig_format sig_format;
+	enum fault_sig_digest sig_digest;	/* OTHER: C_Sign signs the data with a bit flipped */
 	long sig_len;			/* -1: the real length */
 	unsigned long sign_delay_ms;
 	unsigned long session_info_delay_ms;

@@ -1517,7 +1517,7 @@ static CK_RV
 sign_common(int fn, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG dlen,
     CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 {
-	uint8_t raw[FAULT_SIG_LEN_MAX], out[FAULT_SIG_LEN_MAX];
+	uint8_t raw[FAULT_SIG_LEN_MAX], out[FAULT_SIG_LEN_MAX], other[64];
 	CK_ULONG rawlen = sizeof(raw);
 	struct session_state *s;
 	struct fault_ctl snap;
@@ -1554,6 +1554,14 @@ sign_common(int fn, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG dlen,
 			    real->C_Sign(h, data, dlen, sig, siglen) :
 			    real->C_SignFinal(h, sig, siglen);
 			goto out;
+		}
+		if (fn == FAULT_FN_C_Sign && snap.sig_digest == FAULT_DIGEST_OTHER &&
+		    data != NULL && dlen > 0 && dlen <= sizeof(other)) {
+			/* A token that signs what it was not asked to: a valid
+			 * signature by the right key over another digest. */
+			memcpy(other, data, dlen);
+			other[dlen - 1] ^= 1;
+			data = other;
 		}
 		c.rv = fn == FAULT_FN_C_Sign ?
 		    real->C_Sign(h, data, dlen, raw, &rawlen) :

@@ -43,6 +43,9 @@
  *   absent-at=N    from request N on, token 0 is out of its slot: listed
  *                  without PRESENT and without keys; SIGN answers
  *                  ERR_P11_TOKEN_REMOVED
+ *   lie=MODE       SIGN answers a valid low-s SIGNATURE that is not the one
+ *                  asked for: MODE 1 by the next key (handle 1 signs with 2's),
+ *                  MODE 2 over the digest with its last bit flipped
  *
  * What it saw is reported in the KEY_LIST's description: "allow=A token=T
  * sessions=S fds=F stdout=null|other sock=1|0 requests=N reordered=R
@@ -61,7 +64,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <secp256k1.h>
-#include <secp256k1_recovery.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +87,7 @@
 
 struct spec {
 	unsigned long die, status, farewell, garbage, bogus_id, wrong_type;
-	unsigned long slow, slow_sign, jitter, events, event_at, holder, flags, absent_at;
+	unsigned long slow, slow_sign, jitter, events, event_at, holder, flags, absent_at, lie;
 	long hello;			/* -1: normal */
 	int hello_silent, hello_close, need_login, linger, auto_rejected, configure_refuse;
 	char pin[64];
@@ -169,6 +171,7 @@ parse_spec(const char *module)
 		else if (strcmp(tok, "event-at") == 0) sp.event_at = v;
 		else if (strcmp(tok, "flags") == 0) sp.flags = v & PROTO_TOKEN_FLAGS_ALL;
 		else if (strcmp(tok, "absent-at") == 0) sp.absent_at = v;
+		else if (strcmp(tok, "lie") == 0) sp.lie = v;
 		else if (strcmp(tok, "linger") == 0) sp.linger = v != 0;
 		else if (strcmp(tok, "holder") == 0) sp.holder = v;
 		else if (strcmp(tok, "hello") == 0) sp.hello = (long)v;
@@ -351,8 +354,9 @@ answer(const struct proto_msg *req, uint32_t id)
 		}
 		break;
 	case PROTO_SIGN: {
-		secp256k1_ecdsa_recoverable_signature sig;
-		int recid;
+		secp256k1_ecdsa_signature sig;
+		const uint8_t *seckey;
+		uint8_t d[32];
 
 		if (token0_absent()) {
 			send_error(id, ERR_P11_TOKEN_REMOVED, "fake token: token removed");
@@ -366,15 +370,17 @@ answer(const struct proto_msg *req, uint32_t id)
 			send_error(id, ERR_P11_NOT_LOGGED_IN, "fake token: log in first");
 			return;
 		}
-		if (!secp256k1_ecdsa_sign_recoverable(ctx, &sig, req->sign.digest, f->seckey, NULL,
-		    NULL) ||
-		    !secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx,
-		    m.signature.sig, &recid, &sig) || recid > 1) {
+		seckey = sp.lie == 1 ? keys[(f - keys + 1) % NKEYS].seckey : f->seckey;
+		memcpy(d, req->sign.digest, sizeof(d));
+		if (sp.lie == 2)
+			d[31] ^= 1;
+		/* low s, as libsecp256k1 always signs; no recovery id (protocol 3) */
+		if (!secp256k1_ecdsa_sign(ctx, &sig, d, seckey, NULL, NULL) ||
+		    !secp256k1_ecdsa_signature_serialize_compact(ctx, m.signature.sig, &sig)) {
 			send_error(id, ERR_P11_MODULE, "fake token: signing failed");
 			return;
 		}
 		m.type = PROTO_SIGNATURE;
-		m.signature.recid = (uint8_t)recid;
 		break;
 	}
 	case PROTO_GENERATE: {

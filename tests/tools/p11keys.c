@@ -30,11 +30,14 @@
  *                            confirm: go on despite a low try count
  *   login-pad TOKEN [confirm]   log in on the PIN pad
  *   sign KEY DIGEST          KEY is 0x+address or a pkcs11: URI, DIGEST 64 hex
- *                            digits; "sign ok sig=R||S||V ms=T"
+ *                            digits; "sign ok sig=R||S||V ms=T", V found as the
+ *                            daemon finds it (recovered to the address), or
+ *                            "sign error=ERR_SIG_RECOVERY" when it does not recover
  *   sign-many THREADS COUNT KEY...
  *                            COUNT random digests over THREADS threads, thread
  *                            i signing with KEY[i % nkeys]; one line
- *                            "tsig DIGEST R||S V" per signature, then
+ *                            "tsig DIGEST R||S V" per signature (V -1: it does
+ *                            not recover to the address), then
  *                            "sign-many ok=N failed=N low=N recovered=N ms=T [errors=...]"
  *   keygen TOKEN LABEL|- IDHEX|-   "keygen ok address=0x.. id=HEX uri=URI"
  *                            ("-": derived from the key)
@@ -239,7 +242,7 @@ cmd_sign(const char *key, const char *digest_hex)
 	uint8_t addr[20], digest[32], sig[65];
 	char s[131];
 	long t0;
-	int r;
+	int r, recid;
 
 	if ((r = key_arg(key, addr)) != 0)
 		return fail("sign", r);
@@ -255,11 +258,14 @@ cmd_sign(const char *key, const char *digest_hex)
 			return fail("sign", r);
 	}
 	t0 = now_ms();
-	r = p11_token_sign(mod, addr, digest, sig);
+	/* The token layer gives r || s; v is found as the daemon finds it. */
+	if ((r = p11_token_sign(mod, addr, digest, sig)) == 0)
+		r = eth_sig_find_recid_addr(digest, sig, addr, &recid);
 	if (r != 0) {
 		printf("sign error=%s (%s) ms=%ld\n", err_name(r), err_str(r), now_ms() - t0);
 		return 1;
 	}
+	sig[64] = (uint8_t)recid;
 	hex(sig, 65, s);
 	printf("sign ok sig=%s ms=%ld\n", s, now_ms() - t0);
 	return 0;
@@ -280,10 +286,10 @@ many_main(void *arg)
 {
 	struct many *w = arg;
 	const uint8_t *addr = w->addrs[w->thread % w->naddrs];
-	uint8_t digest[32], sig[65], got[20];
+	uint8_t digest[32], sig[64];
 	char dh[65], sh[129];
 	unsigned i, e;
-	int r;
+	int r, recid;
 
 	for (i = 0; i < w->count; i++) {
 		if (getrandom(digest, sizeof(digest), 0) != (ssize_t)sizeof(digest))
@@ -300,12 +306,11 @@ many_main(void *arg)
 		}
 		w->ok++;
 		w->low += (unsigned)eth_sig_is_low_s(sig);
-		w->recovered += eth_sig_recover_address(digest, sig, got) == 0 &&
-		    memcmp(got, addr, 20) == 0;
+		w->recovered += eth_sig_find_recid_addr(digest, sig, addr, &recid) == 0;
 		hex(digest, 32, dh);
 		hex(sig, 64, sh);
 		pthread_mutex_lock(&out_lock);
-		printf("tsig %s %s %u\n", dh, sh, sig[64]);
+		printf("tsig %s %s %d\n", dh, sh, recid);
 		pthread_mutex_unlock(&out_lock);
 	}
 	return NULL;

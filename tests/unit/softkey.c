@@ -1,7 +1,6 @@
 /* softkey.c - see softkey.h.  TEST ONLY. */
 #include <string.h>
 
-#include <secp256k1_recovery.h>
 
 #include "core/err.h"
 #include "eth/keccak.h"
@@ -18,16 +17,28 @@ softkey_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
 
 static int
 softkey_sign(void *c, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
-    uint8_t sig64[64], int *recidp, char why[SIGNER_WHY_MAX])
+    uint8_t sig64[64], char why[SIGNER_WHY_MAX])
 {
 	struct softkey *k = c;
-	secp256k1_ecdsa_recoverable_signature sig;
+	secp256k1_ecdsa_signature sig;
+	uint8_t d[32], other[32];
+	const uint8_t *seckey = k->seckey;
 
 	if (memcmp(addr, k->addr, ETH_ADDR_LEN) != 0)
 		return ERR_P11_KEY_NOT_FOUND;
-	if (!secp256k1_ecdsa_sign_recoverable(k->ctx, &sig, digest, k->seckey, NULL, NULL))
+	memcpy(d, digest, 32);
+	if (k->lie == SOFTKEY_LIE_DIGEST)
+		d[31] ^= 1;
+	if (k->lie == SOFTKEY_LIE_KEY) {
+		/* another valid key: the secret's hash */
+		eth_keccak256(k->seckey, 32, other);
+		seckey = other;
+	}
+	/* A valid low-s signature, as a token helper sends (no recovery id). */
+	if (!secp256k1_ecdsa_sign(k->ctx, &sig, d, seckey, NULL, NULL))
 		return ERR_INTERNAL;
-	secp256k1_ecdsa_recoverable_signature_serialize_compact(k->ctx, sig64, recidp, &sig);
+	explicit_bzero(other, sizeof(other));
+	secp256k1_ecdsa_signature_serialize_compact(k->ctx, sig64, &sig);
 	k->signs++;
 	return 0;
 }

@@ -4,9 +4,11 @@
  * the account_* API.  p11signer itself never holds a key.
  *
  * The key is keccak256(phrase), a throwaway derived from a public string.
- * It signs with libsecp256k1 alone (RFC 6979 nonces, low s, libsecp256k1's
- * own recovery id): the same bytes as ethers.js for the same key and digest,
- * and nothing of the code under test.  No cmocka: fuzzers link it too.
+ * It signs with libsecp256k1 alone (RFC 6979 nonces, low s; no recovery id,
+ * as a token helper answers): the same r || s as ethers.js for the same key
+ * and digest, and nothing of the code under test.  It can also lie, as a
+ * broken or hostile token helper would: a valid signature by another key, or
+ * over another digest.  No cmocka: fuzzers link it too.
  */
 #ifndef SOFTKEY_H
 #define SOFTKEY_H
@@ -18,8 +20,15 @@
 #include "eth/addr.h"
 #include "signer/api.h"
 
+enum softkey_lie {
+	SOFTKEY_HONEST = 0,
+	SOFTKEY_LIE_KEY,		/* signs the digest with another key */
+	SOFTKEY_LIE_DIGEST,		/* signs another digest (one bit flipped) */
+};
+
 struct softkey {
 	secp256k1_context *ctx;
+	enum softkey_lie lie;		/* SOFTKEY_HONEST after softkey_init() */
 	uint8_t seckey[32];
 	uint8_t addr[ETH_ADDR_LEN];
 	char hex[ETH_ADDR_STR];		/* EIP-55 */

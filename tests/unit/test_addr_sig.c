@@ -59,7 +59,7 @@ test_sig_case(void **state)
 	uint8_t *der_low = NULL, *der_high = NULL, *comp = NULL;
 	size_t dl, dh, cl;
 	uint8_t sig[64], sig65[65], addr[20], want_addr[20], pub65[65];
-	int flipped = -1, recid = -1;
+	int flipped = -1, recid = -1, none;
 	const char *wa = tvec_str(c, "address");
 
 	der_low = tvec_hex(tvec_str(c, "der_low"), &dl);
@@ -74,12 +74,17 @@ test_sig_case(void **state)
 	assert_memory_equal(sig, low, 64);
 	assert_int_equal(eth_sig_find_recid(digest, sig, pub, &recid), 0);
 	assert_int_equal(recid, json_integer_value(json_object_get(c, "recid")));
-	assert_int_equal(eth_sig_recid_one_recovery(digest, sig, pub), recid);
+	/* ... and the same against the address alone, as the daemon finds it. */
+	recid = -1;
+	assert_int_equal(eth_sig_find_recid_addr(digest, sig, want_addr, &recid), 0);
+	assert_int_equal(recid, json_integer_value(json_object_get(c, "recid")));
 
 	/* A high-s signature, as tokens return about half the time, becomes the low one. */
 	memcpy(sig, high, 64);
 	assert_false(eth_sig_is_low_s(sig));
-	assert_int_equal(eth_sig_find_recid(digest, sig, pub, &recid), ERR_SIG_INVALID);
+	assert_int_equal(eth_sig_find_recid(digest, sig, pub, &none), ERR_SIG_INVALID);
+	assert_int_equal(eth_sig_find_recid_addr(digest, sig, want_addr, &none), ERR_SIG_INVALID);
+	assert_int_equal(none, -1);
 	assert_int_equal(eth_sig_normalize(sig, &flipped), 0);
 	assert_int_equal(flipped, 1);
 	assert_memory_equal(sig, low, 64);
@@ -103,12 +108,17 @@ test_sig_case(void **state)
 	sig65[64] = 29;
 	assert_int_equal(eth_sig_recover_address(digest, sig65, addr), ERR_SIG_INVALID);
 
+	/* Another key's address: neither recovery id gives it. */
+	want_addr[19] ^= 1;
+	assert_int_equal(eth_sig_find_recid_addr(digest, low, want_addr, &recid), ERR_SIG_RECOVERY);
+	assert_int_equal(recid, -1);
+	want_addr[19] ^= 1;
+
 	/* The wrong digest verifies under neither recovery id. */
 	digest[0] ^= 1;
 	assert_int_equal(eth_sig_find_recid(digest, low, pub, &recid), ERR_SIG_RECOVERY);
-	/* ... which one recovery does not see: it says 1, unchecked, and the
-	 * daemon's recovery to the address is what refuses it. */
-	assert_int_equal(eth_sig_recid_one_recovery(digest, low, pub), 1);
+	assert_int_equal(eth_sig_find_recid_addr(digest, low, want_addr, &recid), ERR_SIG_RECOVERY);
+	assert_int_equal(recid, -1);
 
 	/* Public keys: compressed form expands to the same key and address. */
 	assert_int_equal(eth_sig_pubkey_parse(comp, cl, pub65), 0);

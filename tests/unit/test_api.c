@@ -416,6 +416,70 @@ test_audit_trail(void **state)
 	unlink(path);
 }
 
+/*
+ * A backend that lies (a hostile token helper, or a token that signed with
+ * another key or over another digest) hands the API a valid signature that
+ * is not the one asked for.  The API's recovery to the request's address is
+ * the only check between it and the caller: the request fails
+ * ERR_P11_SIG_MISMATCH, nothing signed is answered, and the audit log says
+ * "signing failed", never "signed".  The honest backend, same requests, signs.
+ */
+static void
+test_lying_backend(void **state)
+{
+	static const enum softkey_lie lies[] = { SOFTKEY_LIE_KEY, SOFTKEY_LIE_DIGEST, SOFTKEY_HONEST };
+	char path[128], line[4096];
+	json_t *reqs[2], *resp;
+	const json_t *err;
+	size_t l, i;
+	FILE *f;
+	int failed_lines, signed_lines;
+
+	(void)state;
+	reqs[0] = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "jsonrpc", "2.0", "id", 1, "method",
+	    "account_signData", "params", "text/plain", key.hex, "0x68656c6c6f");
+	reqs[1] = json_pack("{s:s,s:i,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s}]}", "jsonrpc", "2.0",
+	    "id", 2, "method", "account_signTransaction", "params", "from", key.hex,
+	    "to", "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045", "gas", "0x5208",
+	    "maxFeePerGas", "0x77359400", "maxPriorityFeePerGas", "0x3b9aca00",
+	    "value", "0xde0b6b3a7640000", "nonce", "0x7");
+	assert_non_null(reqs[0]);
+	assert_non_null(reqs[1]);
+	snprintf(path, sizeof(path), "%s/audit-lie.log", tmpdir);
+	for (l = 0; l < sizeof(lies) / sizeof(lies[0]); l++) {
+		key.lie = lies[l];
+		for (i = 0; i < 2; i++) {
+			unlink(path);
+			key.signs = 0;
+			resp = call(reqs[i], "approve", 0, NULL, path);
+			assert_int_equal(key.signs, 1);	/* the backend was asked, once */
+			if (lies[l] == SOFTKEY_HONEST) {
+				assert_non_null(json_object_get(resp, "result"));
+			} else {
+				assert_null(json_object_get(resp, "result"));
+				assert_non_null(err = json_object_get(resp, "error"));
+				assert_int_equal(json_integer_value(json_object_get(err, "code")), -32000);
+				assert_string_equal(json_string_value(json_object_get(err, "message")),
+				    "signing failed: the token's signature does not verify");
+			}
+			json_decref(resp);
+			failed_lines = signed_lines = 0;
+			assert_non_null(f = fopen(path, "r"));
+			while (fgets(line, sizeof(line), f) != NULL) {
+				failed_lines += strstr(line, "\"outcome\":\"signing failed\"") != NULL;
+				signed_lines += strstr(line, "\"outcome\":\"signed\"") != NULL;
+			}
+			fclose(f);
+			assert_int_equal(failed_lines, lies[l] == SOFTKEY_HONEST ? 0 : 1);
+			assert_int_equal(signed_lines, lies[l] == SOFTKEY_HONEST ? 1 : 0);
+		}
+	}
+	key.lie = SOFTKEY_HONEST;
+	unlink(path);
+	json_decref(reqs[0]);
+	json_decref(reqs[1]);
+}
+
 /* An approver that holds its first request until told, and approves. */
 static struct {
 	pthread_mutex_t lock;
@@ -693,6 +757,7 @@ main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_clef_signtx),
 		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_lying_backend),
 		cmocka_unit_test(test_typed_data_at_once),
 		cmocka_unit_test(test_typed_hex_values),
 		cmocka_unit_test(test_audit_denial_and_change),

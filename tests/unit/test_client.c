@@ -335,7 +335,7 @@ signer_main(void *arg)
 {
 	struct signer_arg *a = arg;
 	struct proto_key_ref ref;
-	uint8_t digest[32], sig[64], pub[65];
+	uint8_t digest[32], sig[64];
 	char why[P11_CLIENT_WHY_MAX];
 	unsigned i, key;
 	int recid, r;
@@ -348,10 +348,9 @@ signer_main(void *arg)
 		else
 			ref.uri = a->uris[key];
 		digest_for(a->thread, i, digest);
-		r = p11_client_sign(a->c, &ref, digest, sig, &recid, why);
-		if (r == 0 && (!eth_sig_is_low_s(sig) ||
-		    eth_sig_recover(digest, sig, recid, pub) != 0 ||
-		    memcmp(pub, a->pubs[key], 65) != 0)) {
+		r = p11_client_sign(a->c, &ref, digest, sig, why);
+		/* The daemon's check: low s, and it recovers to the key. */
+		if (r == 0 && eth_sig_find_recid(digest, sig, a->pubs[key], &recid) != 0) {
 			r = ERR_SIG_RECOVERY;
 			snprintf(why, sizeof(why), "signature %u of thread %u is not by key %u "
 			    "over its digest", i, a->thread, key);
@@ -431,9 +430,8 @@ slow_sign_main(void *arg)
 	struct call_arg *a = arg;
 	struct proto_key_ref ref = { .handle = 1 };
 	uint8_t digest[32] = { 1 }, sig[64];
-	int recid;
 
-	a->r = p11_client_sign(a->c, &ref, digest, sig, &recid, a->why);
+	a->r = p11_client_sign(a->c, &ref, digest, sig, a->why);
 	a->done_ms = testutil_now_ms();
 	return NULL;
 }
@@ -604,13 +602,12 @@ test_timeout(void **state)
 	uint8_t digest[32] = { 2 }, sig[64];
 	char why[P11_CLIENT_WHY_MAX];
 	long pid, t0, took;
-	int recid;
 
 	(void)state;
 	c = start("fake:slow-sign=400", 100, NULL);
 	pid = p11_client_helper_pid(c);
 	t0 = testutil_now_ms();
-	assert_int_equal(p11_client_sign(c, &ref, digest, sig, &recid, why), ERR_TIMEOUT);
+	assert_int_equal(p11_client_sign(c, &ref, digest, sig, why), ERR_TIMEOUT);
 	took = testutil_now_ms() - t0;
 	assert_true(took >= 90 && took < 350);
 	assert_string_equal(why, "the token helper for fake:slow-sign=400 did not answer SIGN "
@@ -669,10 +666,10 @@ timeouts_main(void *arg)
 	struct call_arg *a = arg;
 	struct proto_key_ref ref = { .handle = 2 };
 	uint8_t digest[32] = { 3 }, sig[64];
-	int i, recid, r;
+	int i, r;
 
 	for (i = 0; i < 10; i++) {
-		r = p11_client_sign(a->c, &ref, digest, sig, &recid, a->why);
+		r = p11_client_sign(a->c, &ref, digest, sig, a->why);
 		if (r != ERR_TIMEOUT && r != ERR_PROTO_CLOSED)
 			a->r = r ? r : ERR_INTERNAL;
 	}
@@ -720,12 +717,12 @@ bad_helper(const char *spec, int sign, const char *expect)
 	uint8_t digest[32] = { 4 }, sig[64];
 	char why[P11_CLIENT_WHY_MAX];
 	long pid;
-	int recid, r;
+	int r;
 
 	c = start(spec, 5000, NULL);
 	pid = p11_client_helper_pid(c);
 	if (sign)
-		r = p11_client_sign(c, &ref, digest, sig, &recid, why);
+		r = p11_client_sign(c, &ref, digest, sig, why);
 	else
 		r = p11_client_list(c, &list, why);
 	assert_int_equal(r, ERR_PROTO_CLOSED);
@@ -808,9 +805,9 @@ test_hello_refused(void **state)
 	long t0;
 
 	(void)state;
-	/* Answers HELLO_REPLY with version 2. */
-	assert_int_equal(start_fails(NULL, "fake:hello=3", 5000, why), ERR_PROTO_VERSION);
-	assert_contains(why, "speaks token protocol version 3; this program speaks version 2");
+	/* Answers HELLO_REPLY with another version. */
+	assert_int_equal(start_fails(NULL, "fake:hello=4", 5000, why), ERR_PROTO_VERSION);
+	assert_contains(why, "speaks token protocol version 4; this program speaks version 3");
 	snap_check(&s);
 	/* Answers ERROR(ERR_PROTO_VERSION), as p11signer-token does. */
 	assert_int_equal(start_fails(NULL, "fake:hello=0", 5000, why), ERR_PROTO_VERSION);
@@ -989,11 +986,10 @@ test_login(void **state)
 	uint8_t digest[32] = { 5 }, sig[64];
 	uint8_t pin[4];
 	char why[P11_CLIENT_WHY_MAX];
-	int recid;
 
 	(void)state;
 	c = start("fake:need-login=1,pin=2468", 5000, NULL);
-	assert_int_equal(p11_client_sign(c, &ref, digest, sig, &recid, why),
+	assert_int_equal(p11_client_sign(c, &ref, digest, sig, why),
 	    ERR_P11_NOT_LOGGED_IN);
 	assert_string_equal(why, "fake token: log in first");
 	memcpy(pin, "1111", 4);
@@ -1008,7 +1004,7 @@ test_login(void **state)
 	assert_int_equal(p11_client_login(c, TOKEN0_URI, PROTO_LOGIN_PIN_PAD, NULL, 0, &res, why),
 	    0);
 	assert_int_equal(res.status, PROTO_LOGIN_PIN_NEEDED);
-	assert_int_equal(p11_client_sign(c, &ref, digest, sig, &recid, why), 0);
+	assert_int_equal(p11_client_sign(c, &ref, digest, sig, why), 0);
 	p11_client_stop(c);
 	snap_check(&s);
 }
@@ -1024,13 +1020,12 @@ test_bad_requests(void **state)
 	struct proto_login_result res;
 	char why[P11_CLIENT_WHY_MAX];
 	long pid;
-	int recid;
 
 	(void)state;
 	c = start("fake", 5000, NULL);
 	pid = p11_client_helper_pid(c);
 	/* Refused by the encoder: nothing is sent, the helper goes on. */
-	assert_int_equal(p11_client_sign(c, &both, digest, sig, &recid, why),
+	assert_int_equal(p11_client_sign(c, &both, digest, sig, why),
 	    ERR_PROTO_FIELD_VALUE);
 	assert_contains(why, "the SIGN request cannot be sent");
 	memset(pin, '1', sizeof(pin));

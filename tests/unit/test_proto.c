@@ -215,8 +215,7 @@ msg_eq(const struct proto_msg *a, const struct proto_msg *b)
 		    a->key_state.state == b->key_state.state &&
 		    a->key_state.token_flags == b->key_state.token_flags;
 	case PROTO_SIGNATURE:
-		return memcmp(a->signature.sig, b->signature.sig, 64) == 0 &&
-		    a->signature.recid == b->signature.recid;
+		return memcmp(a->signature.sig, b->signature.sig, 64) == 0;
 	case PROTO_GENERATED:
 		return key_eq(&a->generated, &b->generated);
 	case PROTO_LOGIN_RESULT:
@@ -415,7 +414,7 @@ samples(struct proto_msg *out)
 	m->key_list.ntokens = 2;
 	NEXT(PROTO_KEY_STATE, 3)->key_state.handle = 7;
 	m->key_state.token_flags = PROTO_TOKEN_PRESENT | PROTO_TOKEN_LOGGED_IN;
-	NEXT(PROTO_SIGNATURE, 4)->signature.recid = 1;
+	(void)NEXT(PROTO_SIGNATURE, 4);
 	memset(m->signature.sig, 0x11, 32);
 	memset(m->signature.sig + 32, 0x22, 32);
 	NEXT(PROTO_GENERATED, 5)->generated = keys_buf[0];
@@ -578,7 +577,7 @@ static void mut_pin_long(struct proto_msg *m) { m->login.pin_len = LIMIT_P11_PIN
 static void mut_login_flag(struct proto_msg *m) { m->login.flags = 0x80; }
 static void mut_state_flags(struct proto_msg *m) { m->key_state.token_flags |= 0x10000; }
 static void mut_state_absent(struct proto_msg *m) { m->key_state.state = PROTO_KEY_TOKEN_ABSENT; }
-static void mut_sig_recid(struct proto_msg *m) { m->signature.recid = 27; }
+static void mut_sig_r_zero(struct proto_msg *m) { memset(m->signature.sig, 0, 32); }
 static void mut_sig_high(struct proto_msg *m) { memset(m->signature.sig + 32, 0xee, 32); }
 static void mut_gen_addr(struct proto_msg *m) { m->generated.addr[19] ^= 1; }
 static void mut_gen_pub(struct proto_msg *m) { m->generated.pub[64] ^= 1; }
@@ -642,7 +641,7 @@ static const struct enc_case enc_cases[] = {
 	{ "login, unknown flag", mut_login_flag, PROTO_LOGIN, ERR_PROTO_FIELD_VALUE },
 	{ "key state, unknown flag", mut_state_flags, PROTO_KEY_STATE, ERR_PROTO_FIELD_VALUE },
 	{ "key state, absent but present", mut_state_absent, PROTO_KEY_STATE, ERR_PROTO_FIELD_VALUE },
-	{ "signature, recovery id 27", mut_sig_recid, PROTO_SIGNATURE, ERR_PROTO_FIELD_VALUE },
+	{ "signature, r zero", mut_sig_r_zero, PROTO_SIGNATURE, ERR_PROTO_FIELD_VALUE },
 	{ "signature, high s", mut_sig_high, PROTO_SIGNATURE, ERR_PROTO_FIELD_VALUE },
 	{ "generated, wrong address", mut_gen_addr, PROTO_GENERATED, ERR_PROTO_FIELD_VALUE },
 	{ "generated, off the curve", mut_gen_pub, PROTO_GENERATED, ERR_PROTO_FIELD_VALUE },
