@@ -127,8 +127,9 @@ job_claim(struct helper *h, struct proto_msg **untrusted_reqp, struct job **jp)
  * handed back when none is free (TAKE_FULL, *untrusted_reqp: the caller
  * frees it).  What ends the session ends it here, under the lock, so one
  * worker says so: end of file, a frame that breaks the protocol, HELLO or
- * CONFIGURE again, an id in flight.  *morep: another whole frame (or an
- * error, or the end of file) waits in h->rd for another worker.
+ * CONFIGURE again, an id in flight.  *morep (TAKE_JOB only): another whole
+ * frame (or an error, or the end of file) waits in h->rd for another worker.
+ * A worker that refuses a request comes back for the next itself.
  */
 static enum take
 take_request(struct helper *h, int readable, struct job **jp,
@@ -178,9 +179,9 @@ take_request(struct helper *h, int readable, struct job **jp,
 		helper_workers_stop(h, r);
 		goto out;
 	}
-	*morep = proto_reader_pending(h->rd);
 	if (*jp != NULL) {
 		t = TAKE_JOB;
+		*morep = proto_reader_pending(h->rd);
 	} else {
 		t = TAKE_FULL;
 		*untrusted_reqp = untrusted_msg;
