@@ -13,7 +13,9 @@
  * other idle workers wait on the socket: no request waits for another's
  * token.  Frames that came together are read together; the worker that
  * leaves a whole frame behind kicks one more worker (h->kick_fd, an
- * exclusive eventfd) to come for it.
+ * exclusive eventfd) to come for it.  A set that asks for EPOLLIN only is
+ * not woken when the daemon takes a reply off the socket (write space), as
+ * a read() asleep on it would be.
  *
  * Which idle worker the kernel wakes: a socket's exclusive waiters are
  * woken in the order their epoll sets were added to it, skipping sets whose
