@@ -1,30 +1,27 @@
 /*
- * helper.c - the token helper's serving loop (helper.h).
+ * helper.c - the token helper's session (helper.h): HELLO and CONFIGURE,
+ * writing to the daemon, starting and stopping the threads.  The workers,
+ * which read the requests and run them, are helper_workers.c's.
  *
- * Locks, outermost first: h->wlock (writes to the socket), h->lock (jobs,
- * queue, stop); h->keys_lock (the handle table), h->mon_lock (the monitor's
- * wake-up) and h->memo_lock (what was logged) are taken alone.  No PKCS#11
- * call (token.h) is made with any of them held.
+ * Locks, outermost first: h->rlock (reading requests), h->wlock (writes to
+ * the socket), h->lock (job slots, stop); h->keys_lock (the handle table),
+ * h->mon_lock (the monitor's wake-up) and h->memo_lock (what was logged) are
+ * taken alone.  No PKCS#11 call (token.h) is made with any of them held.
  *
- * A request is a job in one of max_inflight slots: the reader fills a free
- * slot and queues it, a worker runs it and answers it.  The slot is freed
- * under h->wlock just before the answer is written, so the daemon, which may
- * reuse an id once it has the answer, never finds the id still taken.
- *
- * The idle worker that went idle last takes the next job (a stack, a
- * condition variable each): one condition variable for all woke them in
- * turn, so that each request ran on a thread whose caches (and the module's
- * and the allocator's per-thread state) had gone cold; SoftHSM2 then spent
- * 10-20 % more CPU per signature than on one thread (issue 20).
+ * A slot is freed under h->wlock just before its answer is written, so the
+ * daemon, which may reuse an id once it has the answer, never finds the id
+ * still taken.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -258,15 +255,12 @@ helper_send_error(struct helper *h, uint32_t id, int code, const char *fmt, ...)
 	helper_send(h, &e);
 }
 
-static void send_farewell(struct helper *h, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /*
  * The last frame: ERROR with id 0 says why the session ends.  Nothing is
  * sent after it (answers still being worked on are dropped).
  */
-static void
-send_farewell(struct helper *h, int code, const char *fmt, ...)
+void
+helper_send_farewell(struct helper *h, int code, const char *fmt, ...)
 {
 	char text[TEXT_SZ];
 	struct proto_msg e;
@@ -316,7 +310,11 @@ helper_job_error(struct helper *h, struct job *j, int code, const char *fmt, ...
 
 /* ---- the session ---- */
 
-/* The next whole message: 0 and *outp, ERR_PROTO_CLOSED at end of file, or the error. */
+/*
+ * The next whole message, for HELLO and CONFIGURE, read by serve's thread
+ * before the workers start: 0 and *outp, ERR_PROTO_CLOSED at end of file,
+ * or the error.
+ */
 static int
 read_one(int fd, struct proto_reader *rd, struct proto_msg **untrusted_msgp)
 {
@@ -326,12 +324,6 @@ read_one(int fd, struct proto_reader *rd, struct proto_msg **untrusted_msgp)
 	for (;;) {
 		if ((r = proto_reader_next(rd, untrusted_msgp)) != 0 || *untrusted_msgp != NULL)
 			return r;
-		/*
-		 * poll() first: a read() asleep on a Unix socket also wakes each
-		 * time the daemon takes one of our replies off it (write space),
-		 * to find nothing and sleep again; poll() wakes for input only.
-		 * One system call more, one futile switch per request fewer.
-		 */
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -355,18 +347,21 @@ helper_free(struct helper *h)
 		for (i = 0; i < h->max; i++)
 			proto_msg_free(h->jobs[i].untrusted_req);
 	free(h->jobs);
-	free(h->queue);
+	if (h->workers != NULL)
+		for (i = 0; i <= h->max; i++)
+			if (h->workers[i].epfd >= 0)
+				close(h->workers[i].epfd);
 	free(h->workers);
-	if (h->wake_cv != NULL)
-		for (i = 0; i < h->max; i++)
-			pthread_cond_destroy(&h->wake_cv[i]);
-	free(h->wake_cv);
-	free(h->is_idle);
-	free(h->idle);
+	if (h->kick_fd >= 0)
+		close(h->kick_fd);
+	if (h->stop_fd >= 0)
+		close(h->stop_fd);
+	proto_reader_free(h->rd);	/* wipes */
 	for (i = 0; i < h->nkeys; i++)
 		free(h->keys[i].uri);
 	free(h->keys);
 	helper_snap_free(&h->snap);
+	pthread_mutex_destroy(&h->rlock);
 	pthread_mutex_destroy(&h->wlock);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->mon_lock);
@@ -395,6 +390,9 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return ERR_NOMEM;
 	h->fd = fd;
+	h->fd_flags = -1;
+	h->kick_fd = -1;
+	h->stop_fd = -1;
 	h->m = m;
 	helper_printable(h->name, opt->name != NULL ? opt->name : "module");
 	h->max = opt->max_inflight != 0 ? opt->max_inflight : P11_HELPER_INFLIGHT_DEFAULT;
@@ -404,6 +402,7 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	h->send_ms = opt->send_timeout_ms != 0 ? opt->send_timeout_ms : P11_HELPER_SEND_MS_DEFAULT;
 	h->stop_ms = opt->stop_ms != 0 ? opt->stop_ms : P11_HELPER_STOP_MS_DEFAULT;
 	h->quiet = opt->quiet;
+	pthread_mutex_init(&h->rlock, NULL);
 	pthread_mutex_init(&h->wlock, NULL);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->mon_lock, NULL);
@@ -411,17 +410,14 @@ helper_new(int fd, struct p11_module *m, const struct p11_helper_options *opt,
 	pthread_mutex_init(&h->memo_lock, NULL);
 	clock_cond_init(&h->mon_cv);
 	h->jobs = calloc(h->max, sizeof(*h->jobs));
-	h->queue = calloc(h->max, sizeof(*h->queue));
-	h->workers = calloc(h->max, sizeof(*h->workers));
-	h->is_idle = calloc(h->max, sizeof(*h->is_idle));
-	h->idle = calloc(h->max, sizeof(*h->idle));
-	if (h->jobs == NULL || h->queue == NULL || h->workers == NULL || h->is_idle == NULL ||
-	    h->idle == NULL || (h->wake_cv = calloc(h->max, sizeof(*h->wake_cv))) == NULL) {
+	if (h->jobs == NULL || (h->workers = calloc(h->max + 1, sizeof(*h->workers))) == NULL) {
 		helper_free(h);
 		return ERR_NOMEM;
 	}
-	for (i = 0; i < h->max; i++)
-		pthread_cond_init(&h->wake_cv[i], NULL);
+	for (i = 0; i <= h->max; i++) {
+		h->workers[i].h = h;
+		h->workers[i].epfd = -1;
+	}
 	*hp = h;
 	return 0;
 }
@@ -448,11 +444,7 @@ helper_stop(struct helper *h)
 	unsigned i;
 	int busy = 0;
 
-	pthread_mutex_lock(&h->lock);
-	h->stop = 1;
-	for (i = 0; i < h->max; i++)
-		pthread_cond_signal(&h->wake_cv[i]);
-	pthread_mutex_unlock(&h->lock);
+	helper_workers_stop(h, 0);
 	pthread_mutex_lock(&h->mon_lock);
 	h->mon_stop = 1;
 	pthread_cond_signal(&h->mon_cv);
@@ -460,7 +452,7 @@ helper_stop(struct helper *h)
 
 	clock_deadline_ms(&until, h->stop_ms);
 	for (i = 0; i < h->nworkers; i++)
-		if (pthread_clockjoin_np(h->workers[i], NULL, CLOCK_MONOTONIC, &until) != 0)
+		if (pthread_clockjoin_np(h->workers[i].thread, NULL, CLOCK_MONOTONIC, &until) != 0)
 			busy = 1;
 	if (h->mon_started && pthread_clockjoin_np(h->mon, NULL, CLOCK_MONOTONIC, &until) != 0)
 		busy = 1;
@@ -491,7 +483,7 @@ configure(struct helper *h, struct proto_msg *untrusted_msg, const struct p11_he
 
 	if (untrusted_msg->type != PROTO_CONFIGURE) {
 		helper_log(h, "the daemon sent %s before CONFIGURE", proto_type_name(untrusted_msg->type));
-		send_farewell(h, ERR_PROTO_UNEXPECTED, "CONFIGURE must follow HELLO, not %s",
+		helper_send_farewell(h, ERR_PROTO_UNEXPECTED, "CONFIGURE must follow HELLO, not %s",
 		    proto_type_name(untrusted_msg->type));
 		r = ERR_PROTO_UNEXPECTED;
 		goto out;
@@ -534,12 +526,9 @@ int
 p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module **modp,
     int *busyp)
 {
-	struct proto_reader *rd = NULL;
 	struct proto_msg *untrusted_msg = NULL, reply;
 	struct helper *h = NULL;
-	unsigned i;
-	uint32_t id;
-	int r, e, busy = 0;
+	int r, busy = 0;
 
 	if (busyp != NULL)
 		*busyp = 0;
@@ -549,22 +538,22 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		return ERR_INVALID_ARGUMENT;
 	if ((r = helper_new(fd, NULL, opt, &h)) != 0)
 		return r;
-	if ((r = proto_reader_new(PROTO_FROM_DAEMON, &rd)) != 0)
+	if ((r = proto_reader_new(PROTO_FROM_DAEMON, &h->rd)) != 0)
 		goto out;
 
 	/* HELLO, and nothing else, first. */
-	if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
+	if ((r = read_one(fd, h->rd, &untrusted_msg)) != 0) {
 		if (r == ERR_PROTO_CLOSED) {
 			r = 0;	/* the daemon went before it said anything */
 			goto out;
 		}
 		helper_log(h, "the daemon broke the token protocol: %s", err_str(r));
-		send_farewell(h, r, "%s", err_str(r));
+		helper_send_farewell(h, r, "%s", err_str(r));
 		goto out;
 	}
 	if (untrusted_msg->type != PROTO_HELLO) {
 		helper_log(h, "the daemon sent %s before HELLO", proto_type_name(untrusted_msg->type));
-		send_farewell(h, ERR_PROTO_UNEXPECTED, "HELLO must come first, not %s",
+		helper_send_farewell(h, ERR_PROTO_UNEXPECTED, "HELLO must come first, not %s",
 		    proto_type_name(untrusted_msg->type));
 		r = ERR_PROTO_UNEXPECTED;
 		goto out;
@@ -587,13 +576,13 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 		goto out;
 
 	/* Then CONFIGURE: the module is opened only now, with the daemon's URIs. */
-	if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
+	if ((r = read_one(fd, h->rd, &untrusted_msg)) != 0) {
 		if (r == ERR_PROTO_CLOSED) {
 			r = 0;
 			goto out;
 		}
 		helper_log(h, "the daemon broke the token protocol: %s", err_str(r));
-		send_farewell(h, r, "%s", err_str(r));
+		helper_send_farewell(h, r, "%s", err_str(r));
 		goto out;
 	}
 	r = configure(h, untrusted_msg, opt);	/* takes untrusted_msg */
@@ -602,20 +591,14 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 	if (r != 0)
 		goto out;
 
-	for (i = 0; i < h->max; i++) {
-		if ((e = helper_thread_start(&h->workers[i], helper_worker_main, h)) != 0)
-			break;
-		h->nworkers++;
-	}
-	if (h->nworkers < h->max) {
+	if ((r = helper_workers_start(h)) != 0) {
 		helper_log(h, "cannot start its threads");
-		send_farewell(h, ERR_NOMEM, "the token helper cannot start its threads");
-		r = ERR_NOMEM;
+		helper_send_farewell(h, r, "the token helper cannot start its threads");
 		goto out;
 	}
 	if (helper_thread_start(&h->mon, helper_mon_main, h) != 0) {
 		helper_log(h, "cannot start its monitor thread");
-		send_farewell(h, ERR_NOMEM, "the token helper cannot start its threads");
+		helper_send_farewell(h, ERR_NOMEM, "the token helper cannot start its threads");
 		r = ERR_NOMEM;
 		goto out;
 	}
@@ -623,39 +606,13 @@ p11_helper_serve(int fd, const struct p11_helper_options *opt, struct p11_module
 	if (helper_usb_start(h))
 		helper_log(h, "USB hotplug notifications on: a token plugged in or out is rescanned at once");
 
-	/* Requests, in any number and order, until the daemon closes. */
-	for (;;) {
-		if ((r = read_one(fd, rd, &untrusted_msg)) != 0) {
-			if (r == ERR_PROTO_CLOSED) {
-				pthread_mutex_lock(&h->wlock);
-				r = h->dead ? h->write_err : 0;
-				pthread_mutex_unlock(&h->wlock);
-				break;
-			}
-			helper_log(h, "the daemon broke the token protocol: %s", err_str(r));
-			send_farewell(h, r, "%s", err_str(r));
-			break;
-		}
-		if (untrusted_msg->type == PROTO_HELLO || untrusted_msg->type == PROTO_CONFIGURE) {
-			helper_log(h, "the daemon sent %s again", proto_type_name(untrusted_msg->type));
-			send_farewell(h, ERR_PROTO_UNEXPECTED, "%s again",
-			    proto_type_name(untrusted_msg->type));
-			r = ERR_PROTO_UNEXPECTED;
-			break;
-		}
-		id = untrusted_msg->id;
-		r = helper_job_queue(h, untrusted_msg);	/* takes untrusted_msg, whatever it returns */
-		untrusted_msg = NULL;
-		if (r != 0) {
-			helper_log(h, "the daemon sent request %lu while it was in flight", (unsigned long)id);
-			send_farewell(h, r, "request %lu is already in flight", (unsigned long)id);
-			break;
-		}
-	}
+	/* Requests, in any number and order, until the daemon closes: the workers'. */
+	r = helper_workers_wait(h);
  out:
 	proto_msg_free(untrusted_msg);
-	proto_reader_free(rd);
 	busy = helper_stop(h);
+	if (h->fd_flags >= 0)
+		(void)fcntl(fd, F_SETFL, h->fd_flags);	/* fd goes back as it came */
 	if (busyp != NULL)
 		*busyp = busy;
 	if (busy)

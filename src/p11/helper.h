@@ -5,10 +5,13 @@
  * p11signer-token.c is the program around it; tests can call it on a
  * socketpair.  No JSON is parsed here.
  *
- * Threads.  p11_helper_serve() reads in the calling thread.  Each request is
- * run by one of a fixed pool of workers (opt->max_inflight, default 16);
- * a request beyond that many in flight is answered at once with
- * ERROR(ERR_TOO_MANY).  Replies go out in the order they are ready, each
+ * Threads.  p11_helper_serve() reads HELLO and CONFIGURE in the calling
+ * thread, which then waits for the session's end.  Requests are read by a
+ * fixed pool of workers, and each is run by the worker that read it
+ * (helper_workers.c): opt->max_inflight (default 16) in flight, one worker
+ * more to answer a request beyond that many at once with
+ * ERROR(ERR_TOO_MANY).  fd is made non-blocking while they serve, and
+ * given back as it came.  Replies go out in the order they are ready, each
  * echoing its request's id, under one lock around writes.  Signs on one token
  * share that token's session pool (token.h); different tokens do not wait for
  * each other.  A monitor thread rescans the module on its slot events (every
@@ -54,7 +57,7 @@ struct p11_helper_options {
 	p11_helper_open_fn open;	/* required */
 	void *open_ctx;
 	const char *name;		/* the module as given, for log lines; NULL: "module" */
-	unsigned max_inflight;		/* requests in flight = worker threads, 1..P11_HELPER_INFLIGHT_MAX */
+	unsigned max_inflight;		/* requests in flight (workers: one more), 1..P11_HELPER_INFLIGHT_MAX */
 	int poll_ms;			/* > 0 */
 	int event_poll_ms;		/* > 0 */
 	int send_timeout_ms;		/* > 0 */

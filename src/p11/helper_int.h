@@ -1,6 +1,7 @@
 /*
  * helper_int.h - what the pieces of the token helper share (helper.c,
- * helper_requests.c, helper_monitor.c); nothing else includes it.
+ * helper_workers.c, helper_requests.c, helper_monitor.c); nothing else
+ * includes it.
  * The functions below are grouped by the file that defines them; each one's
  * contract is the comment above its definition there.
  */
@@ -24,7 +25,7 @@
 #define MEMO_SLOTS	16		/* tokens whose last failure is remembered */
 #define MEMO_MS		60000		/* the same failure is logged again after this */
 
-enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING };
+enum job_state { JOB_FREE, JOB_RUNNING };
 
 struct job {
 	enum job_state state;
@@ -69,8 +70,16 @@ struct memo {
 	unsigned long suppressed;
 };
 
+/* One of the threads that read requests and run them (helper.c). */
+struct worker {
+	struct helper *h;
+	pthread_t thread;
+	int epfd;			/* its own epoll set: the socket, h->kick_fd, h->stop_fd */
+};
+
 struct helper {
 	int fd;
+	int fd_flags;			/* fd's status flags as given; -1: not changed */
 	struct p11_module *m;
 	char name[TEXT_SZ];
 	unsigned max;
@@ -80,18 +89,17 @@ struct helper {
 	int dead;			/* a write failed: fd is shut down */
 	int write_err;
 
+	pthread_mutex_t rlock;		/* one reader at a time: rd, and claiming a slot */
+	struct proto_reader *rd;	/* what was read from fd and not yet taken */
+	int kick_fd;			/* eventfd (semaphore): a whole frame waits in rd */
+	int stop_fd;			/* eventfd, never read: set, it wakes every worker */
+
 	pthread_mutex_t lock;
 	struct job *jobs;		/* max slots */
-	unsigned *queue;		/* ring of slot numbers */
-	unsigned qhead, qlen;
 	int stop;
-	pthread_t *workers;
-	unsigned nworkers;
-	pthread_cond_t *wake_cv;	/* max, one per worker: a job for it, or stop */
-	int *is_idle;			/* max: the worker is on the idle stack */
-	unsigned *idle;			/* the idle stack: the last to go idle on top */
-	unsigned nidle;
-	unsigned nindex;		/* worker numbers handed out */
+	int end;			/* why a worker ended the session: ERR_PROTO_CLOSED at end of file */
+	struct worker *workers;		/* max + 1 */
+	unsigned nworkers;		/* started */
 
 	pthread_mutex_t mon_lock;
 	pthread_cond_t mon_cv;		/* CLOCK_MONOTONIC: kick or stop */
@@ -127,11 +135,16 @@ void helper_send_error(struct helper *h, uint32_t id, int code, const char *fmt,
 void helper_job_answer(struct helper *h, struct job *j, const struct proto_msg *m);
 void helper_job_error(struct helper *h, struct job *j, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+void helper_send_farewell(struct helper *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int helper_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* helper_requests.c */
 void helper_do_list(struct helper *h, struct job *j);
-void *helper_worker_main(void *arg);
-int helper_job_queue(struct helper *h, struct proto_msg *untrusted_req);
+void helper_job_run(struct helper *h, struct job *j);
+/* helper_workers.c */
+int helper_workers_start(struct helper *h);
+void helper_workers_stop(struct helper *h, int why);
+int helper_workers_wait(struct helper *h);
 /* helper_monitor.c */
 void helper_snap_free(struct snap *s);
 int helper_snap_take(struct helper *h, struct snap *s);

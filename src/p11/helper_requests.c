@@ -1,6 +1,7 @@
 /*
  * helper_requests.c - the token helper's requests: key handles, and what
- * LIST_KEYS, KEY_STATUS, SIGN, GENERATE and LOGIN do, run by the workers.
+ * LIST_KEYS, KEY_STATUS, SIGN, GENERATE and LOGIN do, run by the worker
+ * that read the request (helper.c).
  */
 
 #include <limits.h>
@@ -460,8 +461,9 @@ do_login(struct helper *h, struct job *j)
 	helper_job_answer(h, j, &m);
 }
 
-static void
-job_run(struct helper *h, struct job *j)
+/* Run job j, a request in its slot, and answer it (which frees the slot). */
+void
+helper_job_run(struct helper *h, struct job *j)
 {
 	switch (j->untrusted_req->type) {
 	case PROTO_LIST_KEYS:
@@ -479,104 +481,9 @@ job_run(struct helper *h, struct job *j)
 	case PROTO_LOGIN:
 		do_login(h, j);
 		break;
-	default:	/* not reached: the reader takes requests only, HELLO once */
+	default:	/* not reached: the reader takes requests only, HELLO and CONFIGURE once */
 		helper_job_error(h, j, ERR_PROTO_UNEXPECTED, "unexpected %s",
 		    proto_type_name(j->untrusted_req->type));
 		break;
 	}
-}
-
-/* Take worker me off the idle stack, wherever it is (h->lock held). */
-static void
-idle_remove(struct helper *h, unsigned me)
-{
-	unsigned i;
-
-	if (!h->is_idle[me])
-		return;
-	for (i = 0; i < h->nidle && h->idle[i] != me; i++)
-		;
-	if (i < h->nidle) {
-		memmove(&h->idle[i], &h->idle[i + 1], (h->nidle - i - 1) * sizeof(h->idle[0]));
-		h->nidle--;
-	}
-	h->is_idle[me] = 0;
-}
-
-void *
-helper_worker_main(void *arg)
-{
-	struct helper *h = arg;
-	struct job *j;
-	unsigned me;
-
-	pthread_mutex_lock(&h->lock);
-	me = h->nindex++;	/* below h->max: one per thread started */
-	for (;;) {
-		while (!h->stop && h->qlen == 0) {
-			if (!h->is_idle[me]) {
-				h->is_idle[me] = 1;
-				h->idle[h->nidle++] = me;
-			}
-			pthread_cond_wait(&h->wake_cv[me], &h->lock);
-		}
-		if (h->stop)
-			break;
-		idle_remove(h, me);	/* woken by another's job, or spuriously */
-		j = &h->jobs[h->queue[h->qhead]];
-		h->qhead = (h->qhead + 1) % h->max;
-		h->qlen--;
-		j->state = JOB_RUNNING;
-		pthread_mutex_unlock(&h->lock);
-		job_run(h, j);
-		pthread_mutex_lock(&h->lock);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
-
-/*
- * Take a request from the reader (m is stolen).  0, or ERR_PROTO_UNEXPECTED
- * when its id is already in flight.  Over the limit it is answered here.
- */
-int
-helper_job_queue(struct helper *h, struct proto_msg *untrusted_req)
-{
-	unsigned i, free_i, w = UINT_MAX;
-	uint32_t id = untrusted_req->id;
-	int type = untrusted_req->type;
-
-	pthread_mutex_lock(&h->lock);
-	for (free_i = h->max, i = 0; i < h->max; i++) {
-		if (h->jobs[i].state != JOB_FREE && h->jobs[i].id == id) {
-			pthread_mutex_unlock(&h->lock);
-			proto_msg_free(untrusted_req);
-			return ERR_PROTO_UNEXPECTED;
-		}
-		if (h->jobs[i].state == JOB_FREE && free_i == h->max)
-			free_i = i;
-	}
-	if (free_i == h->max) {
-		pthread_mutex_unlock(&h->lock);
-		proto_msg_free(untrusted_req);
-		helper_send_error(h, id, ERR_TOO_MANY, "%u requests are in flight already; %s refused",
-		    h->max, proto_type_name(type));
-		return 0;
-	}
-	h->jobs[free_i].state = JOB_QUEUED;
-	h->jobs[free_i].id = id;
-	h->jobs[free_i].untrusted_req = untrusted_req;
-	h->queue[(h->qhead + h->qlen) % h->max] = free_i;
-	h->qlen++;
-	if (h->nidle > 0) {
-		w = h->idle[--h->nidle];
-		h->is_idle[w] = 0;
-	}
-	pthread_mutex_unlock(&h->lock);
-	/* After the unlock: a worker woken under it would block on h->lock at once
-	 * (two more futex calls and a switch per request).  None idle: the
-	 * first to finish its job takes this one. */
-	if (w != UINT_MAX)
-		pthread_cond_signal(&h->wake_cv[w]);
-	return 0;
 }

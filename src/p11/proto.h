@@ -366,6 +366,14 @@ int proto_reader_read(struct proto_reader *r, int fd);
 int proto_reader_next(struct proto_reader *r, struct proto_msg **outp);
 
 /*
+ * 1 when proto_reader_next() would not answer "0 and NULL" now: a whole
+ * frame is held, or an error or the end of file is there to report; else 0.
+ * Nothing is decoded or taken: several threads sharing one reader (under
+ * their own lock) say with it whether another should come for the rest.
+ */
+int proto_reader_pending(const struct proto_reader *r);
+
+/*
  * Blocking helpers.  deadline is absolute, on CLOCK_MONOTONIC (see
  * clock_deadline_ms() in core/clock.h); NULL waits for ever.  Signals (EINTR) are retried
  * within the deadline; SIGPIPE is not raised on sockets.  fd may be blocking

@@ -136,6 +136,15 @@ proto_reader_next(struct proto_reader *r, struct proto_msg **outp)
 	return 0;
 }
 
+int
+proto_reader_pending(const struct proto_reader *r)
+{
+	if (r->err != 0 || r->eof)
+		return 1;
+	return r->buf.len >= PROTO_PREFIX_LEN &&
+	    r->buf.len - PROTO_PREFIX_LEN >= reader_get_be32(r->buf.p);
+}
+
 /* ---- blocking I/O ---- */
 
 /* Wait until fd is ready for events, within the deadline. */

@@ -302,8 +302,11 @@ check_good_frame(const uint8_t *f, size_t n, enum proto_side from, struct proto_
 	expect_err(proto_decode(longer, n + 1, from, &m2), ERR_PROTO_TRAILING);
 	free(longer);
 	expect_err(proto_reader_new(from, &rd), 0);
+	assert_int_equal(proto_reader_pending(rd), 0);
 	for (i = 0; i < n; i++) {
 		expect_err(proto_reader_feed(rd, f + i, 1), 0);
+		/* Pending exactly when the frame is whole. */
+		assert_int_equal(proto_reader_pending(rd), i + 1 == n);
 		expect_err(proto_reader_next(rd, &m2), 0);
 		if (i + 1 < n)
 			assert_null(m2);
@@ -311,6 +314,7 @@ check_good_frame(const uint8_t *f, size_t n, enum proto_side from, struct proto_
 	assert_non_null(m2);
 	assert_true(msg_eq(m, m2));
 	proto_msg_free(m2);
+	assert_int_equal(proto_reader_pending(rd), 0);
 	expect_err(proto_reader_next(rd, &m2), 0);
 	assert_null(m2);
 	proto_reader_free(rd);
@@ -480,6 +484,8 @@ test_reader_stream(void **state)
 		expect_err(proto_reader_feed(rd[2], h.p + k, h.len - k < 5 ? h.len - k : 5), 0);
 	for (i = 0; i < n; i++) {
 		int from = proto_type_sender(msgs[i].type) == PROTO_FROM_DAEMON ? 0 : 1;
+		/* The frame behind the one taken is whole: another thread should come for it. */
+		assert_int_equal(proto_reader_pending(rd[from]), 1);
 		expect_err(proto_reader_next(rd[from], &m), 0);
 		assert_non_null(m);
 		assert_true(msg_eq(&msgs[i], m));
@@ -492,6 +498,7 @@ test_reader_stream(void **state)
 		}
 	}
 	for (i = 0; i < 3; i++) {
+		assert_int_equal(proto_reader_pending(rd[i]), 0);
 		expect_err(proto_reader_next(rd[i], &m), 0);
 		assert_null(m);
 		proto_reader_free(rd[i]);
@@ -517,7 +524,10 @@ test_reader_refuses_early(void **state)
 	expect_err(proto_reader_feed(rd, big, 3), 0);
 	expect_err(proto_reader_next(rd, &m), 0);
 	assert_null(m);
+	assert_int_equal(proto_reader_pending(rd), 0);
 	expect_err(proto_reader_feed(rd, big + 3, 1), ERR_PROTO_FRAME_SIZE);
+	/* An error is there to report: pending, with no whole frame. */
+	assert_int_equal(proto_reader_pending(rd), 1);
 	/* Sticky. */
 	expect_err(proto_reader_next(rd, &m), ERR_PROTO_FRAME_SIZE);
 	expect_err(proto_reader_feed(rd, big, 1), ERR_PROTO_FRAME_SIZE);
@@ -874,6 +884,7 @@ test_reader_fd(void **state)
 	while ((r = proto_reader_read(rd, sv[1])) == 0)
 		;
 	expect_err(r, ERR_PROTO_CLOSED);
+	assert_int_equal(proto_reader_pending(rd), 1);
 	while ((r = proto_reader_next(rd, &m)) == 0 && m != NULL) {
 		assert_true(msg_eq(&msgs[got], m));
 		proto_msg_free(m);
@@ -881,6 +892,8 @@ test_reader_fd(void **state)
 	}
 	assert_int_equal(got, 2);
 	expect_err(r, ERR_PROTO_CLOSED);
+	/* The end of file is still there to report to the next taker. */
+	assert_int_equal(proto_reader_pending(rd), 1);
 	expect_err(proto_reader_read(rd, sv[1]), ERR_PROTO_CLOSED);
 	proto_reader_free(rd);
 	close(sv[1]);
