@@ -375,7 +375,6 @@ client_reader_main(void *arg)
 	struct helper *h = arg;
 	struct p11_client *c = h->c;
 	struct proto_msg *ev;
-	struct pending *w;
 	struct timespec wake;
 	char status[64], kill_reason[sizeof(h->kill_reason)], why[P11_CLIENT_WHY_MAX];
 	enum read_end end;
@@ -419,10 +418,8 @@ client_reader_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		if (end != READ_MORE)
 			h->end = end;
-		h->reading = 0;
 		/* Callers came while it read: one of them reads from now on. */
-		if (h->end == READ_MORE && (w = waiter_of(c, h, NULL)) != NULL)
-			pthread_cond_signal(&w->done_cv);
+		role_release(h, NULL, 1);
 	}
 	violation = h->end == READ_VIOLATION;
 	stop = h->stop_asked;
