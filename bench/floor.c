@@ -34,6 +34,7 @@
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
+#include "core/parse.h"
 #include "eth/addr.h"
 #include "eth/keccak.h"
 #include "eth/sig.h"
@@ -196,7 +197,6 @@ main(int argc, char **argv)
 	};
 	unsigned long trips = 5000, nrec = 2000, *v;
 	double hop_p50, hop_cpu, rec_us;
-	char *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -204,10 +204,7 @@ main(int argc, char **argv)
 		case 't':
 		case 'r':
 			v = c == 't' ? &trips : &nrec;
-			errno = 0;
-			*v = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] < '1' || optarg[0] > '9' ||
-			    *v > FLOOR_MAX_TRIPS) {
+			if (parse_unsigned(optarg, FLOOR_MAX_TRIPS, v) != 0 || *v == 0) {
 				usage(stderr);
 				return 2;
 			}
