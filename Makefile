@@ -27,7 +27,7 @@ WERROR ?= 1
 endif
 
 CFLAGS   ?= -O2 -g
-PKGS      = libsecp256k1 nettle jansson libmicrohttpd libcurl gnutls
+PKGS      = libsecp256k1 gmp nettle jansson libmicrohttpd libcurl gnutls
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # -lm: floor() is a libm call on targets without a rounding instruction (armhf).
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm

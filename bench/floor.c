@@ -5,8 +5,9 @@
  *   - a round trip between two processes over a Unix socket, as between a
  *     client and the daemon, and between the daemon and its token helper
  *     (a request's bytes one way, an answer's the other);
- *   - the daemon's one verification of a signature: a libsecp256k1 recovery
- *     and the Keccak of the key, compared with the account's address.
+ *   - the daemon's one verification of a signature, eth_sig_verify_addr():
+ *     the Keccak of the key, compared with the account's address, and ECDSA's
+ *     point R computed with one libsecp256k1 recovery.
  *
  * bench/run sets the daemon's added latency and CPU against these.
  *
@@ -144,11 +145,11 @@ recoveries(unsigned long n, double *usp)
 	secp256k1_context *ctx;
 	secp256k1_ecdsa_recoverable_signature rs;
 	secp256k1_pubkey pub;
-	uint8_t seckey[32], digest[32], sig65[65], pub65[65], want[ETH_ADDR_LEN], got[ETH_ADDR_LEN];
+	uint8_t seckey[32], digest[32], sig65[65], pub65[65], want[ETH_ADDR_LEN];
 	size_t publen = sizeof(pub65);
 	unsigned long i;
 	double t;
-	int recid, r = -1;
+	int recid, got, r = -1;
 
 	if ((ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE)) == NULL)
 		return -1;
@@ -163,14 +164,12 @@ recoveries(unsigned long n, double *usp)
 	    !secp256k1_ecdsa_sign_recoverable(ctx, &rs, digest, seckey, NULL, NULL) ||
 	    !secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, sig65, &recid, &rs))
 		goto out;
-	sig65[64] = (uint8_t)recid;
 	eth_keccak256(pub65 + 1, 64, digest);	/* digest reused: keccak(X||Y) */
 	memcpy(want, digest + 12, ETH_ADDR_LEN);
 	memset(digest, 0x5a, sizeof(digest));
 	t = now_us(CLOCK_PROCESS_CPUTIME_ID);
 	for (i = 0; i < n; i++)
-		if (eth_sig_recover_address(digest, sig65, got) != 0 ||
-		    memcmp(got, want, ETH_ADDR_LEN) != 0)
+		if (eth_sig_verify_addr(digest, sig65, pub65, want, &got) != 0 || got != recid)
 			goto out;
 	*usp = (now_us(CLOCK_PROCESS_CPUTIME_ID) - t) / (double)n;
 	r = 0;

@@ -5,8 +5,9 @@
  * Tokens may return high-s signatures or DER; the token layer parses them
  * (eth_sig_parse_token()) and makes s low (eth_sig_normalize()), and
  * recovers nothing.  The daemon finds the recovery id with
- * eth_sig_find_recid_addr(), whose recovery to the key's address is also the
- * one verification every signature gets.  Nothing here signs: keys live on
+ * eth_sig_verify_addr(), whose computation of ECDSA's point R under the
+ * key of the account's address is also the one verification every
+ * signature gets.  Nothing here signs: keys live on
  * tokens.  (Tests sign with throwaway keys through libsecp256k1 directly.)
  *
  * The shared libsecp256k1 context is created on first use (thread-safe).
@@ -41,9 +42,10 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
     uint8_t pub65[65]);
 
 /*
- * Find the recovery id with which the low-s signature sig64 over digest
- * recovers to pub65, which proves the signature valid under that key (one
- * or two recoveries, no separate verification).
+ * Verify the low-s signature sig64 over digest under pub65 and find its
+ * recovery id: the parity of y of ECDSA's point R, computed once (the cost
+ * of one recovery; two for the one key in about 2^128 whose x is not below
+ * the group order).
  * Errors: ERR_SIG_INVALID (high s or unparsable), ERR_PUBKEY_INVALID,
  * ERR_SIG_RECOVERY (it verifies under neither id); *recidp is then -1.
  */
@@ -51,14 +53,14 @@ int eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp);
 
 /*
- * The same for the key whose address is addr: the recovery id with which
- * the low-s signature sig64 over digest recovers to a key of that address,
- * 0 tried first (one recovery when it is 0, two when it is 1).  That
- * recovery is the signature's verification under that key.  Errors as
- * eth_sig_find_recid() (ERR_SIG_RECOVERY: neither id gives that address).
+ * The daemon's verification of a token's signature: pub65 must be the key
+ * of address addr (its Keccak), and sig64 over digest must verify under it
+ * (eth_sig_find_recid(), which finds the recovery id).  Errors as
+ * eth_sig_find_recid(); ERR_SIG_RECOVERY also when pub65 is another
+ * address's key.
  */
-int eth_sig_find_recid_addr(const uint8_t digest[32], const uint8_t sig64[64],
-    const uint8_t addr[20], int *recidp);
+int eth_sig_verify_addr(const uint8_t digest[32], const uint8_t sig64[64],
+    const uint8_t pub65[65], const uint8_t addr[20], int *recidp);
 
 /*
  * Ethereum ecrecover: sig65 is r || s || v with v in {0, 1, 27, 28}.

@@ -283,9 +283,9 @@ int p11_token_login_pad(struct p11_module *m, unsigned token, unsigned flags);
  * Sign the 32-byte digest with the key whose address is `address`:
  * CKM_ECDSA on a session of the pool; the token's raw r || s or DER is
  * parsed (0 < r, s < n) and s is made low (n - s): sig64 = r || s.  It is
- * not verified here and carries no recovery id: whoever uses it recovers it
- * to the key's address (the daemon does, eth_sig_find_recid_addr(), which
- * finds v), so a signature the token got wrong goes no further.  One C_Sign
+ * not verified here and carries no recovery id: whoever uses it verifies it
+ * under the key of that address (the daemon does, eth_sig_verify_addr(),
+ * which finds v), so a signature the token got wrong goes no further.  One C_Sign
  * per call: a signature is never made twice.  When the token needs a login and a URI
  * gives a PIN, it logs in first (subject to the PIN rules above).  When
  * every session of the pool is in use, callers wait for one first come,

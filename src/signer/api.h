@@ -57,12 +57,15 @@ struct signer_keys {
 	int (*list)(void *ctx, json_t **accountsp, char why[SIGNER_WHY_MAX]);
 	/*
 	 * Sign a 32-byte digest with the key whose address is addr: r || s
-	 * (low s), without a recovery id.  ERR_P11_KEY_NOT_FOUND when no key
-	 * has that address.  The API verifies the result by recovering it to
-	 * addr, which also finds the recovery id (eth_sig_find_recid_addr()).
+	 * (low s), without a recovery id, and that key's public key as listed
+	 * (04 || X || Y) into pub65.  ERR_P11_KEY_NOT_FOUND when no key has
+	 * that address.  Neither is trusted: the API checks that pub65 hashes
+	 * to addr and verifies the signature under it, which also finds the
+	 * recovery id (eth_sig_find_recid()).
 	 */
 	int (*sign)(void *ctx, const uint8_t addr[ETH_ADDR_LEN],
-	    const uint8_t digest[32], uint8_t sig64[64], char why[SIGNER_WHY_MAX]);
+	    const uint8_t digest[32], uint8_t sig64[64], uint8_t pub65[65],
+	    char why[SIGNER_WHY_MAX]);
 	/* Make a new key; its address into addr.  May be NULL: not supported. */
 	int (*generate)(void *ctx, uint8_t addr[ETH_ADDR_LEN], char why[SIGNER_WHY_MAX]);
 };

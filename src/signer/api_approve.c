@@ -270,10 +270,10 @@ signer_api_sign_digest(struct signer_api *api, const uint8_t addr[ETH_ADDR_LEN],
     const uint8_t digest[32], int v_offset, uint8_t sig65[65], char why[ERR_WHY_MAX])
 {
 	char token_why[SIGNER_WHY_MAX] = "";
-	uint8_t sig64[64];
+	uint8_t sig64[64], pub[65];
 	int recid = -1, r;
 
-	r = api->cfg.keys.sign(api->cfg.keys.ctx, addr, digest, sig64, token_why);
+	r = api->cfg.keys.sign(api->cfg.keys.ctx, addr, digest, sig64, pub, token_why);
 	if (r == ERR_P11_KEY_NOT_FOUND)
 		return err_why(why, r, "unknown account");
 	if (r != 0)
@@ -281,11 +281,11 @@ signer_api_sign_digest(struct signer_api *api, const uint8_t addr[ETH_ADDR_LEN],
 		    token_why[0] != '\0' ? token_why : err_str(r));
 	/*
 	 * The one verification every signature gets, against a lying helper or
-	 * a token that signed with another key or over another digest: it must
-	 * recover to the address the request named.  Finding v is the same
-	 * recovery (1.5 on average), so nobody else recovers.
+	 * a token that signed with another key or over another digest: under
+	 * the public key of the address the request named.  It computes
+	 * ECDSA's point R, whose y gives v, so nobody else recovers.
 	 */
-	if (eth_sig_find_recid_addr(digest, sig64, addr, &recid) != 0)
+	if (eth_sig_verify_addr(digest, sig64, pub, addr, &recid) != 0)
 		return err_why(why, ERR_P11_SIG_MISMATCH,
 		    "signing failed: the token's signature does not verify");
 	memcpy(sig65, sig64, 64);

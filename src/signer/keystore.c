@@ -16,6 +16,7 @@
 
 struct ks_key {
 	uint8_t addr[ETH_ADDR_LEN];
+	uint8_t pub[65];	/* the helper's; proto.c checked that it hashes to addr */
 	size_t client;
 	uint32_t handle;
 	char *uri;
@@ -60,8 +61,9 @@ keys_free(struct ks_key *keys, size_t n)
 
 /* Append a key (strings copied); 0 or ERR_NOMEM, with *keysp and *np still consistent. */
 static int
-keys_push(struct ks_key **keysp, size_t *np, const uint8_t addr[ETH_ADDR_LEN], size_t client,
-    uint32_t handle, uint32_t flags, const char *uri, const char *token_uri, const char *label)
+keys_push(struct ks_key **keysp, size_t *np, const uint8_t addr[ETH_ADDR_LEN],
+    const uint8_t pub[65], size_t client, uint32_t handle, uint32_t flags, const char *uri,
+    const char *token_uri, const char *label)
 {
 	struct ks_key *grown, *k;
 
@@ -71,6 +73,7 @@ keys_push(struct ks_key **keysp, size_t *np, const uint8_t addr[ETH_ADDR_LEN], s
 	k = &grown[(*np)++];
 	memset(k, 0, sizeof(*k));
 	memcpy(k->addr, addr, ETH_ADDR_LEN);
+	memcpy(k->pub, pub, sizeof(k->pub));
 	k->client = client;
 	k->handle = handle;
 	k->token_flags = flags;
@@ -106,8 +109,9 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 			for (k = 0; k < ks->nkeys; k++) {
 				struct ks_key *old = &ks->keys[k];
 
-				if (old->client == c && keys_push(&keys, &n, old->addr, c, old->handle,
-				    old->token_flags, old->uri, old->token_uri, old->token_label) != 0) {
+				if (old->client == c && keys_push(&keys, &n, old->addr, old->pub, c,
+				    old->handle, old->token_flags, old->uri, old->token_uri,
+				    old->token_label) != 0) {
 					keys_free(keys, n);
 					return ERR_NOMEM;
 				}
@@ -128,7 +132,7 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 
 					if (old->client != c || strcmp(old->token_uri, tok->uri) != 0)
 						continue;
-					if (keys_push(&keys, &n, old->addr, c, old->handle,
+					if (keys_push(&keys, &n, old->addr, old->pub, c, old->handle,
 					    tok->flags & ~(uint32_t)PROTO_TOKEN_PRESENT, old->uri,
 					    old->token_uri, old->token_label) != 0) {
 						proto_msg_free(list);
@@ -141,7 +145,7 @@ refresh(struct signer_keystore *ks, char why[SIGNER_WHY_MAX])
 			for (k = 0; k < tok->nkeys; k++) {
 				const struct proto_key *pk = &tok->keys[k];
 
-				if (keys_push(&keys, &n, pk->addr, c, pk->handle, tok->flags, pk->uri,
+				if (keys_push(&keys, &n, pk->addr, pk->pub, c, pk->handle, tok->flags, pk->uri,
 				    tok->uri, tok->label) != 0) {
 					proto_msg_free(list);
 					keys_free(keys, n);
@@ -206,7 +210,7 @@ current(struct signer_keystore *ks)
 /* Copy out what signing a key needs, refreshing once if it is not known. */
 static int
 find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *clientp,
-    char uri[LIMIT_P11_URI + 1], char token_uri[LIMIT_P11_URI + 1],
+    uint8_t pub[65], char uri[LIMIT_P11_URI + 1], char token_uri[LIMIT_P11_URI + 1],
     char label[LIMIT_PROTO_TEXT + 1], uint32_t *flagsp, char why[SIGNER_WHY_MAX])
 {
 	size_t i;
@@ -223,6 +227,7 @@ find_key(struct signer_keystore *ks, const uint8_t addr[ETH_ADDR_LEN], size_t *c
 			if (memcmp(ks->keys[i].addr, addr, ETH_ADDR_LEN) == 0 &&
 			    (ks->keys[i].token_flags & PROTO_TOKEN_PRESENT)) {
 				*clientp = ks->keys[i].client;
+				memcpy(pub, ks->keys[i].pub, 65);
 				snprintf(uri, LIMIT_P11_URI + 1, "%s", ks->keys[i].uri);
 				snprintf(token_uri, LIMIT_P11_URI + 1, "%s", ks->keys[i].token_uri);
 				snprintf(label, LIMIT_PROTO_TEXT + 1, "%s", ks->keys[i].token_label);
@@ -344,7 +349,7 @@ login(struct signer_keystore *ks, struct p11_client *c, const char *token_uri,
 
 static int
 ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
-    uint8_t sig64[64], char why[SIGNER_WHY_MAX])
+    uint8_t sig64[64], uint8_t pub65[65], char why[SIGNER_WHY_MAX])
 {
 	struct signer_keystore *ks = ctx;
 	char uri[LIMIT_P11_URI + 1], token_uri[LIMIT_P11_URI + 1];
@@ -354,7 +359,7 @@ ks_sign(void *ctx, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
 	size_t client;
 	int r, attempt;
 
-	if ((r = find_key(ks, addr, &client, uri, token_uri, label, &flags, why)) != 0)
+	if ((r = find_key(ks, addr, &client, pub65, uri, token_uri, label, &flags, why)) != 0)
 		return r;
 	memset(&ref, 0, sizeof(ref));
 	ref.uri = uri;	/* a URI survives a helper restart; a handle may not */

@@ -169,6 +169,26 @@ token_arg(const char *arg, unsigned *tokenp)
 	return r;
 }
 
+/* The public key of the listed key whose address is addr. */
+static int
+key_pub(const uint8_t addr[20], uint8_t pub[65])
+{
+	struct p11_key *keys;
+	size_t n, i;
+	int r;
+
+	if ((r = p11_token_list_keys(mod, &keys, &n)) != 0)
+		return r;
+	r = ERR_P11_KEY_NOT_FOUND;
+	for (i = 0; i < n && r != 0; i++)
+		if (memcmp(keys[i].address, addr, 20) == 0) {
+			memcpy(pub, keys[i].pubkey, 65);
+			r = 0;
+		}
+	p11_token_keys_free(keys, n);
+	return r;
+}
+
 static int
 cmd_list(void)
 {
@@ -239,7 +259,7 @@ cmd_login(const char *tok, int pad, int confirm)
 static int
 cmd_sign(const char *key, const char *digest_hex)
 {
-	uint8_t addr[20], digest[32], sig[65];
+	uint8_t addr[20], digest[32], sig[65], pub[65];
 	char s[131];
 	long t0;
 	int r, recid;
@@ -259,8 +279,8 @@ cmd_sign(const char *key, const char *digest_hex)
 	}
 	t0 = now_ms();
 	/* The token layer gives r || s; v is found as the daemon finds it. */
-	if ((r = p11_token_sign(mod, addr, digest, sig)) == 0)
-		r = eth_sig_find_recid_addr(digest, sig, addr, &recid);
+	if ((r = p11_token_sign(mod, addr, digest, sig)) == 0 && (r = key_pub(addr, pub)) == 0)
+		r = eth_sig_verify_addr(digest, sig, pub, addr, &recid);
 	if (r != 0) {
 		printf("sign error=%s (%s) ms=%ld\n", err_name(r), err_str(r), now_ms() - t0);
 		return 1;
@@ -273,6 +293,7 @@ cmd_sign(const char *key, const char *digest_hex)
 
 struct many {
 	const uint8_t (*addrs)[20];
+	const uint8_t (*pubs)[65];
 	size_t naddrs;
 	unsigned thread;
 	unsigned count;
@@ -286,6 +307,7 @@ many_main(void *arg)
 {
 	struct many *w = arg;
 	const uint8_t *addr = w->addrs[w->thread % w->naddrs];
+	const uint8_t *pub = w->pubs[w->thread % w->naddrs];
 	uint8_t digest[32], sig[64];
 	char dh[65], sh[129];
 	unsigned i, e;
@@ -306,7 +328,7 @@ many_main(void *arg)
 		}
 		w->ok++;
 		w->low += (unsigned)eth_sig_is_low_s(sig);
-		w->recovered += eth_sig_find_recid_addr(digest, sig, addr, &recid) == 0;
+		w->recovered += eth_sig_verify_addr(digest, sig, pub, addr, &recid) == 0;
 		hex(digest, 32, dh);
 		hex(sig, 64, sh);
 		pthread_mutex_lock(&out_lock);
@@ -319,7 +341,7 @@ many_main(void *arg)
 static int
 cmd_sign_many(unsigned threads, unsigned count, char **keys, size_t nkeys)
 {
-	uint8_t (*addrs)[20] = NULL;
+	uint8_t (*addrs)[20] = NULL, (*pubs)[65] = NULL;
 	struct many *w = NULL;
 	pthread_t *tids = NULL;
 	unsigned i, ok = 0, failed = 0, low = 0, recovered = 0, e, started = 0;
@@ -331,14 +353,15 @@ cmd_sign_many(unsigned threads, unsigned count, char **keys, size_t nkeys)
 		return 1;
 	}
 	addrs = calloc(nkeys, sizeof(*addrs));
+	pubs = calloc(nkeys, sizeof(*pubs));
 	w = calloc(threads, sizeof(*w));
 	tids = calloc(threads, sizeof(*tids));
-	if (addrs == NULL || w == NULL || tids == NULL) {
+	if (addrs == NULL || pubs == NULL || w == NULL || tids == NULL) {
 		rc = fail("sign-many", ERR_NOMEM);
 		goto out;
 	}
 	for (i = 0; i < nkeys; i++) {
-		if ((r = key_arg(keys[i], addrs[i])) != 0) {
+		if ((r = key_arg(keys[i], addrs[i])) != 0 || (r = key_pub(addrs[i], pubs[i])) != 0) {
 			rc = fail("sign-many", r);
 			goto out;
 		}
@@ -346,6 +369,7 @@ cmd_sign_many(unsigned threads, unsigned count, char **keys, size_t nkeys)
 	t0 = now_ms();
 	for (i = 0; i < threads; i++) {
 		w[i].addrs = (const uint8_t (*)[20])addrs;
+		w[i].pubs = (const uint8_t (*)[65])pubs;
 		w[i].naddrs = nkeys;
 		w[i].thread = i;
 		w[i].count = count / threads + (i < count % threads);
@@ -370,6 +394,7 @@ cmd_sign_many(unsigned threads, unsigned count, char **keys, size_t nkeys)
 	rc = started == threads && failed == 0 ? 0 : 1;
  out:
 	free(addrs);
+	free(pubs);
 	free(w);
 	free(tids);
 	return rc;

@@ -17,10 +17,12 @@ softkey_list(void *c, json_t **accountsp, char why[SIGNER_WHY_MAX])
 
 static int
 softkey_sign(void *c, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32],
-    uint8_t sig64[64], char why[SIGNER_WHY_MAX])
+    uint8_t sig64[64], uint8_t pub65[65], char why[SIGNER_WHY_MAX])
 {
 	struct softkey *k = c;
 	secp256k1_ecdsa_signature sig;
+	secp256k1_pubkey pk;
+	size_t len = 65;
 	uint8_t d[32], other[32];
 	const uint8_t *seckey = k->seckey;
 
@@ -29,10 +31,16 @@ softkey_sign(void *c, const uint8_t addr[ETH_ADDR_LEN], const uint8_t digest[32]
 	memcpy(d, digest, 32);
 	if (k->lie == SOFTKEY_LIE_DIGEST)
 		d[31] ^= 1;
-	if (k->lie == SOFTKEY_LIE_KEY) {
+	memcpy(pub65, k->pub, 65);
+	if (k->lie == SOFTKEY_LIE_KEY || k->lie == SOFTKEY_LIE_PUB) {
 		/* another valid key: the secret's hash */
 		eth_keccak256(k->seckey, 32, other);
 		seckey = other;
+		if (k->lie == SOFTKEY_LIE_PUB &&
+		    (!secp256k1_ec_pubkey_create(k->ctx, &pk, other) ||
+		    !secp256k1_ec_pubkey_serialize(k->ctx, pub65, &len, &pk,
+		    SECP256K1_EC_UNCOMPRESSED)))
+			return ERR_INTERNAL;
 	}
 	/* A valid low-s signature, as a token helper sends (no recovery id). */
 	if (!secp256k1_ecdsa_sign(k->ctx, &sig, d, seckey, NULL, NULL))
@@ -56,17 +64,16 @@ int
 softkey_init(struct softkey *k, const char *phrase, const char *url)
 {
 	secp256k1_pubkey pk;
-	uint8_t pub[65];
-	size_t n = sizeof(pub);
+	size_t n = sizeof(k->pub);
 
 	memset(k, 0, sizeof(*k));
 	k->url = url;
 	eth_keccak256(phrase, strlen(phrase), k->seckey);
 	if ((k->ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE)) == NULL ||
 	    !secp256k1_ec_pubkey_create(k->ctx, &pk, k->seckey) ||
-	    !secp256k1_ec_pubkey_serialize(k->ctx, pub, &n, &pk, SECP256K1_EC_UNCOMPRESSED))
+	    !secp256k1_ec_pubkey_serialize(k->ctx, k->pub, &n, &pk, SECP256K1_EC_UNCOMPRESSED))
 		return -1;
-	eth_addr_from_pubkey(pub, k->addr);
+	eth_addr_from_pubkey(k->pub, k->addr);
 	eth_addr_to_checksum(k->addr, k->hex);
 	return 0;
 }

@@ -7,8 +7,8 @@
  * It signs with libsecp256k1 alone (RFC 6979 nonces, low s; no recovery id,
  * as a token helper answers): the same r || s as ethers.js for the same key
  * and digest, and nothing of the code under test.  It can also lie, as a
- * broken or hostile token helper would: a valid signature by another key, or
- * over another digest.  No cmocka: fuzzers link it too.
+ * broken or hostile token helper would: a valid signature by another key
+ * (giving the true public key, or that other key's), or over another digest.  No cmocka: fuzzers link it too.
  */
 #ifndef SOFTKEY_H
 #define SOFTKEY_H
@@ -24,6 +24,7 @@ enum softkey_lie {
 	SOFTKEY_HONEST = 0,
 	SOFTKEY_LIE_KEY,		/* signs the digest with another key */
 	SOFTKEY_LIE_DIGEST,		/* signs another digest (one bit flipped) */
+	SOFTKEY_LIE_PUB,		/* signs with another key, and gives that key's public key */
 };
 
 struct softkey {
@@ -31,6 +32,7 @@ struct softkey {
 	enum softkey_lie lie;		/* SOFTKEY_HONEST after softkey_init() */
 	uint8_t seckey[32];
 	uint8_t addr[ETH_ADDR_LEN];
+	uint8_t pub[65];		/* 04 || X || Y */
 	char hex[ETH_ADDR_STR];		/* EIP-55 */
 	const char *url;		/* borrowed; the listing's "url" */
 	unsigned long signs;		/* signatures made */

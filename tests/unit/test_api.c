@@ -419,7 +419,8 @@ test_audit_trail(void **state)
 /*
  * A backend that lies (a hostile token helper, or a token that signed with
  * another key or over another digest) hands the API a valid signature that
- * is not the one asked for.  The API's recovery to the request's address is
+ * is not the one asked for, maybe with the public key it does verify under.
+ * The API's verification under the public key of the request's address is
  * the only check between it and the caller: the request fails
  * ERR_P11_SIG_MISMATCH, nothing signed is answered, and the audit log says
  * "signing failed", never "signed".  The honest backend, same requests, signs.
@@ -427,7 +428,8 @@ test_audit_trail(void **state)
 static void
 test_lying_backend(void **state)
 {
-	static const enum softkey_lie lies[] = { SOFTKEY_LIE_KEY, SOFTKEY_LIE_DIGEST, SOFTKEY_HONEST };
+	static const enum softkey_lie lies[] = { SOFTKEY_LIE_KEY, SOFTKEY_LIE_DIGEST,
+	    SOFTKEY_LIE_PUB, SOFTKEY_HONEST };
 	char path[128], line[4096];
 	json_t *reqs[2], *resp;
 	const json_t *err;

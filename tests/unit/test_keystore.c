@@ -152,14 +152,18 @@ static int
 sign_with(const struct signer_keys *k, const uint8_t addr[ETH_ADDR_LEN],
     char why[SIGNER_WHY_MAX])
 {
-	uint8_t digest[32], sig64[64];
+	uint8_t digest[32], sig64[64], pub[65], pub_addr[ETH_ADDR_LEN];
 	int r;
 
 	eth_keccak256("keystore test digest", 20, digest);
 	why[0] = '\0';
-	r = k->sign(k->ctx, addr, digest, sig64, why);
-	if (r == 0)
+	r = k->sign(k->ctx, addr, digest, sig64, pub, why);
+	if (r == 0) {
 		assert_true(signed_by(digest, sig64, addr));
+		/* the key's public key, as listed, comes with its signature */
+		assert_int_equal(eth_addr_from_pubkey(pub, pub_addr), 0);
+		assert_memory_equal(pub_addr, addr, ETH_ADDR_LEN);
+	}
 	return r;
 }
 
