@@ -64,6 +64,8 @@ sig_mpz_out(uint8_t out[32], const mpz_t v)
  * (r' = x(Q), recid' = parity of y(Q)), s' = x(Q) r / s and
  * z' = -x(Q) z / s, that is R.  The scalars are public (the signature, the
  * digest, the public key), so GMP's variable-time arithmetic mod n is fine.
+ * (GMP aborts the process when malloc() fails; its numbers here are four
+ * 256-bit integers.)
  *
  * 0 with R compressed (02 or 03 || x) in r33; ERR_SIG_RECOVERY when R is the
  * point at infinity (no valid signature); -1 when this route is unusable:
