@@ -203,7 +203,8 @@ assert_verifies(const uint8_t digest[32], const uint8_t sig[64], const uint8_t p
 /*
  * eth_sig_find_recid() computes ECDSA's point R with one recovery: against
  * libsecp256k1's own signatures over 300 keys and digests, the recovery id
- * it finds is the signer's.
+ * it finds is the signer's; random r and s verify neither by it nor by
+ * plain recovery.
  */
 static void
 test_sig_verify_point(void **state)
@@ -211,7 +212,7 @@ test_sig_verify_point(void **state)
 	secp256k1_context *ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
 	secp256k1_ecdsa_recoverable_signature rs;
 	secp256k1_pubkey pk;
-	uint8_t key[32], digest[32], sig[64], pub[65];
+	uint8_t key[32], digest[32], sig[64], pub[65], got[65];
 	size_t len;
 	int i, j, recid, seen[2] = { 0, 0 };
 
@@ -233,6 +234,14 @@ test_sig_verify_point(void **state)
 		assert_true(recid == 0 || recid == 1);
 		seen[recid]++;
 		assert_verifies(digest, sig, pub, recid);
+		/* Random r and (low) s: no signature, by either route. */
+		for (j = 0; j < 64; j++)
+			sig[j] = (uint8_t)random();
+		sig[32] &= 0x3f;
+		assert_int_not_equal(eth_sig_find_recid(digest, sig, pub, &recid), 0);
+		for (j = 0; j <= 1; j++)
+			assert_true(eth_sig_recover(digest, sig, j, got) != 0 ||
+			    memcmp(got, pub, 65) != 0);
 	}
 	assert_true(seen[0] > 100 && seen[1] > 100);
 	secp256k1_context_destroy(ctx);
