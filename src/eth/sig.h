@@ -47,7 +47,8 @@ int eth_sig_recover(const uint8_t digest[32], const uint8_t sig64[64], int recid
  * of one recovery; two for the one key in about 2^128 whose x is not below
  * the group order).
  * Errors: ERR_SIG_INVALID (high s or unparsable), ERR_PUBKEY_INVALID,
- * ERR_SIG_RECOVERY (it verifies under neither id); *recidp is then -1.
+ * ERR_SIG_RECOVERY (it does not verify under pub65, or only with a recovery
+ * id of 2 or 3, which Ethereum cannot carry); *recidp is then -1.
  */
 int eth_sig_find_recid(const uint8_t digest[32], const uint8_t sig64[64],
     const uint8_t pub65[65], int *recidp);
