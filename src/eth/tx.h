@@ -18,7 +18,8 @@
  * A signature is r || s (64 bytes, big-endian, as in sig.h) plus a recovery
  * id 0 or 1.  The functions that take one encode it as given and do not check
  * it: the token layer has already normalised it to low s
- * (eth_sig_normalize()) and the daemon has recovered it to the key's address.  An all-zero signature encodes
+ * (eth_sig_normalize()) and the daemon has verified it under the key of its
+ * address (eth_sig_verify_addr()).  An all-zero signature encodes
  * the unsigned form geth hashes for tx.Hash() of an unsigned transaction.
  *
  * Every function returns 0 or a negative ERR_* code (err.h).  Output pointers

@@ -100,7 +100,7 @@ int p11_client_call(struct p11_client *c, const struct proto_msg *req,
 /*
  * Conveniences over p11_client_call().  p11_client_sign()'s sig64 is the
  * helper's r || s (low s, no recovery id), not verified: its caller
- * recovers it to the key's address before using it.
+ * verifies it under the key of that address before using it.
  */
 int p11_client_list(struct p11_client *c, struct proto_msg **key_listp,
     char why[P11_CLIENT_WHY_MAX]);

@@ -200,11 +200,11 @@ p11_token_sign(struct p11_module *m, const uint8_t address[20], const uint8_t di
 	if (len > sizeof(raw) || eth_sig_parse_token(raw, len, sig) != 0 ||
 	    eth_sig_normalize(sig, NULL) != 0)
 		return ERR_P11_BAD_SIGNATURE;
-	/* No recovery here: the daemon recovers every signature to its key's
-	 * address before anyone sees it, which finds v and verifies the
-	 * signature in one (a lying helper or a wrong token is its threat).  A
-	 * recovery here would be in series with the token and prove nothing
-	 * the daemon could rely on (issue 20). */
+	/* No recovery here: the daemon verifies every signature under the key
+	 * of its address before anyone sees it, which finds v too (a lying
+	 * helper or a wrong token is its threat).  A recovery here would be in
+	 * series with the token and prove nothing the daemon could rely on
+	 * (issue 20). */
 	memcpy(sig64, sig, 64);
 	return 0;
 }

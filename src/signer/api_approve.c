@@ -261,8 +261,8 @@ signer_api_approved(const json_t *result)
 }
 
 /*
- * Sign digest with the key at addr through the backend, and check that the
- * signature recovers to addr before anyone sees it.  sig65 gets r || s || v
+ * Sign digest with the key at addr through the backend, and verify the
+ * signature under the key of addr before anyone sees it.  sig65 gets r || s || v
  * with v = recid + v_offset (27 for Ethereum V, 0 for clique).
  */
 int
